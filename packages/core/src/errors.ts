@@ -1,0 +1,116 @@
+const MARKER = Symbol.for('lic-backdoor.error');
+
+/** Error codes of every typed error of the toolkit, in one place. */
+export type ErrorCode =
+  | 'NO_SUCH_PLUGIN'
+  | 'DUPLICATE_PLUGIN'
+  | 'INVALID_PLUGIN_OPTIONS'
+  | 'INVALID_PLUGIN_MODULE'
+  | 'IMAGE_READ'
+  | 'IMAGE_WRITE'
+  | 'DATASET'
+  | 'SAFETENSORS'
+  | 'BACKEND'
+  | 'KERNEL_REGISTRATION';
+
+/**
+ * Base class of the toolkit's errors. Recognised with `LicBackdoorError.isInstance(e)`, which
+ * checks a `Symbol.for` marker, so two installed copies of this package still agree.
+ */
+export class LicBackdoorError extends Error {
+  readonly [MARKER] = true;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  static isInstance(error: unknown): error is LicBackdoorError {
+    return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[MARKER] === true;
+  }
+}
+
+export class NoSuchPluginError extends LicBackdoorError {
+  constructor(
+    readonly pluginId: string,
+    readonly availableIds: readonly string[],
+  ) {
+    super(
+      'NO_SUCH_PLUGIN',
+      `No plugin '${pluginId}' is registered. Available: ${availableIds.length ? availableIds.join(', ') : '(none)'}`,
+    );
+  }
+}
+
+export class DuplicatePluginError extends LicBackdoorError {
+  constructor(readonly pluginId: string) {
+    super('DUPLICATE_PLUGIN', `A plugin '${pluginId}' is already registered`);
+  }
+}
+
+export class InvalidPluginOptionsError extends LicBackdoorError {
+  constructor(
+    readonly pluginId: string,
+    readonly issues: readonly { path: string; message: string }[],
+  ) {
+    super(
+      'INVALID_PLUGIN_OPTIONS',
+      `Invalid options for '${pluginId}': ${issues.map((i) => `${i.path || '(options)'}: ${i.message}`).join('; ')}`,
+    );
+  }
+}
+
+export class InvalidPluginModuleError extends LicBackdoorError {
+  constructor(
+    readonly moduleSpecifier: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super('INVALID_PLUGIN_MODULE', `Plugin module '${moduleSpecifier}': ${reason}`, options);
+  }
+}
+
+export class ImageReadError extends LicBackdoorError {
+  constructor(
+    readonly file: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super('IMAGE_READ', `Cannot read image '${file}': ${reason}`, options);
+  }
+}
+
+export class ImageWriteError extends LicBackdoorError {
+  constructor(
+    readonly file: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super('IMAGE_WRITE', `Cannot write image '${file}': ${reason}`, options);
+  }
+}
+
+export class DatasetError extends LicBackdoorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DATASET', message, options);
+  }
+}
+
+export class SafetensorsError extends LicBackdoorError {
+  constructor(
+    readonly file: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super('SAFETENSORS', `Safetensors '${file}': ${reason}`, options);
+  }
+}
+
+export class BackendError extends LicBackdoorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BACKEND', message, options);
+  }
+}

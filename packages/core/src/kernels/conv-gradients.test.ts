@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { initializeBackend } from '../backend.js';
+import { createRng } from '../rng.js';
+
+type Case = { kernel: number; stride: number; pad: 'same' | 'valid' | number; size: [number, number]; ci: number; co: number };
+
+const cases: Case[] = [];
+for (const kernel of [1, 3, 5]) {
+  for (const stride of [1, 2]) {
+    for (const pad of ['same', 'valid', (kernel - 1) / 2] as const) {
+      cases.push({ kernel, stride, pad, size: [9, 8], ci: 3, co: 5 });
+    }
+  }
+}
+cases.push({ kernel: 5, stride: 2, pad: 2, size: [16, 16], ci: 8, co: 6 });
+
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  return diff / scale;
+}
+
+async function gradients(backend: 'cpu' | 'wasm', c: Case, transpose: boolean) {
+  await tf.setBackend(backend);
+  const rng = createRng(c.kernel * 100 + c.stride * 10 + (typeof c.pad === 'number' ? c.pad : c.pad.length));
+  const [h, w] = c.size;
+  const x = tf.tensor4d(rng.normalArray(2 * h * w * c.ci), [2, h, w, c.ci]);
+  const filter = tf.tensor4d(rng.normalArray(c.kernel * c.kernel * c.ci * c.co), [c.kernel, c.kernel, c.ci, c.co]);
+  let y: tf.Tensor4D;
+  let f: (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D;
+  if (!transpose) {
+    f = (a, b) => tf.conv2d(a, b, c.stride, c.pad);
+    y = f(x, filter);
+  } else {
+    // transposed conv: x plays the role of the output of a conv with co channels
+    const out = tf.conv2d(tf.zeros([2, h, w, c.ci]), filter, c.stride, c.pad);
+    const input = tf.tensor4d(rng.normalArray(out.size), out.shape);
+    const tFilter = filter;
+    f = (a, b) => tf.conv2dTranspose(a, b, [2, h, w, c.ci], c.stride, c.pad);
+    y = f(input as tf.Tensor4D, tFilter);
+    const dy = tf.tensor(rng.normalArray(y.size), y.shape);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D), dy)));
+    const [gi, gf] = g([input, tFilter]);
+    return { y: await y.data() as Float32Array, gi: await gi!.data() as Float32Array, gf: await gf!.data() as Float32Array };
+  }
+  const dy = tf.tensor(rng.normalArray(y.size), y.shape);
+  const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D), dy)));
+  const [gi, gf] = g([x, filter]);
+  return { y: await y.data() as Float32Array, gi: await gi!.data() as Float32Array, gf: await gf!.data() as Float32Array };
+}
+
+beforeAll(async () => {
+  await initializeBackend({ prefer: 'wasm' });
+});
+
+describe('fast convolution gradients on wasm match tfjs-cpu built-ins', () => {
+  for (const c of cases) {
+    for (const transpose of [false, true]) {
+      const name = `${transpose ? 'conv2dTranspose' : 'conv2d'} k${c.kernel} s${c.stride} pad=${c.pad} ${c.size.join('x')}`;
+      it(`${name}: output, input and filter gradients within 1e-5 relative`, async () => {
+        const ref = await gradients('cpu', c, transpose);
+        const fast = await gradients('wasm', c, transpose);
+        expect(relativeError(fast.y, ref.y)).toBeLessThanOrEqual(1e-5);
+        expect(relativeError(fast.gi, ref.gi)).toBeLessThanOrEqual(1e-5);
+        expect(relativeError(fast.gf, ref.gf)).toBeLessThanOrEqual(1e-5);
+      });
+    }
+  }
+
+  it('the wasm backend now has a Conv2DBackpropFilter kernel and leaks no tensors', async () => {
+    await tf.setBackend('wasm');
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+    const x = tf.randomNormal([1, 8, 8, 2]) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 2, 4]) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')));
+    const out = g([x, w]);
+    expect(tf.memory().numTensors).toBe(before + 2);
+    tf.dispose(out);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -1,0 +1,222 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, Tensor4D } from '@tensorflow/tfjs-core';
+
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
+
+interface BackpropAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+function convInfo(inShape: number[], filterShape: number[], attrs: BackpropAttrs): Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+}
+
+/**
+ * Filter gradient of a 2-D convolution: im2col of the padded input (one strided slice per
+ * kernel tap, concatenated on channels), an explicit transpose, and one matMul with dy.
+ * dW[a, b, ci, co] = sum over n, i, j of xPad[n, i*sh + a, j*sw + b, ci] * dy[n, i, j, co].
+ */
+export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, info: Conv2DInfo): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight, outWidth } = info;
+    const { top, left } = info.padInfo;
+    const [n, h, w, ci] = x.shape;
+    const co = dy.shape[3];
+    const rows = (outHeight - 1) * sh + kh;
+    const cols = (outWidth - 1) * sw + kw;
+    const xPad = fitWindow(x, top, left, rows, cols, h, w);
+    let columns: tf.Tensor;
+    if (kh === 1 && kw === 1 && sh === 1 && sw === 1) {
+      columns = xPad.reshape([n * outHeight * outWidth, ci]);
+    } else {
+      const taps: tf.Tensor4D[] = [];
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++) {
+          taps.push(
+            tf.stridedSlice(xPad, [0, a, b, 0], [n, a + (outHeight - 1) * sh + 1, b + (outWidth - 1) * sw + 1, ci], [1, sh, sw, 1]),
+          );
+        }
+      }
+      columns = (taps.length === 1 ? taps[0]! : tf.concat(taps, 3)).reshape([n * outHeight * outWidth, kh * kw * ci]);
+    }
+    const grad = tf.matMul(columns.transpose([1, 0]), dy.reshape([n * outHeight * outWidth, co]));
+    return grad.reshape([kh, kw, ci, co]);
+  });
+}
+
+/** Pads (zeros) and crops x so that row 0 is input row -top and the result is rows x cols. */
+function fitWindow(x: Tensor4D, top: number, left: number, rows: number, cols: number, h: number, w: number): Tensor4D {
+  const padTop = Math.max(0, top);
+  const padLeft = Math.max(0, left);
+  const padBottom = Math.max(0, rows - top - h);
+  const padRight = Math.max(0, cols - left - w);
+  let out = x;
+  if (padTop || padLeft || padBottom || padRight) {
+    out = tf.pad(x, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]]);
+  }
+  const offTop = padTop - top;
+  const offLeft = padLeft - left;
+  if (offTop || offLeft || out.shape[1] !== rows || out.shape[2] !== cols) {
+    out = tf.slice(out, [0, offTop, offLeft, 0], [-1, rows, cols, -1]);
+  }
+  return out;
+}
+
+/** Taps of one spatial dimension for the phase decomposition of a strided transposed conv. */
+interface PhasePlan {
+  /** Smallest offset e = i - m of dy used by any phase. */
+  eMin: number;
+  /** Window length of the phase convolution. */
+  length: number;
+  /** tap[r][e - eMin] = kernel index a, or -1 when phase r has no tap at that offset. */
+  tap: number[][];
+  /** Number of output rows per phase: ceil(size / stride). */
+  perPhase: number;
+}
+
+function phasePlan(kernel: number, stride: number, pad: number, size: number): PhasePlan {
+  let eMin = Infinity;
+  let eMax = -Infinity;
+  for (let r = 0; r < stride; r++) {
+    eMin = Math.min(eMin, Math.ceil((r + pad - kernel + 1) / stride));
+    eMax = Math.max(eMax, Math.floor((r + pad) / stride));
+  }
+  const length = eMax - eMin + 1;
+  const tap: number[][] = [];
+  for (let r = 0; r < stride; r++) {
+    const row: number[] = [];
+    for (let e = eMin; e <= eMax; e++) {
+      const a = r + pad - stride * e;
+      row.push(a >= 0 && a < kernel ? a : -1);
+    }
+    tap.push(row);
+  }
+  return { eMin, length, tap, perPhase: Math.ceil(size / stride) };
+}
+
+/**
+ * Input gradient of a 2-D convolution, which is also the forward pass of a transposed
+ * convolution: dx[n, y, x, ci] = sum of dy[n, i, j, co] * W[a, b, ci, co] over y = i*sh + a - top,
+ * x = j*sw + b - left. Written as ONE stride-1 convolution of dy with the sh*sw phase kernels
+ * stacked on the output channels, then depth-to-space and a crop. With stride 1 this is the
+ * convolution with the flipped kernel.
+ */
+export function conv2dInputGradient(dy: Tensor4D, filter: Tensor4D, inputShape: number[], info: Conv2DInfo): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight, outWidth } = info;
+    const [n, h, w, ci] = inputShape as [number, number, number, number];
+    const co = dy.shape[3];
+    const py = phasePlan(kh, sh, info.padInfo.top, h);
+    const px = phasePlan(kw, sw, info.padInfo.left, w);
+
+    const zero = kh * kw;
+    const index: number[] = [];
+    for (let ey = 0; ey < py.length; ey++) {
+      for (let ex = 0; ex < px.length; ex++) {
+        for (let ry = 0; ry < sh; ry++) {
+          for (let rx = 0; rx < sw; rx++) {
+            const a = py.tap[ry]![ey]!;
+            const b = px.tap[rx]![ex]!;
+            index.push(a < 0 || b < 0 ? zero : a * kw + b);
+          }
+        }
+      }
+    }
+    const taps = tf.concat([filter.transpose([0, 1, 3, 2]).reshape([kh * kw, co, ci]), tf.zeros([1, co, ci])], 0);
+    const phaseKernel = tf
+      .gather(taps, tf.tensor1d(index, 'int32'))
+      .reshape([py.length * px.length, sh * sw, co, ci])
+      .transpose([0, 2, 1, 3])
+      .reshape([py.length, px.length, co, sh * sw * ci]) as tf.Tensor4D;
+
+    const window = fitWindow(
+      dy,
+      -py.eMin,
+      -px.eMin,
+      py.perPhase + py.length - 1,
+      px.perPhase + px.length - 1,
+      outHeight,
+      outWidth,
+    );
+    let out = tf.conv2d(window, phaseKernel, 1, 'valid');
+    if (sh > 1 || sw > 1) out = depthToSpace(out, sh, sw, ci);
+    if (out.shape[1] !== h || out.shape[2] !== w) out = tf.slice(out, [0, 0, 0, 0], [n, h, w, ci]);
+    return out;
+  });
+}
+
+function depthToSpace(x: Tensor4D, sh: number, sw: number, c: number): Tensor4D {
+  if (sh === sw) return tf.depthToSpace(x, sh, 'NHWC');
+  const [n, h, w] = x.shape;
+  return x.reshape([n, h, w, sh, sw, c]).transpose([0, 1, 3, 2, 4, 5]).reshape([n, h * sh, w * sw, c]) as Tensor4D;
+}
+
+function supported(attrs: BackpropAttrs): boolean {
+  return (attrs.dataFormat ?? 'NHWC') === 'NHWC';
+}
+
+/** Kernel names this module provides, in registration order. */
+export const FAST_CONVOLUTION_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
+
+const registered = new Set<string>();
+
+/**
+ * Registers the convolution-gradient kernels above for `backendName`, the tfjs way (by kernel
+ * name, per backend), replacing any existing kernel of that name. The replaced kernel, if any,
+ * still serves configurations outside this fast path (NCHW). A second registration for the same
+ * backend throws, as tfjs does for duplicate kernels.
+ */
+export function registerFastConvolutionKernels(backendName: string): void {
+  if (registered.has(backendName)) throw new Error(`Fast convolution kernels are already registered for '${backendName}'`);
+  const previous = new Map<string, KernelFunc | undefined>();
+  for (const name of FAST_CONVOLUTION_KERNELS) {
+    const existing = tf.getKernel(name, backendName);
+    previous.set(name, existing?.kernelFunc);
+    if (existing) tf.unregisterKernel(name, backendName);
+  }
+  const fallback = (name: string, args: Parameters<KernelFunc>[0]) => {
+    const f = previous.get(name);
+    if (!f) throw new Error(`${name} on '${backendName}': configuration not supported (${JSON.stringify(args.attrs)})`);
+    return f(args);
+  };
+  const filterKernel: KernelConfig = {
+    kernelName: 'Conv2DBackpropFilter',
+    backendName,
+    kernelFunc: (args) => {
+      const { x, dy } = args.inputs as NamedTensorInfoMap as unknown as { x: Tensor4D; dy: Tensor4D };
+      const attrs = args.attrs as NamedAttrMap as unknown as BackpropAttrs & { filterShape: number[] };
+      if (!supported(attrs)) return fallback('Conv2DBackpropFilter', args);
+      return conv2dFilterGradient(x, dy, convInfo(x.shape, attrs.filterShape, attrs));
+    },
+  };
+  const inputKernel: KernelConfig = {
+    kernelName: 'Conv2DBackpropInput',
+    backendName,
+    kernelFunc: (args) => {
+      const { dy, filter } = args.inputs as NamedTensorInfoMap as unknown as { dy: Tensor4D; filter: Tensor4D };
+      const attrs = args.attrs as NamedAttrMap as unknown as BackpropAttrs & { inputShape: number[] };
+      if (!supported(attrs)) return fallback('Conv2DBackpropInput', args);
+      return conv2dInputGradient(dy, filter, attrs.inputShape, convInfo(attrs.inputShape, filter.shape, attrs));
+    },
+  };
+  tf.registerKernel(filterKernel);
+  tf.registerKernel(inputKernel);
+  registered.add(backendName);
+}
+
+/** True when `registerFastConvolutionKernels(backendName)` has run in this process. */
+export function hasFastConvolutionKernels(backendName: string): boolean {
+  return registered.has(backendName);
+}

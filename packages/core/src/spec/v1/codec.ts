@@ -1,0 +1,78 @@
+import type { Tensor4D, Variable, Scalar } from '@tensorflow/tfjs-core';
+import type { PluginFactoryV1 } from './plugin.js';
+
+/** What `CodecV1.compress` returns. */
+export interface EncodedImage {
+  /**
+   * The complete bitstream: everything a decoder needs besides the decoder-side weights.
+   * Its length in bits is what `bpp_actual` counts.
+   */
+  bytes: Uint8Array;
+  /** Height of the original image in pixels (before any padding). */
+  height: number;
+  /** Width of the original image in pixels (before any padding). */
+  width: number;
+  /**
+   * Bits per pixel estimated from the entropy model's likelihoods of the quantized latents, when
+   * the codec has an entropy model; absent for classical codecs.
+   */
+  bppEstimated?: number;
+}
+
+/** What `CodecV1.forward` returns (training-time pass). */
+export interface CodecForwardResult {
+  /** Reconstruction, same shape as the input, not clamped. */
+  xHat: Tensor4D;
+  /**
+   * Likelihoods of each latent, by name (`y`, and `z` for hyperprior models), each shaped like
+   * its latent. Rate in bits is `-sum(log2(likelihoods))`.
+   */
+  likelihoods: Record<string, Tensor>;
+  /** Latents before quantization, by name (`y`, `z`). */
+  latents: Record<string, Tensor>;
+}
+
+/**
+ * An image codec. Learned codecs implement every member; classical ones (JPEG, WebP) only
+ * `compress` and `decompress`, with `learned: false`.
+ */
+export interface CodecV1 {
+  /** Always `'v1'`. */
+  readonly specificationVersion: 'v1';
+  /** `codec:<name>` of the factory that made it. */
+  readonly id: string;
+  /** True for trainable codecs that implement `forward`, `parameters` and `stateDict`. */
+  readonly learned: boolean;
+  /**
+   * Encodes one image, a [1, H, W, 3] RGB tensor in [0, 1], into a real bitstream. Does not
+   * dispose its input.
+   */
+  compress(image: Tensor4D): Promise<EncodedImage>;
+  /**
+   * Decodes a bitstream written by `compress` of a codec with the same decoder-side weights into
+   * a [1, H, W, 3] tensor in [0, 1]. A damaged stream or other decoder weights throw; they never
+   * produce a garbage image.
+   */
+  decompress(bytes: Uint8Array): Promise<Tensor4D>;
+  /**
+   * Training-time pass of a learned codec: additive uniform noise instead of rounding when
+   * `training` is true, rounding (median-centred) otherwise.
+   */
+  forward?(x: Tensor4D, options: { training: boolean }): CodecForwardResult;
+  /**
+   * Trainable variables by group: `encoder` (g_a, h_a), `decoder` (g_s, h_s), `entropy`
+   * (entropy-model parameters), `quantiles` (auxiliary-loss parameters).
+   */
+  parameters?(): Record<'encoder' | 'decoder' | 'entropy' | 'quantiles', Variable[]>;
+  /** Auxiliary loss of the factorized entropy models (quantile estimation). */
+  auxLoss?(): Scalar;
+  /**
+   * Named tensors in CompressAI's state_dict names and PyTorch layouts, as saved to safetensors.
+   */
+  stateDict?(): Record<string, Tensor>;
+  /** Releases every tensor the codec holds. */
+  dispose(): void;
+}
+
+/** Factory of a codec plugin. */
+export type CodecPluginV1<Options = unknown> = PluginFactoryV1<'codec', Options, CodecV1>;

@@ -1,0 +1,28 @@
+// Shared jest preset: TypeScript sources compiled by @swc/jest to CommonJS, workspace packages
+// resolved to their sources (no build needed to test), host-realm typed arrays.
+const path = require('node:path');
+
+module.exports = function jestPreset(packageDir, overrides = {}) {
+  const root = path.resolve(__dirname, '..');
+  return {
+    rootDir: packageDir,
+    testEnvironment: path.join(__dirname, 'jest-environment.cjs'),
+    testMatch: ['<rootDir>/src/**/*.test.ts'],
+    transform: {
+      '^.+\\.(t|j)s$': [
+        require.resolve('@swc/jest'),
+        {
+          jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+          module: { type: 'commonjs' },
+        },
+      ],
+    },
+    moduleNameMapper: {
+      '^@lic-backdoor/(core|transforms|entropy|codecs|onnx|evaluators|triggers|objectives)$':
+        path.join(root, 'packages/$1/src/index.ts'),
+      '^(\\.{1,2}/.*)\\.js$': '$1',
+    },
+    testTimeout: 120000,
+    ...overrides,
+  };
+};
