@@ -50,6 +50,8 @@ export async function initializeBackend(options: { prefer?: BackendName } = {}):
     throw new BackendError(`Unknown backend '${prefer}'. Available: tensorflow, wasm, cpu`);
   }
   if (current && (!prefer || current.backend === prefer)) return current;
+  // PROD silences tfjs's advice to install tfjs-node (we report the backend ourselves).
+  tf.env().set('PROD', true);
   const order: BackendName[] = prefer ? [prefer] : ['tensorflow', 'wasm', 'cpu'];
   const skipped: BackendReport['skipped'] = [];
   for (const backend of order) {

@@ -39,9 +39,9 @@ export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, info: Conv2DInfo
     const xPad = fitWindow(x, top, left, rows, cols, h, w);
     let columns: tf.Tensor;
     if (kh === 1 && kw === 1 && sh === 1 && sw === 1) {
-      columns = xPad.reshape([n * outHeight * outWidth, ci]);
+      columns = tf.reshape(xPad, [n * outHeight * outWidth, ci]);
     } else {
-      const taps: tf.Tensor4D[] = [];
+      const taps: tf.Tensor[] = [];
       for (let a = 0; a < kh; a++) {
         for (let b = 0; b < kw; b++) {
           taps.push(
@@ -49,10 +49,10 @@ export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, info: Conv2DInfo
           );
         }
       }
-      columns = (taps.length === 1 ? taps[0]! : tf.concat(taps, 3)).reshape([n * outHeight * outWidth, kh * kw * ci]);
+      columns = tf.reshape(taps.length === 1 ? taps[0]! : tf.concat(taps, 3), [n * outHeight * outWidth, kh * kw * ci]);
     }
-    const grad = tf.matMul(columns.transpose([1, 0]), dy.reshape([n * outHeight * outWidth, co]));
-    return grad.reshape([kh, kw, ci, co]);
+    const grad = tf.matMul(tf.transpose(columns, [1, 0]), tf.reshape(dy, [n * outHeight * outWidth, co]));
+    return tf.reshape(grad, [kh, kw, ci, co]);
   });
 }
 
@@ -134,12 +134,9 @@ export function conv2dInputGradient(dy: Tensor4D, filter: Tensor4D, inputShape: 
         }
       }
     }
-    const taps = tf.concat([filter.transpose([0, 1, 3, 2]).reshape([kh * kw, co, ci]), tf.zeros([1, co, ci])], 0);
-    const phaseKernel = tf
-      .gather(taps, tf.tensor1d(index, 'int32'))
-      .reshape([py.length * px.length, sh * sw, co, ci])
-      .transpose([0, 2, 1, 3])
-      .reshape([py.length, px.length, co, sh * sw * ci]) as tf.Tensor4D;
+    const taps = tf.concat([tf.reshape(tf.transpose(filter, [0, 1, 3, 2]), [kh * kw, co, ci]), tf.zeros([1, co, ci])], 0);
+    const gathered = tf.reshape(tf.gather(taps, tf.tensor1d(index, 'int32')), [py.length * px.length, sh * sw, co, ci]);
+    const phaseKernel = tf.reshape(tf.transpose(gathered, [0, 2, 1, 3]), [py.length, px.length, co, sh * sw * ci]) as tf.Tensor4D;
 
     const window = fitWindow(
       dy,
@@ -160,7 +157,7 @@ export function conv2dInputGradient(dy: Tensor4D, filter: Tensor4D, inputShape: 
 function depthToSpace(x: Tensor4D, sh: number, sw: number, c: number): Tensor4D {
   if (sh === sw) return tf.depthToSpace(x, sh, 'NHWC');
   const [n, h, w] = x.shape;
-  return x.reshape([n, h, w, sh, sw, c]).transpose([0, 1, 3, 2, 4, 5]).reshape([n, h * sh, w * sw, c]) as Tensor4D;
+  return tf.reshape(tf.transpose(tf.reshape(x, [n, h, w, sh, sw, c]), [0, 1, 3, 2, 4, 5]), [n, h * sh, w * sw, c]) as Tensor4D;
 }
 
 function supported(attrs: BackpropAttrs): boolean {

@@ -1,4 +1,4 @@
-import type { Tensor4D, Variable, Scalar } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import type { PluginFactoryV1 } from './plugin.js';
 
 /** What `CodecV1.compress` returns. */

@@ -1,0 +1,11 @@
+export type * from './spec/v1/index.js';
+export * from './errors.js';
+export * from './registry.js';
+export * from './discovery.js';
+export * from './backend.js';
+export * from './rng.js';
+export * from './layout.js';
+export * from './kernels/conv-gradients.js';
+export * from './io/image.js';
+export * from './io/dataset.js';
+export * from './io/safetensors.js';

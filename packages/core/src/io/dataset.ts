@@ -1,0 +1,81 @@
+import { readdir, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { DatasetError } from '../errors.js';
+import type { Rng } from '../rng.js';
+import { readRgb, type RgbImage } from './image.js';
+
+/** File extensions an image folder dataset reads. */
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
+
+/** Image files directly inside `dir` (not recursive), sorted by name. */
+export async function listImages(dir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+    entries = await readdir(dir);
+  } catch (cause) {
+    throw new DatasetError(`Cannot read image folder '${dir}': ${(cause as Error).message}`, { cause });
+  }
+  const files = entries.filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase())).sort();
+  if (files.length === 0) throw new DatasetError(`Image folder '${dir}' holds no ${IMAGE_EXTENSIONS.join('/')} files`);
+  return files.map((f) => join(dir, f));
+}
+
+/**
+ * A folder of images decoded once into memory as 8-bit RGB, from which seeded random crops are
+ * drawn for training.
+ */
+export class ImageFolderDataset {
+  private constructor(
+    readonly files: readonly string[],
+    readonly images: readonly RgbImage[],
+  ) {}
+
+  /** Reads every image of `dir`; images smaller than `minSize` on either side are an error. */
+  static async load(dir: string, options: { minSize?: number } = {}): Promise<ImageFolderDataset> {
+    const files = await listImages(dir);
+    const images: RgbImage[] = [];
+    for (const file of files) {
+      const image = await readRgb(file);
+      if (options.minSize && (image.height < options.minSize || image.width < options.minSize)) {
+        throw new DatasetError(`Image '${file}' is ${image.width}x${image.height}, smaller than the crop size ${options.minSize}`);
+      }
+      images.push(image);
+    }
+    return new ImageFolderDataset(files, images);
+  }
+
+  get size(): number {
+    return this.images.length;
+  }
+
+  /**
+   * A [batch, size, size, 3] float32 batch in [0, 1] of random crops: for each item, an image
+   * index, a top-left corner and (with `flip`) a horizontal flip, all drawn from `rng` in that
+   * order, so that a seed fixes the batch.
+   */
+  randomCrops(rng: Rng, batch: number, size: number, options: { flip?: boolean } = {}): tf.Tensor4D {
+    const out = new Float32Array(batch * size * size * 3);
+    for (let b = 0; b < batch; b++) {
+      const image = this.images[rng.int(this.images.length)]!;
+      if (image.height < size || image.width < size) {
+        throw new DatasetError(`An image is ${image.width}x${image.height}, smaller than the crop size ${size}`);
+      }
+      const top = rng.int(image.height - size + 1);
+      const left = rng.int(image.width - size + 1);
+      const flip = options.flip ? rng.next() < 0.5 : false;
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          const sx = flip ? left + size - 1 - x : left + x;
+          const src = ((top + y) * image.width + sx) * 3;
+          const dst = ((b * size + y) * size + x) * 3;
+          out[dst] = image.data[src]! / 255;
+          out[dst + 1] = image.data[src + 1]! / 255;
+          out[dst + 2] = image.data[src + 2]! / 255;
+        }
+      }
+    }
+    return tf.tensor4d(out, [batch, size, size, 3]);
+  }
+}

@@ -1,0 +1,119 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { ImageReadError, DatasetError } from '../errors.js';
+import { createRng } from '../rng.js';
+import { ImageFolderDataset } from './dataset.js';
+import { readImage, readRgb, tensorToRgb, writeImage } from './image.js';
+import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from './safetensors.js';
+
+let dir: string;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  dir = await mkdtemp(join(tmpdir(), 'lic-io-'));
+});
+
+function gradient(h: number, w: number): tf.Tensor4D {
+  const v = new Float32Array(h * w * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) v[(y * w + x) * 3 + c] = ((y * 7 + x * 13 + c * 50) % 256) / 255;
+  return tf.tensor4d(v, [1, h, w, 3]);
+}
+
+describe('image I/O', () => {
+  it('PNG and lossless WebP round-trip 8-bit images exactly; JPEG stays close', async () => {
+    const image = gradient(20, 30);
+    const expected = await tensorToRgb(image);
+    for (const ext of ['png', 'webp']) {
+      await writeImage(join(dir, `a.${ext}`), image);
+      const back = await readRgb(join(dir, `a.${ext}`));
+      expect([back.height, back.width]).toEqual([20, 30]);
+      expect(Buffer.from(back.data).equals(Buffer.from(expected.data))).toBe(true);
+    }
+    const smooth = tf.div(tf.mul(tf.add(tf.reshape(tf.range(0, 20), [1, 20, 1, 1]), tf.reshape(tf.range(0, 30), [1, 1, 30, 1])), tf.ones([1, 1, 1, 3])), 60) as tf.Tensor4D;
+    await writeImage(join(dir, 'a.jpg'), smooth);
+    const jpeg = await readImage(join(dir, 'a.jpg'));
+    expect(tf.mean(tf.abs(tf.sub(jpeg, smooth))).arraySync()).toBeLessThan(0.01);
+  });
+
+  it('writing rounds to 8 bits and clamps to [0, 1]', async () => {
+    const rgb = await tensorToRgb(tf.tensor4d([-0.5, 0.5, 1.5, 0.002, 0.998, 1 / 255], [1, 1, 2, 3]));
+    expect([...rgb.data]).toEqual([0, 128, 255, 1, 254, 1]);
+  });
+
+  it('an unreadable or non-image file is an error naming the file', async () => {
+    const bogus = join(dir, 'not-an-image.png');
+    await writeFile(bogus, 'hello');
+    await expect(readImage(bogus)).rejects.toThrow(ImageReadError);
+    await expect(readImage(bogus)).rejects.toThrow(bogus);
+    await expect(readImage(join(dir, 'missing.png'))).rejects.toThrow(/missing\.png': no such file/);
+  });
+});
+
+describe('ImageFolderDataset', () => {
+  it('random crops are reproducible from the seed and come from the images', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'lic-ds-'));
+    await writeImage(join(folder, '1.png'), gradient(40, 50));
+    await writeImage(join(folder, '2.png'), tf.fill([1, 45, 40, 3], 0.2) as tf.Tensor4D);
+    await writeFile(join(folder, 'readme.txt'), 'skip me');
+    const ds = await ImageFolderDataset.load(folder, { minSize: 32 });
+    expect(ds.size).toBe(2);
+    const a = ds.randomCrops(createRng(5), 4, 32, { flip: true });
+    const b = ds.randomCrops(createRng(5), 4, 32, { flip: true });
+    expect(a.shape).toEqual([4, 32, 32, 3]);
+    expect(tf.all(tf.equal(a, b)).arraySync()).toBe(1);
+    expect(tf.min(a).arraySync()).toBeGreaterThanOrEqual(0);
+    expect(tf.max(a).arraySync()).toBeLessThanOrEqual(1);
+    await expect(ImageFolderDataset.load(folder, { minSize: 48 })).rejects.toThrow(/smaller than the crop size 48/);
+    await expect(ImageFolderDataset.load(join(folder, 'nope'))).rejects.toThrow(DatasetError);
+  });
+});
+
+describe('safetensors', () => {
+  it('round-trips F32, I32 and U8 arrays and metadata, with atomic writes', async () => {
+    const file = join(dir, 'w.safetensors');
+    await writeSafetensors(
+      file,
+      {
+        'g_a.0.weight': { shape: [2, 3], data: new Float32Array([1, -2, 3.5, 4, 5, 6]) },
+        'entropy_bottleneck._offset': { shape: [2], data: new Int32Array([-7, 9]) },
+        flags: { shape: [3], data: new Uint8Array([1, 0, 1]) },
+      },
+      { format: 'pt' },
+    );
+    const read = await readSafetensors(file);
+    expect(read.metadata).toEqual({ format: 'pt' });
+    expect(read.tensors['g_a.0.weight']).toEqual({ dtype: 'F32', shape: [2, 3], data: new Float32Array([1, -2, 3.5, 4, 5, 6]) });
+    expect(read.tensors['entropy_bottleneck._offset']!.data).toEqual(new Int32Array([-7, 9]));
+    expect(read.tensors.flags!.dtype).toBe('U8');
+    const bytes = await readFile(file);
+    expect(Number(bytes.readBigUInt64LE(0)) % 8).toBe(0);
+  });
+
+  it('reads F16, BF16 and I64 as PyTorch writes them', () => {
+    const header = JSON.stringify({
+      h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] },
+      b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] },
+      l: { dtype: 'I64', shape: [1], data_offsets: [6, 14] },
+    });
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    const data = Buffer.alloc(14);
+    data.writeUInt16LE(0x3c00, 0); // 1.0
+    data.writeUInt16LE(0xc000, 2); // -2.0
+    data.writeUInt16LE(0x3fc0, 4); // bf16 1.5
+    data.writeBigInt64LE(-5n, 6);
+    const parsed = parseSafetensors(Buffer.concat([len, Buffer.from(header), data]));
+    expect([...parsed.tensors.h!.data]).toEqual([1, -2]);
+    expect([...parsed.tensors.b!.data]).toEqual([1.5]);
+    expect([...parsed.tensors.l!.data]).toEqual([-5]);
+  });
+
+  it('truncated or inconsistent files are errors', () => {
+    const good = serializeSafetensors({ a: { shape: [4], data: new Float32Array(4) } });
+    expect(() => parseSafetensors(good.subarray(0, good.length - 1), 'x.safetensors')).toThrow(/x\.safetensors.*data offsets/);
+    expect(() => parseSafetensors(good.subarray(0, 5))).toThrow(/shorter/);
+    expect(() => serializeSafetensors({ a: { shape: [3], data: new Float32Array(4) } })).toThrow(/4 values for shape \[3\]/);
+  });
+});

@@ -1,0 +1,157 @@
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { SafetensorsError } from '../errors.js';
+
+/** Element types of the safetensors format that this reader understands. */
+export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+/** One named array: float types decode to Float32Array, integer types to Int32Array (U8/BOOL to Uint8Array). */
+export interface NamedArray {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  data: Float32Array | Int32Array | Uint8Array;
+}
+
+/** What `readSafetensors` returns. */
+export interface SafetensorsFile {
+  tensors: Record<string, NamedArray>;
+  /** The `__metadata__` string map (empty when absent). */
+  metadata: Record<string, string>;
+}
+
+const BYTES: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+}
+
+function decode(name: string, dtype: SafetensorsDtype, bytes: Buffer, count: number, file: string): NamedArray['data'] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (dtype) {
+    case 'F32':
+      return Float32Array.from({ length: count }, (_, i) => view.getFloat32(i * 4, true));
+    case 'F64':
+      return Float32Array.from({ length: count }, (_, i) => view.getFloat64(i * 8, true));
+    case 'F16':
+      return Float32Array.from({ length: count }, (_, i) => halfToFloat(view.getUint16(i * 2, true)));
+    case 'BF16':
+      return Float32Array.from({ length: count }, (_, i) => {
+        const b = new DataView(new ArrayBuffer(4));
+        b.setUint32(0, view.getUint16(i * 2, true) << 16, true);
+        return b.getFloat32(0, true);
+      });
+    case 'I64':
+      return Int32Array.from({ length: count }, (_, i) => {
+        const v = view.getBigInt64(i * 8, true);
+        if (v > 2147483647n || v < -2147483648n) throw new SafetensorsError(file, `tensor '${name}': int64 value ${v} does not fit int32`);
+        return Number(v);
+      });
+    case 'I32':
+      return Int32Array.from({ length: count }, (_, i) => view.getInt32(i * 4, true));
+    case 'I16':
+      return Int32Array.from({ length: count }, (_, i) => view.getInt16(i * 2, true));
+    case 'I8':
+      return Int32Array.from({ length: count }, (_, i) => view.getInt8(i));
+    case 'U8':
+    case 'BOOL':
+      return Uint8Array.from(bytes.subarray(0, count));
+  }
+}
+
+/** Parses safetensors bytes (8-byte little-endian header length, JSON header, data). */
+export function parseSafetensors(buffer: Buffer, file = '(buffer)'): SafetensorsFile {
+  if (buffer.length < 8) throw new SafetensorsError(file, 'file is shorter than its 8-byte header length');
+  const headerLength = Number(buffer.readBigUInt64LE(0));
+  if (headerLength > buffer.length - 8) throw new SafetensorsError(file, `header length ${headerLength} exceeds the file size`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
+  } catch (cause) {
+    throw new SafetensorsError(file, 'header is not valid JSON', { cause });
+  }
+  const data = buffer.subarray(8 + headerLength);
+  const tensors: Record<string, NamedArray> = {};
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const { dtype, shape, data_offsets: offsets } = entry as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
+    if (!(dtype in BYTES)) throw new SafetensorsError(file, `tensor '${name}' has unsupported dtype '${dtype}'`);
+    const count = shape.reduce((a, b) => a * b, 1);
+    const [begin, end] = offsets;
+    if (end - begin !== count * BYTES[dtype] || end > data.length || begin < 0) {
+      throw new SafetensorsError(file, `tensor '${name}' has data offsets [${begin}, ${end}] that do not match shape [${shape}] ${dtype} or the file size`);
+    }
+    tensors[name] = { dtype, shape, data: decode(name, dtype, data.subarray(begin, end), count, file) };
+  }
+  return { tensors, metadata };
+}
+
+/** Reads a .safetensors file. */
+export async function readSafetensors(file: string): Promise<SafetensorsFile> {
+  let buffer: Buffer;
+  try {
+    buffer = await readFile(file);
+  } catch (cause) {
+    throw new SafetensorsError(file, (cause as Error).message, { cause });
+  }
+  return parseSafetensors(buffer, file);
+}
+
+/**
+ * Serialises named arrays: Float32Array as F32, Int32Array as I32, Uint8Array as U8, in the
+ * order given, 8-byte aligned header as the reference implementation writes it.
+ */
+export function serializeSafetensors(
+  tensors: Record<string, { shape: number[]; data: Float32Array | Int32Array | Uint8Array }>,
+  metadata: Record<string, string> = {},
+): Buffer {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  const parts: Buffer[] = [];
+  for (const [name, { shape, data }] of Object.entries(tensors)) {
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (count !== data.length) throw new SafetensorsError('(write)', `tensor '${name}' has ${data.length} values for shape [${shape}]`);
+    const dtype = data instanceof Float32Array ? 'F32' : data instanceof Int32Array ? 'I32' : 'U8';
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes.length] };
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return Buffer.concat([length, Buffer.from(json, 'utf8'), ...parts]);
+}
+
+/** Writes a .safetensors file atomically (temporary file in the same folder, fsync, rename). */
+export async function writeSafetensors(
+  file: string,
+  tensors: Record<string, { shape: number[]; data: Float32Array | Int32Array | Uint8Array }>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  await writeFileAtomic(file, serializeSafetensors(tensors, metadata));
+}
+
+/** Writes bytes to `file` through a temporary file and a rename, so a crash never leaves half a file. */
+export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, bytes);
+  const handle = await open(tmp, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+}
