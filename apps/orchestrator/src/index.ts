@@ -1,0 +1,1 @@
+export { loadRegistry, pluginPackages } from './plugins.js';
