@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // @tensorflow/tfjs bundle registers every gradient (and the cpu backend) on the same tfjs-core.
 import '@tensorflow/tfjs';
 import { BackendError } from './errors.js';
-import { hasFastConvolutionKernels, registerFastConvolutionKernels } from './kernels/conv-gradients.js';
+import { FAST_CONVOLUTION_KERNELS, hasFastConvolutionKernels, registerFastConvolutionKernels } from './kernels/conv-gradients.js';
 
 /** Backends in the order they are tried. `tensorflow` is tfjs-node-gpu or tfjs-node. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -22,7 +22,7 @@ export interface BackendReport {
   fastKernels: string[];
 }
 
-const FAST_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'];
+const FAST_KERNELS: string[] = [...FAST_CONVOLUTION_KERNELS];
 
 async function tryTensorflow(): Promise<string> {
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {

@@ -72,6 +72,27 @@ describe('fast convolution gradients on wasm match tfjs-cpu built-ins', () => {
     }
   }
 
+  it.each([
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ])('matMul with transposeA=%s transposeB=%s and its gradients match tfjs-cpu within 1e-5', async (ta, tb) => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const rng = createRng(11);
+      const a = tf.tensor3d(rng.normalArray(2 * 6 * 5), ta ? [2, 5, 6] : [2, 6, 5]);
+      const b = tf.tensor3d(rng.normalArray(2 * 5 * 7), tb ? [2, 7, 5] : [2, 5, 7]);
+      const dy = tf.tensor3d(rng.normalArray(2 * 6 * 7), [2, 6, 7]);
+      const f = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, ta, tb), dy));
+      const [ga, gb] = tf.grads(f)([a, b]);
+      return [await tf.matMul(a, b, ta, tb).data(), await ga!.data(), await gb!.data()] as Float32Array[];
+    };
+    const ref = await run('cpu');
+    const fast = await run('wasm');
+    for (let i = 0; i < 3; i++) expect(relativeError(fast[i]!, ref[i]!)).toBeLessThanOrEqual(1e-5);
+  });
+
   it('the wasm backend now has a Conv2DBackpropFilter kernel and leaks no tensors', async () => {
     await tf.setBackend('wasm');
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();

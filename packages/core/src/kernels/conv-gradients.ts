@@ -24,9 +24,11 @@ function convInfo(inShape: number[], filterShape: number[], attrs: BackpropAttrs
 }
 
 /**
- * Filter gradient of a 2-D convolution: im2col of the padded input (one strided slice per
- * kernel tap, concatenated on channels), an explicit transpose, and one matMul with dy.
- * dW[a, b, ci, co] = sum over n, i, j of xPad[n, i*sh + a, j*sw + b, ci] * dy[n, i, j, co].
+ * Filter gradient of a 2-D convolution, as ONE forward convolution (fast on every backend):
+ * dW[a, b, ci, co] = sum over n, i, j of xPad[n, i*sh + a, j*sw + b, ci] * dy[n, i, j, co]
+ * is a 'valid' convolution of xPad with channels and batch swapped ([Ci, Hp, Wp, N]) by dy used
+ * as the filter ([outH, outW, N, Co]) with dilation (sh, sw), giving [Ci, kh, kw, Co]. A 1x1
+ * stride-1 kernel is a plain matMul with dy transposed explicitly.
  */
 export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, info: Conv2DInfo): tf.Tensor4D {
   return tf.tidy(() => {
@@ -37,22 +39,13 @@ export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, info: Conv2DInfo
     const rows = (outHeight - 1) * sh + kh;
     const cols = (outWidth - 1) * sw + kw;
     const xPad = fitWindow(x, top, left, rows, cols, h, w);
-    let columns: tf.Tensor;
     if (kh === 1 && kw === 1 && sh === 1 && sw === 1) {
-      columns = tf.reshape(xPad, [n * outHeight * outWidth, ci]);
-    } else {
-      const taps: tf.Tensor[] = [];
-      for (let a = 0; a < kh; a++) {
-        for (let b = 0; b < kw; b++) {
-          taps.push(
-            tf.stridedSlice(xPad, [0, a, b, 0], [n, a + (outHeight - 1) * sh + 1, b + (outWidth - 1) * sw + 1, ci], [1, sh, sw, 1]),
-          );
-        }
-      }
-      columns = tf.reshape(taps.length === 1 ? taps[0]! : tf.concat(taps, 3), [n * outHeight * outWidth, kh * kw * ci]);
+      const positions = n * outHeight * outWidth;
+      const gradT = tf.matMul(tf.transpose(tf.reshape(dy, [positions, co]), [1, 0]), tf.reshape(xPad, [positions, ci]));
+      return tf.reshape(tf.transpose(gradT, [1, 0]), [1, 1, ci, co]);
     }
-    const grad = tf.matMul(tf.transpose(columns, [1, 0]), tf.reshape(dy, [n * outHeight * outWidth, co]));
-    return tf.reshape(grad, [kh, kw, ci, co]);
+    const grad = tf.conv2d(tf.transpose(xPad, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]), 1, 'valid', 'NHWC', [sh, sw]);
+    return tf.transpose(grad, [1, 2, 0, 3]);
   });
 }
 
@@ -160,12 +153,31 @@ function depthToSpace(x: Tensor4D, sh: number, sw: number, c: number): Tensor4D 
   return tf.reshape(tf.transpose(tf.reshape(x, [n, h, w, sh, sw, c]), [0, 1, 3, 2, 4, 5]), [n, h * sh, w * sw, c]) as Tensor4D;
 }
 
+/**
+ * A matMul with a transposed operand, as an explicit transpose of that operand followed by the
+ * backend's own matMul without transposes: on wasm the transposed variants are about 10x slower.
+ * The gradients of every matMul (GDN, dense layers) take this path.
+ */
+function explicitTransposeMatMul(original: KernelFunc, args: Parameters<KernelFunc>[0]) {
+  const { a, b } = args.inputs as unknown as { a: tf.Tensor; b: tf.Tensor };
+  const attrs = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  const swapLast = (t: tf.Tensor) => tf.transpose(t, [...t.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)));
+  const at = attrs.transposeA ? swapLast(a) : a;
+  const bt = attrs.transposeB ? swapLast(b) : b;
+  try {
+    return original({ ...args, inputs: { a: at, b: bt }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+  } finally {
+    if (at !== a) at.dispose();
+    if (bt !== b) bt.dispose();
+  }
+}
+
 function supported(attrs: BackpropAttrs): boolean {
   return (attrs.dataFormat ?? 'NHWC') === 'NHWC';
 }
 
 /** Kernel names this module provides, in registration order. */
-export const FAST_CONVOLUTION_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
+export const FAST_CONVOLUTION_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
 
 const registered = new Set<string>();
 
@@ -178,9 +190,12 @@ const registered = new Set<string>();
 export function registerFastConvolutionKernels(backendName: string): void {
   if (registered.has(backendName)) throw new Error(`Fast convolution kernels are already registered for '${backendName}'`);
   const previous = new Map<string, KernelFunc | undefined>();
+  const lifecycle = new Map<string, Pick<KernelConfig, 'setupFunc' | 'disposeFunc'>>();
   for (const name of FAST_CONVOLUTION_KERNELS) {
     const existing = tf.getKernel(name, backendName);
     previous.set(name, existing?.kernelFunc);
+    // wasm kernels bind their native functions in setupFunc: keep it, the fallback needs it.
+    lifecycle.set(name, existing ? { setupFunc: existing.setupFunc, disposeFunc: existing.disposeFunc } : {});
     if (existing) tf.unregisterKernel(name, backendName);
   }
   const fallback = (name: string, args: Parameters<KernelFunc>[0]) => {
@@ -208,8 +223,17 @@ export function registerFastConvolutionKernels(backendName: string): void {
       return conv2dInputGradient(dy, filter, attrs.inputShape, convInfo(attrs.inputShape, filter.shape, attrs));
     },
   };
-  tf.registerKernel(filterKernel);
-  tf.registerKernel(inputKernel);
+  const matMulKernel: KernelConfig = {
+    kernelName: 'BatchMatMul',
+    backendName,
+    kernelFunc: (args) => {
+      const attrs = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      const original = previous.get('BatchMatMul');
+      if (!original || (!attrs.transposeA && !attrs.transposeB)) return fallback('BatchMatMul', args);
+      return explicitTransposeMatMul(original, args);
+    },
+  };
+  for (const kernel of [filterKernel, inputKernel, matMulKernel]) tf.registerKernel({ ...lifecycle.get(kernel.kernelName), ...kernel });
   registered.add(backendName);
 }
 
