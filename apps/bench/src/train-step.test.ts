@@ -1,0 +1,31 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initializeBackend } from '@lic-backdoor/core';
+import { FactorizedAutoencoder } from './autoencoder.js';
+import { trainStep } from './train-step.js';
+
+beforeAll(() => initializeBackend({ prefer: 'wasm' }));
+
+describe('FactorizedAutoencoder', () => {
+  it('downsamples by 16 to M channels and reconstructs the input shape', () => {
+    const model = new FactorizedAutoencoder({ N: 8, M: 12, seed: 1 });
+    const x = tf.randomUniform([2, 64, 48, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const y = model.encode(x);
+    expect(y.shape).toEqual([2, 4, 3, 12]);
+    expect(model.decode(y).shape).toEqual([2, 64, 48, 3]);
+    expect(model.variables()).toHaveLength(2 * (8 + 6));
+  });
+});
+
+describe('trainStep', () => {
+  it('reports the median step time, peak RSS and a falling loss on a tiny model', async () => {
+    const lines: string[] = [];
+    const result = await trainStep({ N: 8, M: 8, batch: 2, size: 32, steps: 3, warmup: 1, seed: 0 }, (l) => lines.push(l));
+    expect(result.backend).toBe('wasm');
+    expect(result.steps_ms).toHaveLength(3);
+    expect(result.ms_per_step).toBe([...result.steps_ms].sort((a, b) => a - b)[1]);
+    expect(result.peak_rss_mb).toBeGreaterThan(10);
+    const losses = lines.map((l) => Number(/loss ([\d.]+)/.exec(l)![1]));
+    expect(losses).toHaveLength(4);
+    expect(losses[3]!).toBeLessThan(losses[0]!);
+  });
+});
