@@ -15,12 +15,12 @@ beforeAll(() => {
 });
 
 describe('lic-backdoor CLI', () => {
-  it('info --json reports the wasm backend with the fast convolution kernels', () => {
+  it('info --json reports the wasm backend with the fast kernels', () => {
     const r = run('info', '--json');
     expect(r.code).toBe(0);
     const info = JSON.parse(r.out) as { backend: { backend: string; fastKernels: string[]; skipped: unknown[] } };
     expect(info.backend.backend).toBe('wasm');
-    expect(info.backend.fastKernels).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput']);
+    expect(info.backend.fastKernels).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul']);
   });
 
   it('plugins --json lists the registered transforms with their options', () => {

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // @tensorflow/tfjs bundle registers every gradient (and the cpu backend) on the same tfjs-core.
 import '@tensorflow/tfjs';
 import { BackendError } from './errors.js';
-import { FAST_CONVOLUTION_KERNELS, hasFastConvolutionKernels, registerFastConvolutionKernels } from './kernels/conv-gradients.js';
+import { FAST_KERNEL_NAMES, hasFastKernels, registerFastKernels } from './kernels/fast-kernels.js';
 
 /** Backends in the order they are tried. `tensorflow` is tfjs-node-gpu or tfjs-node. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -22,7 +22,7 @@ export interface BackendReport {
   fastKernels: string[];
 }
 
-const FAST_KERNELS: string[] = [...FAST_CONVOLUTION_KERNELS];
+const FAST_KERNELS: string[] = [...FAST_KERNEL_NAMES];
 
 async function tryTensorflow(): Promise<string> {
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
@@ -64,7 +64,7 @@ export async function initializeBackend(options: { prefer?: BackendName } = {}):
         package: pkg,
         tfjsVersion: tf.version_core,
         skipped,
-        fastKernels: hasFastConvolutionKernels(backend) ? FAST_KERNELS : [],
+        fastKernels: hasFastKernels(backend) ? FAST_KERNELS : [],
       };
       return current;
     } catch (error) {
@@ -78,7 +78,7 @@ async function load(backend: BackendName): Promise<string> {
   if (backend === 'tensorflow') return tryTensorflow();
   if (backend === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
-    if (!hasFastConvolutionKernels('wasm')) registerFastConvolutionKernels('wasm');
+    if (!hasFastKernels('wasm')) registerFastKernels('wasm');
     return '@tensorflow/tfjs-backend-wasm';
   }
   await import('@tensorflow/tfjs-backend-cpu');

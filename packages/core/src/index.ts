@@ -5,7 +5,7 @@ export * from './discovery.js';
 export * from './backend.js';
 export * from './rng.js';
 export * from './layout.js';
-export * from './kernels/conv-gradients.js';
+export * from './kernels/fast-kernels.js';
 export * from './io/image.js';
 export * from './io/dataset.js';
 export * from './io/safetensors.js';

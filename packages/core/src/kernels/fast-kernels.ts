@@ -177,7 +177,7 @@ function supported(attrs: BackpropAttrs): boolean {
 }
 
 /** Kernel names this module provides, in registration order. */
-export const FAST_CONVOLUTION_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
+export const FAST_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
 
 const registered = new Set<string>();
 
@@ -187,11 +187,11 @@ const registered = new Set<string>();
  * still serves configurations outside this fast path (NCHW). A second registration for the same
  * backend throws, as tfjs does for duplicate kernels.
  */
-export function registerFastConvolutionKernels(backendName: string): void {
-  if (registered.has(backendName)) throw new Error(`Fast convolution kernels are already registered for '${backendName}'`);
+export function registerFastKernels(backendName: string): void {
+  if (registered.has(backendName)) throw new Error(`Fast kernels are already registered for '${backendName}'`);
   const previous = new Map<string, KernelFunc | undefined>();
   const lifecycle = new Map<string, Pick<KernelConfig, 'setupFunc' | 'disposeFunc'>>();
-  for (const name of FAST_CONVOLUTION_KERNELS) {
+  for (const name of FAST_KERNEL_NAMES) {
     const existing = tf.getKernel(name, backendName);
     previous.set(name, existing?.kernelFunc);
     // wasm kernels bind their native functions in setupFunc: keep it, the fallback needs it.
@@ -237,7 +237,7 @@ export function registerFastConvolutionKernels(backendName: string): void {
   registered.add(backendName);
 }
 
-/** True when `registerFastConvolutionKernels(backendName)` has run in this process. */
-export function hasFastConvolutionKernels(backendName: string): boolean {
+/** True when `registerFastKernels(backendName)` has run in this process. */
+export function hasFastKernels(backendName: string): boolean {
   return registered.has(backendName);
 }
