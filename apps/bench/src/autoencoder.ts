@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '@lic-backdoor/core';
+import { perExampleUniform, type Trainable } from '@lic-backdoor/training';
 
 /** Shape of the benchmark model: bmshj2018-factorized's transforms without its entropy model. */
 export interface AutoencoderConfig {
@@ -80,9 +81,15 @@ export class FactorizedAutoencoder {
   }
 
   /** Training loss: MSE of the reconstruction from the latent with additive uniform noise. */
-  loss(x: tf.Tensor4D, noiseSeed: number): tf.Scalar {
+  loss(x: tf.Tensor4D, seeds: readonly number[]): tf.Scalar {
     const y = this.encode(x);
-    const yTilde = tf.add(y, tf.randomUniform(y.shape, -0.5, 0.5, 'float32', noiseSeed)) as tf.Tensor4D;
+    const yTilde = tf.add(y, perExampleUniform(y.shape, seeds)) as tf.Tensor4D;
     return tf.mean(tf.square(tf.sub(this.decode(yTilde), x)));
   }
+}
+
+/** Trainable module entry for the data-parallel engine: one `main` group with the MSE loss. */
+export function createTrainable(options: unknown): Trainable {
+  const model = new FactorizedAutoencoder(options as AutoencoderConfig);
+  return { groups: { main: { variables: model.variables(), loss: ({ x, seeds }) => model.loss(x, seeds) } } };
 }

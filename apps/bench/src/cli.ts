@@ -20,6 +20,7 @@ program
   .option('--steps <k>', 'timed steps (median reported)', int, 5)
   .option('--warmup <k>', 'untimed warm-up steps', int, 2)
   .option('--seed <s>', 'seed of weights and data', int, 0)
+  .option('--workers <k>', 'data-parallel shards (worker threads incl. this one); K > 1 also times K = 1', int, 1)
   .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
   .action(async (options) => {
     const result = await trainStep(options, (line) => console.error(line));

@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { fileURLToPath } from 'node:url';
 import { createRng, initializeBackend, type BackendName } from '@lic-backdoor/core';
-import { FactorizedAutoencoder } from './autoencoder.js';
+import { DataParallelTrainer } from '@lic-backdoor/training';
 
 export interface TrainStepOptions {
   N: number;
@@ -10,6 +10,8 @@ export interface TrainStepOptions {
   steps: number;
   warmup: number;
   seed: number;
+  /** Data-parallel shards K; with K > 1 the run also times K = 1 for the speed-up. */
+  workers: number;
   backend?: BackendName;
 }
 
@@ -19,6 +21,11 @@ export interface TrainStepResult {
   ms_per_step: number;
   peak_rss_mb: number;
   steps_ms: number[];
+  workers: number;
+  /** With workers > 1: K = 1 in the same run, speed-up t1 / tK, efficiency t1 / (K tK). */
+  ms_per_step_k1?: number;
+  speedup?: number;
+  parallel_efficiency?: number;
   config: Omit<TrainStepOptions, 'backend'>;
 }
 
@@ -28,31 +35,69 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Times Adam steps of the factorized autoencoder; median of `steps` after `warmup` steps. */
-export async function trainStep(options: TrainStepOptions, log: (line: string) => void = () => {}): Promise<TrainStepResult> {
-  const report = await initializeBackend({ prefer: options.backend });
-  const model = new FactorizedAutoencoder({ N: options.N, M: options.M, seed: options.seed });
-  const optimizer = tf.train.adam(1e-4);
+/** Module that exports `createTrainable` for the autoencoder, as workers import it. */
+export const autoencoderModule = fileURLToPath(new URL('./autoencoder.js', import.meta.url));
+
+async function createTrainer(options: TrainStepOptions, workers: number, module: string): Promise<DataParallelTrainer> {
+  return DataParallelTrainer.create({
+    trainable: { module, options: { N: options.N, M: options.M, seed: options.seed } },
+    workers,
+    optimizers: { main: { learningRate: 1e-4 } },
+    backend: options.backend,
+  });
+}
+
+/**
+ * Times steps of one or more trainers on the same batches. With several trainers the steps are
+ * interleaved (trainer 1 step i, trainer 2 step i, ...) so that slow drifts of the machine's speed
+ * hit every configuration alike.
+ */
+async function timeSteps(options: TrainStepOptions, trainers: DataParallelTrainer[], log: (line: string) => void): Promise<number[][]> {
   const rng = createRng(options.seed);
-  const times: number[] = [];
+  const times: number[][] = trainers.map(() => []);
   for (let i = 0; i < options.warmup + options.steps; i++) {
-    const x = tf.tensor4d(rng.uniformArray(options.batch * options.size * options.size * 3), [options.batch, options.size, options.size, 3]);
-    const noiseSeed = rng.nextSeed();
-    const start = performance.now();
-    const loss = optimizer.minimize(() => model.loss(x, noiseSeed), true, model.variables());
-    const value = (await loss!.data())[0]!;
-    const ms = performance.now() - start;
-    tf.dispose([x, loss!]);
-    if (i >= options.warmup) times.push(ms);
-    log(`${i < options.warmup ? 'warm-up' : 'step'} ${i + 1}: ${ms.toFixed(0)} ms, loss ${value.toFixed(5)}`);
+    const data = rng.uniformArray(options.batch * options.size * options.size * 3);
+    const seeds = Array.from({ length: options.batch }, () => rng.nextSeed());
+    for (const [t, trainer] of trainers.entries()) {
+      const start = performance.now();
+      const r = await trainer.step({ data: data.slice(), shape: [options.batch, options.size, options.size, 3] }, seeds, i);
+      const ms = performance.now() - start;
+      if (i >= options.warmup) times[t]!.push(ms);
+      const { shardMs, waitMs, updateMs, slowestWorkerMs } = r.timings;
+      log(`K=${trainer.shards} ${i < options.warmup ? 'warm-up' : 'step'} ${i + 1}: ${ms.toFixed(0)} ms (shard ${shardMs.toFixed(0)}, worker ${slowestWorkerMs.toFixed(0)}, wait ${waitMs.toFixed(0)}, update ${updateMs.toFixed(0)}), loss ${r.losses.main!.toFixed(5)}`);
+    }
   }
+  return times;
+}
+
+/**
+ * Times Adam steps of the factorized autoencoder through the data-parallel engine: median of
+ * `steps` after `warmup` steps, with K = `workers` shards (and K = 1 first when K > 1).
+ */
+export async function trainStep(options: TrainStepOptions, log: (line: string) => void = () => {}, module = autoencoderModule): Promise<TrainStepResult> {
+  const report = await initializeBackend({ prefer: options.backend });
+  const trainers = [await createTrainer(options, options.workers, module)];
+  if (options.workers > 1) trainers.unshift(await createTrainer(options, 1, module));
+  let all: number[][];
+  try {
+    all = await timeSteps(options, trainers, log);
+  } finally {
+    await Promise.all(trainers.map((t) => t.close()));
+  }
+  const times = all[all.length - 1]!;
+  const tk = median(times);
+  const k1 = options.workers > 1 ? median(all[0]!) : undefined;
   const { backend: _backend, ...config } = options;
   return {
-    name: `train-step N=${options.N} M=${options.M} batch=${options.batch}x${options.size}x${options.size}`,
+    name: `train-step N=${options.N} M=${options.M} batch=${options.batch}x${options.size}x${options.size} K=${options.workers}`,
     backend: report.backend,
-    ms_per_step: Math.round(median(times)),
+    ms_per_step: Math.round(tk),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     steps_ms: times.map(Math.round),
+    workers: options.workers,
+    ...(k1 !== undefined
+      ? { ms_per_step_k1: Math.round(k1), speedup: Math.round((k1 / tk) * 100) / 100, parallel_efficiency: Math.round((k1 / (options.workers * tk)) * 1000) / 1000 }
+      : {}),
     config,
   };
 }

@@ -1,0 +1,3 @@
+const { pathToFileURL } = require('node:url');
+const { join } = require('node:path');
+exports.workerUrl = pathToFileURL(join(__dirname, '..', '..', 'dist', 'worker.js'));

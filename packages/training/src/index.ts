@@ -1,0 +1,4 @@
+export * from './trainable.js';
+export { DataParallelTrainer, TrainingWorkerError, type DataParallelOptions, type StepResult, type TrainerState } from './data-parallel.js';
+export { FlatAdam, type AdamOptions, type AdamState } from './adam.js';
+export { layoutOf, type SlotLayout } from './shard.js';
