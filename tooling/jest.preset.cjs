@@ -18,7 +18,7 @@ module.exports = function jestPreset(packageDir, overrides = {}) {
       ],
     },
     moduleNameMapper: {
-      '^@lic-backdoor/(core|transforms|entropy|codecs|onnx|evaluators|triggers|objectives)$':
+      '^@lic-backdoor/(core|transforms|entropy|codecs|onnx|evaluators|triggers|objectives|training)$':
         path.join(root, 'packages/$1/src/index.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },

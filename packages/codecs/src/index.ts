@@ -1,0 +1,10 @@
+export { register, factorizedCodec } from './plugins.js';
+export { FactorizedPrior } from './models/factorized.js';
+export { FactorizedCodec } from './learned-codec.js';
+export { ClassicalCodec } from './classical.js';
+export { EntropyBottleneck } from './entropy-models/entropy-bottleneck.js';
+export { gdn, createGdn, nonNegative } from './layers/gdn.js';
+export { readStateDict, writeStateDict } from './weights.js';
+export { padCentred, cropTo } from './padding.js';
+export { createCodecTrainable, type CodecTrainingOptions } from './trainable.js';
+export type { StateDict, StateTensor } from './models/state-dict.js';

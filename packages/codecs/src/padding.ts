@@ -1,0 +1,17 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Zero padding (centred, as CompressAI's evaluation does) to a multiple of `multiple`. */
+export function padCentred(x: tf.Tensor4D, multiple = 64): { padded: tf.Tensor4D; top: number; left: number } {
+  const [, h, w] = x.shape;
+  const ph = Math.ceil(h / multiple) * multiple - h;
+  const pw = Math.ceil(w / multiple) * multiple - w;
+  const top = Math.floor(ph / 2);
+  const left = Math.floor(pw / 2);
+  if (!ph && !pw) return { padded: tf.clone(x), top, left };
+  return { padded: tf.pad(x, [[0, 0], [top, ph - top], [left, pw - left], [0, 0]]), top, left };
+}
+
+/** Crops back what `padCentred` added. */
+export function cropTo(x: tf.Tensor4D, top: number, left: number, h: number, w: number): tf.Tensor4D {
+  return tf.slice(x, [0, top, left, 0], [-1, h, w, -1]);
+}

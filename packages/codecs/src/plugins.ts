@@ -1,0 +1,57 @@
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import type { CodecPluginV1, PluginRegistry } from '@lic-backdoor/core';
+import { ClassicalCodec } from './classical.js';
+import { FactorizedCodec } from './learned-codec.js';
+import { FactorizedPrior } from './models/factorized.js';
+import { readStateDict } from './weights.js';
+
+const factorizedOptions = z
+  .object({
+    N: z.number().int().positive().default(128).describe('channels of the hidden layers'),
+    M: z.number().int().positive().default(192).describe('channels of the latent'),
+    weights: z.string().optional().describe('.safetensors state dict (CompressAI names); random weights when absent'),
+  })
+  .strict();
+
+export const factorizedCodec: CodecPluginV1<z.infer<typeof factorizedOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'codec',
+  name: 'bmshj2018-factorized',
+  description: 'Ballé et al. 2018 factorized-prior codec (CompressAI-compatible weights), real rANS bitstreams.',
+  optionsSchema: factorizedOptions,
+  create: async (options, context) => {
+    let { N, M } = options;
+    let state: Awaited<ReturnType<typeof readStateDict>>['state'] | undefined;
+    if (options.weights) {
+      const file = isAbsolute(options.weights) ? options.weights : resolve(context.baseDir, options.weights);
+      state = (await readStateDict(file)).state;
+      const ga0 = state['g_a.0.weight'];
+      const ga6 = state['g_a.6.weight'];
+      if (ga0 && ga6) [N, M] = [ga0.shape[0]!, ga6.shape[0]!];
+    }
+    const model = new FactorizedPrior(N, M, context.seed);
+    const codec = new FactorizedCodec('codec:bmshj2018-factorized', model);
+    if (state) model.loadStateDict(state);
+    if (!model.entropyBottleneck.tables) codec.update();
+    return codec;
+  },
+};
+
+const classicalOptions = z.object({ quality: z.number().int().min(1).max(100).default(75).describe('encoder quality 1-100') }).strict();
+
+function classical(name: 'jpeg' | 'webp'): CodecPluginV1<z.infer<typeof classicalOptions>> {
+  return {
+    specificationVersion: 'v1',
+    kind: 'codec',
+    name,
+    description: `${name.toUpperCase()} through sharp/libvips${name === 'jpeg' ? ' (4:2:0 chroma)' : ''}, for baselines.`,
+    optionsSchema: classicalOptions,
+    create: ({ quality }) => new ClassicalCodec(`codec:${name}`, name, quality),
+  };
+}
+
+/** Adds this package's codec plugins to a registry. */
+export function register(registry: PluginRegistry): void {
+  registry.register(factorizedCodec).register(classical('jpeg')).register(classical('webp'));
+}
