@@ -4,6 +4,9 @@ import { LicBackdoorError } from '@lic-backdoor/core';
 import { info } from './commands/info.js';
 import { plugins } from './commands/plugins.js';
 import { inspect } from './commands/inspect.js';
+import { trainCodec } from './commands/train-codec.js';
+import { compress, decompress } from './commands/codec-io.js';
+import { evaluate } from './commands/eval.js';
 
 const program = new Command()
   .name('lic-backdoor')
@@ -37,6 +40,70 @@ program
   .option('--json', 'print JSON')
   .addOption(backendOption())
   .action(inspect);
+
+const number = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`expected a number, got '${v}'`);
+  return n;
+};
+const integer = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got '${v}'`);
+  return n;
+};
+
+program
+  .command('train-codec')
+  .description('train a learned codec on random crops of an image folder (data-parallel, checkpointed, resumable)')
+  .requiredOption('--model <id>', 'codec model: bmshj2018-factorized')
+  .requiredOption('--lambda <l>', 'rate-distortion trade-off (loss = bpp + lambda x 255^2 x MSE)', number)
+  .requiredOption('--data <dir>', 'folder of training images (never the test set)')
+  .requiredOption('--steps <s>', 'total optimizer steps', integer)
+  .requiredOption('--out <dir>', 'output folder: config.json, log.ndjson, checkpoint.safetensors, model.safetensors')
+  .option('--resume', 'continue from <out>/checkpoint.safetensors')
+  .option('--N <n>', 'hidden channels', integer, 128)
+  .option('--M <m>', 'latent channels', integer, 192)
+  .option('--batch <b>', 'crops per step', integer, 8)
+  .option('--size <s>', 'crop size (multiple of 64)', integer, 128)
+  .option('--workers <k>', 'data-parallel shards (threads)', integer, Math.max(1, (await import('node:os')).cpus().length))
+  .option('--checkpoint-every <k>', 'steps between checkpoints', integer, 100)
+  .option('--log-every <k>', 'steps between progress lines when stderr is not a terminal', integer, 10)
+  .option('--seed <s>', 'seed of initialisation, crops and noise', (v) => Number.parseInt(v, 10), 0)
+  .option('--lr <lr>', 'Adam learning rate of the model', number, 1e-4)
+  .option('--aux-lr <lr>', 'Adam learning rate of the quantiles (auxiliary loss)', number, 1e-3)
+  .addOption(backendOption())
+  .action(trainCodec);
+
+program
+  .command('compress')
+  .description('encode an image to a real bitstream file')
+  .argument('<image>', 'PNG, JPEG or WebP file')
+  .requiredOption('--codec <id>', 'codec plugin, e.g. bmshj2018-factorized, jpeg, webp')
+  .option('--weights <file>', 'weights (.safetensors) of a learned codec')
+  .option('--quality <q>', 'quality of a classical codec', integer)
+  .requiredOption('-o, --output <file>', 'bitstream file to write')
+  .addOption(backendOption())
+  .action(compress);
+
+program
+  .command('decompress')
+  .description('decode a bitstream file (reads only the file and the weights) to an image')
+  .argument('<file>', 'bitstream written by compress (or a plain .jpg/.webp)')
+  .option('--weights <file>', 'decoder weights (.safetensors) of a learned codec')
+  .requiredOption('-o, --output <image>', 'image to write (.png, .jpg, .webp)')
+  .addOption(backendOption())
+  .action(decompress);
+
+program
+  .command('eval')
+  .description('rate-distortion evaluation with real bitstreams on a folder of images; writes results.json')
+  .requiredOption('--codec <id>', 'codec plugin')
+  .option('--weights <files>', 'comma-separated weights, one rate point each (learned codecs)')
+  .option('--quality <qs>', 'comma-separated qualities, one rate point each (classical codecs)')
+  .requiredOption('--data <dir>', 'folder of test images')
+  .requiredOption('--out <dir>', 'output folder for results.json')
+  .addOption(backendOption())
+  .action(evaluate);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { initializeBackend, readImage, writeImage, writeFileAtomic, type BackendName, type CodecV1 } from '@lic-backdoor/core';
+import { MAGIC, readBitstream } from '@lic-backdoor/entropy';
+import { loadRegistry } from '../plugins.js';
+
+/** Creates a codec plugin from CLI options: `--weights` for learned codecs, `--quality` for classical ones. */
+export async function createCodec(id: string, options: { weights?: string; quality?: number }): Promise<CodecV1> {
+  const registry = await loadRegistry();
+  const factory = registry.get('codec', id);
+  const opts: Record<string, unknown> = {};
+  const shape = factory.optionsSchema as unknown as { shape?: Record<string, unknown> };
+  if (options.weights !== undefined) {
+    if (!shape.shape || !('weights' in shape.shape)) throw new Error(`codec '${id}' takes no --weights`);
+    opts.weights = options.weights;
+  }
+  if (options.quality !== undefined) {
+    if (!shape.shape || !('quality' in shape.shape)) throw new Error(`codec '${id}' takes no --quality`);
+    opts.quality = options.quality;
+  }
+  return registry.create('codec', [id, opts]);
+}
+
+/** `lic-backdoor compress IMAGE --codec ID [--weights F | --quality Q] -o FILE`. */
+export async function compress(image: string, o: { codec: string; weights?: string; quality?: number; output: string; backend?: BackendName }): Promise<void> {
+  await initializeBackend({ prefer: o.backend });
+  const codec = await createCodec(o.codec, o);
+  const x = await readImage(image);
+  const encoded = await codec.compress(x);
+  await writeFileAtomic(o.output, encoded.bytes);
+  const bpp = (encoded.bytes.length * 8) / (encoded.height * encoded.width);
+  console.log(JSON.stringify({ output: o.output, bytes: encoded.bytes.length, bpp, bpp_estimated: encoded.bppEstimated, height: encoded.height, width: encoded.width }));
+}
+
+/**
+ * `lic-backdoor decompress FILE [--weights F] -o IMAGE.png`: the decoder reads only the file (its
+ * header names the codec) and the weights. A plain .jpg/.webp file decodes as a classical stream.
+ */
+export async function decompress(file: string, o: { weights?: string; output: string; backend?: BackendName }): Promise<void> {
+  await initializeBackend({ prefer: o.backend });
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(file));
+  } catch (cause) {
+    throw new Error(`Cannot read bitstream '${file}': ${(cause as Error).message}`);
+  }
+  const isContainer = new TextDecoder().decode(bytes.subarray(0, 4)) === MAGIC;
+  const id = isContainer ? readBitstream(bytes).codecId : sniffClassical(bytes);
+  const codec = await createCodec(id, isContainer ? { weights: o.weights } : {});
+  const image = await codec.decompress(bytes);
+  await mkdir(dirname(o.output), { recursive: true });
+  await writeImage(o.output, image);
+  console.log(JSON.stringify({ output: o.output, codec: id, height: image.shape[1], width: image.shape[2] }));
+}
+
+function sniffClassical(bytes: Uint8Array): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'codec:jpeg';
+  if (new TextDecoder().decode(bytes.subarray(0, 4)) === 'RIFF' && new TextDecoder().decode(bytes.subarray(8, 12)) === 'WEBP') return 'codec:webp';
+  throw new Error('not a lic-backdoor bitstream (wrong magic bytes), nor a JPEG or WebP file');
+}
