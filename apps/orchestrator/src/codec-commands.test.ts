@@ -1,0 +1,86 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const cli = join(__dirname, '..', 'dist', 'cli.js');
+const shared = join(__dirname, '..', '..', '..', '..', 'shared', 'data');
+const photos = join(shared, 'photos');
+const kodim = join(shared, 'kodak', 'kodim23.png');
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, LIC_BACKDOOR_BACKEND: 'wasm' }, timeout: 300_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const tiny = ['--model', 'bmshj2018-factorized', '--lambda', '0.01', '--data', photos, '--N', '8', '--M', '8', '--batch', '2', '--size', '64', '--workers', '2', '--checkpoint-every', '2', '--seed', '3'];
+
+function losses(dir: string): number[] {
+  return readFileSync(join(dir, 'log.ndjson'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+}
+
+describe('train-codec', () => {
+  let full: string;
+
+  beforeAll(() => {
+    full = mkdtempSync(join(tmpdir(), 'tc-full-'));
+    const r = run('train-codec', ...tiny, '--steps', '4', '--out', full);
+    if (r.code !== 0) throw new Error(r.err);
+  });
+
+  it('writes config (with git commit and backend), an NDJSON log, a checkpoint and model.safetensors', () => {
+    const config = JSON.parse(readFileSync(join(full, 'config.json'), 'utf8')) as { environment: { gitCommit: string; backend: { backend: string } }; config: { seed: number } };
+    expect(config.environment.backend.backend).toBe('wasm');
+    expect(config.environment.gitCommit).toMatch(/^([0-9a-f]{40}|unknown)$/);
+    expect(config.config.seed).toBe(3);
+    expect(losses(full)).toHaveLength(4);
+    expect(existsSync(join(full, 'checkpoint.safetensors'))).toBe(true);
+    expect(existsSync(join(full, 'model.safetensors'))).toBe(true);
+  });
+
+  it('a run stopped after 2 steps and resumed gives exactly the losses of an uninterrupted run', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-resume-'));
+    expect(run('train-codec', ...tiny, '--steps', '2', '--out', dir).code).toBe(0);
+    const again = run('train-codec', ...tiny, '--steps', '4', '--out', dir);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/exists: pass --resume/);
+    const resumed = run('train-codec', ...tiny, '--steps', '4', '--out', dir, '--resume');
+    expect(resumed.code).toBe(0);
+    expect(losses(dir)).toEqual(losses(full));
+  });
+
+  it('compress and decompress through files: the decoder reads only the file and the weights', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-codec-'));
+    const weights = join(full, 'model.safetensors');
+    const c = run('compress', kodim, '--codec', 'bmshj2018-factorized', '--weights', weights, '-o', join(dir, 'k.lic'));
+    expect(c.code).toBe(0);
+    const info = JSON.parse(c.out) as { bytes: number; bpp: number; bpp_estimated: number };
+    expect(info.bytes).toBe(readFileSync(join(dir, 'k.lic')).length);
+    const d = run('decompress', join(dir, 'k.lic'), '--weights', weights, '-o', join(dir, 'k.png'));
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.out)).toMatchObject({ codec: 'codec:bmshj2018-factorized', height: 512, width: 768 });
+    const bad = readFileSync(join(dir, 'k.lic'));
+    bad[100]! ^= 0x10;
+    writeFileSync(join(dir, 'bad.lic'), bad);
+    const e = run('decompress', join(dir, 'bad.lic'), '--weights', weights, '-o', join(dir, 'bad.png'));
+    expect(e.code).toBe(1);
+    expect(e.err).toMatch(/CRC mismatch/);
+    expect(existsSync(join(dir, 'bad.png'))).toBe(false);
+  });
+
+  it('JPEG through compress/decompress, and eval writes CompressAI-shaped results with definitions', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-jpeg-'));
+    expect(run('compress', kodim, '--codec', 'jpeg', '--quality', '50', '-o', join(dir, 'k.jpg')).code).toBe(0);
+    expect(run('decompress', join(dir, 'k.jpg'), '-o', join(dir, 'k.png')).code).toBe(0);
+    const data = mkdtempSync(join(tmpdir(), 'tc-data-'));
+    writeFileSync(join(data, 'a.png'), readFileSync(kodim));
+    const r = run('eval', '--codec', 'jpeg', '--quality', '10,50', '--data', data, '--out', dir);
+    expect(r.code).toBe(0);
+    const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { results: Record<string, number[]>; definitions: Record<string, string>; per_image: unknown[] };
+    expect(results.results.bpp).toHaveLength(2);
+    expect(results.results.bpp![0]!).toBeLessThan(results.results.bpp![1]!);
+    expect(results.results['psnr-rgb']![0]!).toBeLessThan(results.results['psnr-rgb']![1]!);
+    expect(results.definitions.bpp).toMatch(/8 x bytes/);
+    expect(results.per_image).toHaveLength(2);
+  });
+});
