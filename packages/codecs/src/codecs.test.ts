@@ -6,6 +6,10 @@ import { FactorizedCodec } from './learned-codec.js';
 import { gdn, createGdn, nonNegative } from './layers/gdn.js';
 import { register } from './plugins.js';
 import { readBitstream } from '@lic-backdoor/entropy';
+import { createHash } from 'node:crypto';
+
+// Regenerate only on purpose (a change of the model, the coder or the container changes it).
+const GOLDEN_MD5 = '13c19e8bb7899dc0106ce47e349d55df';
 
 const kodim = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'kodak', 'kodim23.png');
 
@@ -71,6 +75,33 @@ describe('bmshj2018-factorized', () => {
     const bad = bytes.slice();
     bad[bad.length >> 1]! ^= 1;
     await expect(codec.decompress(bad)).rejects.toThrow(/CRC mismatch/);
+  });
+});
+
+describe('bitstream integrity', () => {
+  let codec: FactorizedCodec;
+  let bytes: Uint8Array;
+  beforeAll(async () => {
+    codec = new FactorizedCodec('codec:bmshj2018-factorized', new FactorizedPrior(8, 12, 5));
+    codec.update();
+    bytes = (await codec.compress(await crop(64, 64))).bytes;
+  });
+
+  it('a golden md5 pins the bytes of a fixed image through a seeded model (wasm backend)', () => {
+    expect(createHash('md5').update(bytes).digest('hex')).toBe(GOLDEN_MD5);
+  });
+
+  it('every single-byte flip and every truncation fails with a clear error, each well within 10 s', async () => {
+    let slowest = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      const bad = bytes.slice();
+      bad[i]! ^= 0xff;
+      const t = performance.now();
+      await expect(codec.decompress(bad)).rejects.toThrow(/not a valid lic-backdoor bitstream|written by|other decoder weights/);
+      slowest = Math.max(slowest, performance.now() - t);
+    }
+    for (let n = 0; n < bytes.length; n++) await expect(codec.decompress(bytes.subarray(0, n))).rejects.toThrow(/not a valid lic-backdoor bitstream/);
+    expect(slowest).toBeLessThan(10_000);
   });
 });
 
