@@ -8,3 +8,7 @@ export { readStateDict, writeStateDict } from './weights.js';
 export { padCentred, cropTo } from './padding.js';
 export { createCodecTrainable, type CodecTrainingOptions } from './trainable.js';
 export type { StateDict, StateTensor } from './models/state-dict.js';
+export { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js';
+export { HyperpriorCodec } from './hyperprior-codec.js';
+export { GaussianConditional, scaleTable } from './entropy-models/gaussian-conditional.js';
+export { TRAINABLE_MODELS } from './trainable.js';

@@ -5,6 +5,8 @@ import { ClassicalCodec } from './classical.js';
 import { FactorizedCodec } from './learned-codec.js';
 import { FactorizedPrior } from './models/factorized.js';
 import { readStateDict } from './weights.js';
+import { HyperpriorCodec } from './hyperprior-codec.js';
+import { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js';
 
 const factorizedOptions = z
   .object({
@@ -38,6 +40,35 @@ export const factorizedCodec: CodecPluginV1<z.infer<typeof factorizedOptions>> =
   },
 };
 
+function hyperprior(name: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: HyperpriorVariant): CodecPluginV1<z.infer<typeof factorizedOptions>> {
+  return {
+    specificationVersion: 'v1',
+    kind: 'codec',
+    name,
+    description:
+      variant === 'scale'
+        ? 'Ballé et al. 2018 scale hyperprior (CompressAI-compatible weights), real rANS bitstreams.'
+        : 'Minnen et al. 2018 mean-scale hyperprior without context model (CompressAI-compatible weights), real rANS bitstreams.',
+    optionsSchema: factorizedOptions,
+    create: async (options, context) => {
+      let { N, M } = options;
+      let state: Awaited<ReturnType<typeof readStateDict>>['state'] | undefined;
+      if (options.weights) {
+        const file = isAbsolute(options.weights) ? options.weights : resolve(context.baseDir, options.weights);
+        state = (await readStateDict(file)).state;
+        const ga0 = state['g_a.0.weight'];
+        const ga6 = state['g_a.6.weight'];
+        if (ga0 && ga6) [N, M] = [ga0.shape[0]!, ga6.shape[0]!];
+      }
+      const model = new HyperpriorModel(variant, N, M, context.seed);
+      const codec = new HyperpriorCodec(`codec:${name}`, model);
+      if (state) model.loadStateDict(state);
+      if (!model.entropyBottleneck.tables) codec.update();
+      return codec;
+    },
+  };
+}
+
 const classicalOptions = z.object({ quality: z.number().int().min(1).max(100).default(75).describe('encoder quality 1-100') }).strict();
 
 function classical(name: 'jpeg' | 'webp'): CodecPluginV1<z.infer<typeof classicalOptions>> {
@@ -53,5 +84,10 @@ function classical(name: 'jpeg' | 'webp'): CodecPluginV1<z.infer<typeof classica
 
 /** Adds this package's codec plugins to a registry. */
 export function register(registry: PluginRegistry): void {
-  registry.register(factorizedCodec).register(classical('jpeg')).register(classical('webp'));
+  registry
+    .register(factorizedCodec)
+    .register(hyperprior('bmshj2018-hyperprior', 'scale'))
+    .register(hyperprior('mbt2018-mean', 'mean-scale'))
+    .register(classical('jpeg'))
+    .register(classical('webp'));
 }

@@ -1,7 +1,7 @@
 import { appendFile, mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ImageFolderDataset, createRng, initializeBackend, readSafetensors, writeFileAtomic, writeSafetensors, type BackendName } from '@lic-backdoor/core';
-import { createCodecTrainable, type CodecTrainingOptions, FactorizedCodec, writeStateDict } from '@lic-backdoor/codecs';
+import { createCodecTrainable, TRAINABLE_MODELS, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
 import { DataParallelTrainer, type TrainerState } from '@lic-backdoor/training';
 import { Progress } from '../progress.js';
 import { runEnvironment } from '../run-info.js';
@@ -26,7 +26,7 @@ export interface TrainCodecOptions {
   backend?: BackendName;
 }
 
-const MODELS = ['bmshj2018-factorized'];
+const MODELS: readonly string[] = TRAINABLE_MODELS;
 
 /**
  * `lic-backdoor train-codec`: trains a learned codec on seeded random crops with the data-parallel
@@ -51,7 +51,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
   await mkdir(out, { recursive: true });
 
   const config: CodecTrainingOptions & Record<string, unknown> = {
-    model: 'bmshj2018-factorized',
+    model: o.model as CodecTrainingOptions['model'],
     N: o.N,
     M: o.M,
     lambda: o.lambda,
@@ -99,8 +99,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
       if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps) await checkpoint(step + 1);
     }
     progress.done();
-    const codec = new FactorizedCodec(`codec:${o.model}`, trainable.model);
-    codec.update();
+    trainable.model.entropyBottleneck.update();
     await writeStateDict(join(out, 'model.safetensors'), trainable.model.stateDict(), { ...stringify(config), step: String(o.steps), format: 'pt' });
     console.log(join(out, 'model.safetensors'));
   } finally {

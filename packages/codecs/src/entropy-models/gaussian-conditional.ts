@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { pmfToQuantizedCdf, type CdfTables } from '@lic-backdoor/entropy';
+import { lowerBound } from '../layers/lower-bound.js';
+import { LIKELIHOOD_BOUND } from './entropy-bottleneck.js';
+
+export const SCALE_BOUND = 0.11;
+const TAIL_MASS = 1e-9;
+/** -Phi^-1(tail_mass / 2) for tail mass 1e-9. */
+const TAIL_MULTIPLIER = 6.109410204869;
+
+/** CompressAI's scale table: 64 values spaced evenly in log between 0.11 and 256. */
+export function scaleTable(min = SCALE_BOUND, max = 256, levels = 64): Float32Array {
+  const a = Math.log(min);
+  const b = Math.log(max);
+  return Float32Array.from({ length: levels }, (_, i) => Math.exp(a + ((b - a) * i) / (levels - 1)));
+}
+
+/** Complementary error function, float64 (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7). */
+export function erfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? r : 2 - r;
+}
+
+const standardCdf = (x: number) => 0.5 * erfc(-x / Math.SQRT2);
+
+/**
+ * The conditional Gaussian entropy model of Ballé et al. 2018 with CompressAI's names: each latent
+ * is modelled as N(mean, scale) convolved with a unit uniform; scales are bounded below by 0.11 and
+ * coded with one of 64 CDF tables chosen by the scale.
+ */
+export class GaussianConditional {
+  readonly table = scaleTable();
+  tables: (CdfTables & { cdfLengths: Int32Array }) | undefined;
+
+  constructor(readonly prefix = 'gaussian_conditional') {}
+
+  /** Likelihood of values (already noisy or rounded) under N(means, scales). */
+  likelihood(values: tf.Tensor, scales: tf.Tensor, means?: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const v = tf.abs(means ? tf.sub(values, means) : values);
+      const s = lowerBound(scales, SCALE_BOUND);
+      const cdf = (x: tf.Tensor) => tf.mul(0.5, tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
+      const upper = cdf(tf.div(tf.sub(0.5, v), s));
+      const lower = cdf(tf.div(tf.sub(-0.5, v), s));
+      return lowerBound(tf.sub(upper, lower), LIKELIHOOD_BOUND);
+    });
+  }
+
+  /** Builds the 64 integer CDF tables (float64 JS arithmetic, deterministic). */
+  update(): void {
+    const cdfs: Int32Array[] = [];
+    const offsets = new Int32Array(this.table.length);
+    const lengths = new Int32Array(this.table.length);
+    this.table.forEach((scale, i) => {
+      const center = Math.ceil(scale * TAIL_MULTIPLIER);
+      const length = 2 * center + 1;
+      const pmf = Array.from({ length }, (_, k) => {
+        const d = Math.abs(k - center);
+        return standardCdf((0.5 - d) / scale) - standardCdf((-0.5 - d) / scale);
+      });
+      const tail = 2 * standardCdf((-0.5 - center) / scale);
+      cdfs.push(pmfToQuantizedCdf(pmf, tail));
+      offsets[i] = -center;
+      lengths[i] = length + 2;
+    });
+    this.tables = { cdfs, offsets, cdfLengths: lengths };
+  }
+
+  /**
+   * Table index of each scale: the first table entry >= max(scale, 0.11), or the last one
+   * (CompressAI's build_indexes).
+   */
+  indexes(scales: Float32Array): Int32Array {
+    const t = this.table;
+    const bound = Math.fround(SCALE_BOUND);
+    return Int32Array.from(scales, (raw) => {
+      const s = Math.max(raw, bound);
+      let i = 0;
+      while (i < t.length - 1 && s > t[i]!) i++;
+      return i;
+    });
+  }
+}

@@ -1,0 +1,130 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { CodecV1, EncodedImage } from '@lic-backdoor/core';
+import { BitstreamError, decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
+import type { HyperpriorModel } from './models/hyperprior.js';
+import { cropTo, padCentred } from './padding.js';
+
+function channelIndexes(c: number, h: number, w: number): Int32Array {
+  const indexes = new Int32Array(c * h * w);
+  for (let ch = 0; ch < c; ch++) indexes.fill(ch, ch * h * w, (ch + 1) * h * w);
+  return indexes;
+}
+
+/**
+ * bmshj2018-hyperprior / mbt2018-mean with real bitstreams: two rANS streams, y (Gaussian
+ * conditional, one of 64 tables per element chosen from the decoded scale) then z (entropy
+ * bottleneck, one table per channel), in the LICB container. Values are in channel-major order.
+ */
+export class HyperpriorCodec implements CodecV1 {
+  readonly specificationVersion = 'v1';
+  readonly learned = true;
+  private hash: Uint8Array | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly model: HyperpriorModel,
+  ) {}
+
+  update(): void {
+    this.model.entropyBottleneck.update();
+    this.model.gaussianConditional.update();
+    this.hash = undefined;
+  }
+
+  weightsHash(): Uint8Array {
+    this.hash ??= this.model.decoderHash();
+    return this.hash;
+  }
+
+  /** z_hat -> (scales, means) as the decoder computes them, and the table index of each y element. */
+  private async hyperParams(zHat: tf.Tensor4D): Promise<{ indexes: Int32Array; means?: tf.Tensor4D }> {
+    const { scales, means } = this.model.hyperSynthesis(zHat);
+    const s = tf.transpose(scales, [0, 3, 1, 2]);
+    const indexes = this.model.gaussianConditional.indexes((await s.data()) as Float32Array);
+    tf.dispose([scales, s]);
+    return { indexes, ...(means ? { means } : {}) };
+  }
+
+  async compress(image: tf.Tensor4D): Promise<EncodedImage> {
+    const [, height, width] = image.shape;
+    const eb = this.model.entropyBottleneck;
+    if (!eb.tables || !this.model.gaussianConditional.tables) throw new Error(`${this.id}: no CDF tables; call update()`);
+    const { padded } = padCentred(image);
+    const y = this.model.analysis(padded);
+    const z = this.model.hyperAnalysis(y);
+    const zSym = eb.quantize(z);
+    const [, zh, zw, zc] = zSym.shape;
+    const zValues = Int32Array.from(await tf.transpose(zSym, [0, 3, 1, 2]).data());
+    const zStream = encodeWithIndexes(zValues, channelIndexes(zc, zh, zw), eb.tables);
+    const zHat = eb.dequantize(zSym);
+    const { indexes, means } = await this.hyperParams(zHat);
+    const ySym = tf.round(means ? tf.sub(y, means) : y) as tf.Tensor4D;
+    const yValues = Int32Array.from(await tf.transpose(ySym, [0, 3, 1, 2]).data());
+    const yStream = encodeWithIndexes(yValues, indexes, this.model.gaussianConditional.tables);
+    const { likelihoods } = this.model.forward(padded);
+    const bits = tf.tidy(() => tf.add(tf.sum(tf.neg(tf.log(likelihoods.y!))), tf.sum(tf.neg(tf.log(likelihoods.z!)))));
+    const bppEstimated = (await bits.data())[0]! / Math.LN2 / (height * width);
+    tf.dispose([padded, y, z, zSym, zHat, ySym, bits, ...(means ? [means] : []), ...Object.values(likelihoods)]);
+    const bytes = writeBitstream({ codecId: this.id, weightsHash: this.weightsHash(), height, width, streams: [yStream, zStream] });
+    return { bytes, height, width, bppEstimated };
+  }
+
+  async decompress(bytes: Uint8Array): Promise<tf.Tensor4D> {
+    const b = readBitstream(bytes);
+    if (b.codecId !== this.id) throw new BitstreamError(`bitstream was written by '${b.codecId}', not '${this.id}'`);
+    let equal = b.weightsHash.length === 16;
+    const mine = this.weightsHash();
+    for (let i = 0; i < 16; i++) equal &&= b.weightsHash[i] === mine[i];
+    if (!equal) throw new BitstreamError('bitstream was written for other decoder weights (weights hash differs)');
+    if (b.streams.length !== 2) throw new BitstreamError(`expected 2 streams, found ${b.streams.length}`);
+    const eb = this.model.entropyBottleneck;
+    const { N, M } = this.model;
+    const yh = Math.ceil(b.height / 64) * 4;
+    const yw = Math.ceil(b.width / 64) * 4;
+    const [zh, zw] = [yh / 4, yw / 4];
+    const zValues = decodeWithIndexes(b.streams[1]!, channelIndexes(N, zh, zw), eb.tables!);
+    const zHat = eb.dequantize(tf.transpose(tf.tensor4d(Float32Array.from(zValues), [1, N, zh, zw]), [0, 2, 3, 1]) as tf.Tensor4D);
+    const { indexes, means } = await this.hyperParams(zHat);
+    const yValues = decodeWithIndexes(b.streams[0]!, indexes, this.model.gaussianConditional.tables!);
+    const out = tf.tidy(() => {
+      const sym = tf.transpose(tf.tensor4d(Float32Array.from(yValues), [1, M, yh, yw]), [0, 2, 3, 1]) as tf.Tensor4D;
+      return this.synthesize((means ? tf.add(sym, means) : sym) as tf.Tensor4D, b.height, b.width);
+    });
+    tf.dispose([zHat, ...(means ? [means] : [])]);
+    return out;
+  }
+
+  /** Evaluation-mode forward pass, cropped and clamped: what decompress returns. */
+  reconstruct(image: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const [, height, width] = image.shape;
+      const { padded } = padCentred(image);
+      const { xHat } = this.model.forward(padded);
+      const ph = Math.ceil(height / 64) * 64;
+      const pw = Math.ceil(width / 64) * 64;
+      return tf.clipByValue(cropTo(xHat, Math.floor((ph - height) / 2), Math.floor((pw - width) / 2), height, width), 0, 1) as tf.Tensor4D;
+    });
+  }
+
+  private synthesize(yHat: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
+    return tf.tidy(() => {
+      const xHat = this.model.synthesis(yHat);
+      const ph = Math.ceil(height / 64) * 64;
+      const pw = Math.ceil(width / 64) * 64;
+      return tf.clipByValue(cropTo(xHat, Math.floor((ph - height) / 2), Math.floor((pw - width) / 2), height, width), 0, 1) as tf.Tensor4D;
+    });
+  }
+
+  parameters() {
+    const eb = this.model.entropyBottleneck;
+    return { encoder: this.model.encoderVariables(), decoder: this.model.decoderVariables(), entropy: eb.densityVariables(), quantiles: [eb.quantiles] };
+  }
+
+  auxLoss(): tf.Scalar {
+    return this.model.entropyBottleneck.auxLoss();
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

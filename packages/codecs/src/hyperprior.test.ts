@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initializeBackend, readImage, tensorToRgb } from '@lic-backdoor/core';
+import { readBitstream } from '@lic-backdoor/entropy';
+import { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js';
+import { HyperpriorCodec } from './hyperprior-codec.js';
+import { GaussianConditional, erfc, scaleTable } from './entropy-models/gaussian-conditional.js';
+import { createCodecTrainable } from './trainable.js';
+
+const kodim = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'kodak', 'kodim23.png');
+
+beforeAll(() => initializeBackend({ prefer: 'wasm' }));
+
+async function crop(h: number, w: number): Promise<tf.Tensor4D> {
+  return tf.slice(await readImage(kodim), [0, 50, 150, 0], [1, h, w, 3]);
+}
+
+describe.each([
+  ['bmshj2018-hyperprior', 'scale', 8],
+  ['mbt2018-mean', 'mean-scale', 18],
+] as const)('%s', (name, variant: HyperpriorVariant, hs2out) => {
+  it("has CompressAI's state_dict keys: g_a, g_s, h_a, h_s, entropy_bottleneck, gaussian_conditional", () => {
+    const model = new HyperpriorModel(variant, 8, 12, 0);
+    const keys = Object.keys(model.stateDict()).sort();
+    expect(keys).toEqual(Object.keys(model.expectedKeys()).sort());
+    for (const k of ['h_a.0.weight', 'h_a.2.weight', 'h_a.4.weight', 'h_s.0.weight', 'h_s.2.weight', 'h_s.4.weight', 'gaussian_conditional.scale_table', 'gaussian_conditional.lower_bound_scale.bound', 'gaussian_conditional._quantized_cdf', 'entropy_bottleneck._matrix0']) {
+      expect(keys).toContain(k);
+    }
+    expect(keys.filter((k) => k.startsWith('h_'))).toHaveLength(12);
+    const state = model.stateDict();
+    expect(state['h_a.0.weight']!.shape).toEqual([8, 12, 3, 3]);
+    expect(state['h_s.2.weight']!.shape).toEqual([variant === 'scale' ? 8 : 12, hs2out, 5, 5]);
+    expect(state['h_s.4.weight']!.shape).toEqual([variant === 'scale' ? 12 : 24, hs2out, 3, 3]);
+    expect(state['h_s.0.weight']!.shape).toEqual([8, variant === 'scale' ? 8 : 12, 5, 5]);
+    expect(state['entropy_bottleneck._matrix0']!.shape).toEqual([8, 3, 1]);
+  });
+
+  it('decompress(compress(x)) equals the evaluation forward pass byte for byte; the estimate matches the payload', async () => {
+    const codec = new HyperpriorCodec(`codec:${name}`, new HyperpriorModel(variant, 8, 12, 3));
+    codec.update();
+    const x = await crop(96, 130);
+    const encoded = await codec.compress(x);
+    const decoded = await codec.decompress(encoded.bytes);
+    const a = await tensorToRgb(decoded);
+    const b = await tensorToRgb(codec.reconstruct(x));
+    expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
+    const streams = readBitstream(encoded.bytes).streams;
+    expect(streams).toHaveLength(2);
+    // payload bits against the estimate, allowing each stream's 32-bit rANS state flush
+    const payloadBits = (streams[0]!.length + streams[1]!.length) * 8;
+    const estimateBits = encoded.bppEstimated! * 96 * 130;
+    expect(Math.abs(payloadBits - estimateBits)).toBeLessThanOrEqual(0.05 * estimateBits + 64);
+    const other = new HyperpriorCodec(`codec:${name}`, new HyperpriorModel(variant, 8, 12, 4));
+    await expect(other.decompress(encoded.bytes)).rejects.toThrow(/other decoder weights/);
+  });
+
+  it('a few training steps lower the rate-distortion loss', () => {
+    const t = createCodecTrainable({ model: name, N: 8, M: 12, lambda: 0.01, seed: 1 });
+    const x = tf.randomUniform([2, 64, 64, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const optimizer = tf.train.adam(1e-2);
+    const loss = () => {
+      const out = t.groups.main!.loss({ x, seeds: [1, 2], step: 0 });
+      return (out instanceof tf.Tensor ? out : out.loss) as tf.Scalar;
+    };
+    const first = loss().dataSync()[0]!;
+    for (let i = 0; i < 5; i++) optimizer.minimize(loss, false, t.groups.main!.variables);
+    expect(loss().dataSync()[0]!).toBeLessThan(first);
+  });
+});
+
+describe('GaussianConditional', () => {
+  it('has 64 scales from 0.11 to 256 and picks the first table scale >= the scale', () => {
+    const table = scaleTable();
+    expect(table).toHaveLength(64);
+    expect(table[0]).toBeCloseTo(0.11, 6);
+    expect(table[63]).toBeCloseTo(256, 3);
+    const gc = new GaussianConditional();
+    expect(Array.from(gc.indexes(Float32Array.from([0.01, 0.11, table[10]! * 1.0001, 1e6])))).toEqual([0, 0, 11, 63]);
+  });
+
+  it('erfc is accurate to 1.2e-7 relative at reference points', () => {
+    expect(erfc(0)).toBeCloseTo(1, 7);
+    expect(Math.abs(erfc(1) - 0.157299207050285) / 0.157299207050285).toBeLessThan(1.2e-7);
+    expect(Math.abs(erfc(3) - 2.20904969985854e-5) / 2.20904969985854e-5).toBeLessThan(1.2e-7);
+    expect(erfc(-1)).toBeCloseTo(2 - 0.157299207050285, 7);
+  });
+});
