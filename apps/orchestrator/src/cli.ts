@@ -61,6 +61,7 @@ program
   .requiredOption('--steps <s>', 'total optimizer steps', integer)
   .requiredOption('--out <dir>', 'output folder: config.json, log.ndjson, checkpoint.safetensors, model.safetensors')
   .option('--resume', 'continue from <out>/checkpoint.safetensors')
+  .option('--init-weights <file>', 'start from these weights (a model.safetensors) with a fresh optimizer; ignored with --resume')
   .option('--N <n>', 'hidden channels', integer, 128)
   .option('--M <m>', 'latent channels', integer, 192)
   .option('--batch <b>', 'crops per step', integer, 8)

@@ -49,6 +49,17 @@ describe('train-codec', () => {
     expect(losses(dir)).toEqual(losses(full));
   });
 
+  it('--init-weights starts from saved weights: on the same batch the first loss differs from a fresh start', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-init-'));
+    const r = run('train-codec', ...tiny, '--steps', '1', '--out', dir, '--init-weights', join(full, 'model.safetensors'));
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/starting from the weights of/);
+    const fresh = mkdtempSync(join(tmpdir(), 'tc-fresh-'));
+    expect(run('train-codec', ...tiny, '--steps', '1', '--out', fresh).code).toBe(0);
+    // same batch, different starting weights: the losses differ
+    expect(losses(dir)[0]).not.toBe(losses(fresh)[0]);
+  });
+
   it('compress and decompress through files: the decoder reads only the file and the weights', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tc-codec-'));
     const weights = join(full, 'model.safetensors');

@@ -109,6 +109,11 @@ export class DataParallelTrainer {
     return { parameters: this.params.slice(), optimizers };
   }
 
+  /** Takes this thread's replica's current variable values as the parameters (after loading weights into it). */
+  loadParametersFromTrainable(): void {
+    storeParameters(this.trainable, this.entries, this.params);
+  }
+
   /** Restores what `state` returned (on a trainer of the same model), replicas included. */
   loadState(state: TrainerState): void {
     if (state.parameters.length !== this.total) throw new RangeError(`state has ${state.parameters.length} parameters, the model ${this.total}`);

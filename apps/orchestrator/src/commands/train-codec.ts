@@ -1,7 +1,7 @@
 import { appendFile, mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ImageFolderDataset, createRng, initializeBackend, readSafetensors, writeFileAtomic, writeSafetensors, type BackendName } from '@lic-backdoor/core';
-import { createCodecTrainable, TRAINABLE_MODELS, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
+import { createCodecTrainable, readStateDict, TRAINABLE_MODELS, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
 import { DataParallelTrainer, type TrainerState } from '@lic-backdoor/training';
 import { Progress } from '../progress.js';
 import { runEnvironment } from '../run-info.js';
@@ -13,6 +13,7 @@ export interface TrainCodecOptions {
   steps: number;
   out: string;
   resume?: boolean;
+  initWeights?: string;
   N: number;
   M: number;
   batch: number;
@@ -74,6 +75,11 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
       trainer.loadState(state);
       start = step;
       console.error(`resuming ${checkpointFile} at step ${start}`);
+    } else if (o.initWeights) {
+      const { state } = await readStateDict(resolve(o.initWeights));
+      trainable.model.loadStateDict(state);
+      trainer.loadParametersFromTrainable();
+      console.error(`starting from the weights of ${o.initWeights} (fresh optimizer state)`);
     }
     await writeFileAtomic(
       join(out, 'config.json'),
