@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { CodecV1, EncodedImage } from '@lic-backdoor/core';
-import { BitstreamError, decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
+import type { EncodedImage } from '@lic-backdoor/core';
+import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
+import { LearnedCodecBase } from './learned-codec-base.js';
 import type { HyperpriorModel } from './models/hyperprior.js';
-import { cropTo, padCentred } from './padding.js';
+import { cropDecoded, padCentred } from './padding.js';
 
 function channelIndexes(c: number, h: number, w: number): Int32Array {
   const indexes = new Int32Array(c * h * w);
@@ -15,25 +16,10 @@ function channelIndexes(c: number, h: number, w: number): Int32Array {
  * conditional, one of 64 tables per element chosen from the decoded scale) then z (entropy
  * bottleneck, one table per channel), in the LICB container. Values are in channel-major order.
  */
-export class HyperpriorCodec implements CodecV1 {
-  readonly specificationVersion = 'v1';
-  readonly learned = true;
-  private hash: Uint8Array | undefined;
-
-  constructor(
-    readonly id: string,
-    readonly model: HyperpriorModel,
-  ) {}
-
-  update(): void {
-    this.model.entropyBottleneck.update();
+export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
+  override update(): void {
     this.model.gaussianConditional.update();
-    this.hash = undefined;
-  }
-
-  weightsHash(): Uint8Array {
-    this.hash ??= this.model.decoderHash();
-    return this.hash;
+    super.update();
   }
 
   /** z_hat -> (scales, means) as the decoder computes them, and the table index of each y element. */
@@ -71,12 +57,7 @@ export class HyperpriorCodec implements CodecV1 {
 
   async decompress(bytes: Uint8Array): Promise<tf.Tensor4D> {
     const b = readBitstream(bytes);
-    if (b.codecId !== this.id) throw new BitstreamError(`bitstream was written by '${b.codecId}', not '${this.id}'`);
-    let equal = b.weightsHash.length === 16;
-    const mine = this.weightsHash();
-    for (let i = 0; i < 16; i++) equal &&= b.weightsHash[i] === mine[i];
-    if (!equal) throw new BitstreamError('bitstream was written for other decoder weights (weights hash differs)');
-    if (b.streams.length !== 2) throw new BitstreamError(`expected 2 streams, found ${b.streams.length}`);
+    this.checkHeader(b, 2);
     const eb = this.model.entropyBottleneck;
     const { N, M } = this.model;
     const yh = Math.ceil(b.height / 64) * 4;
@@ -99,32 +80,11 @@ export class HyperpriorCodec implements CodecV1 {
     return tf.tidy(() => {
       const [, height, width] = image.shape;
       const { padded } = padCentred(image);
-      const { xHat } = this.model.forward(padded);
-      const ph = Math.ceil(height / 64) * 64;
-      const pw = Math.ceil(width / 64) * 64;
-      return tf.clipByValue(cropTo(xHat, Math.floor((ph - height) / 2), Math.floor((pw - width) / 2), height, width), 0, 1) as tf.Tensor4D;
+      return cropDecoded(this.model.forward(padded).xHat, height, width);
     });
   }
 
   private synthesize(yHat: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
-    return tf.tidy(() => {
-      const xHat = this.model.synthesis(yHat);
-      const ph = Math.ceil(height / 64) * 64;
-      const pw = Math.ceil(width / 64) * 64;
-      return tf.clipByValue(cropTo(xHat, Math.floor((ph - height) / 2), Math.floor((pw - width) / 2), height, width), 0, 1) as tf.Tensor4D;
-    });
-  }
-
-  parameters() {
-    const eb = this.model.entropyBottleneck;
-    return { encoder: this.model.encoderVariables(), decoder: this.model.decoderVariables(), entropy: eb.densityVariables(), quantiles: [eb.quantiles] };
-  }
-
-  auxLoss(): tf.Scalar {
-    return this.model.entropyBottleneck.auxLoss();
-  }
-
-  dispose(): void {
-    this.model.dispose();
+    return tf.tidy(() => cropDecoded(this.model.synthesis(yHat), height, width));
   }
 }

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { CodecV1, EncodedImage } from '@lic-backdoor/core';
-import { BitstreamError, decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
+import type { EncodedImage } from '@lic-backdoor/core';
+import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
+import { LearnedCodecBase } from './learned-codec-base.js';
 import type { FactorizedPrior } from './models/factorized.js';
-import { cropTo, padCentred } from './padding.js';
+import { cropDecoded, padCentred } from './padding.js';
 
 const LATENT_STRIDE = 16;
 
@@ -11,28 +12,7 @@ const LATENT_STRIDE = 16;
  * rANS under the entropy bottleneck's CDF tables (values in channel-major order, one table per
  * channel), and wraps the stream in the lic-backdoor container with the decoder-weights hash.
  */
-export class FactorizedCodec implements CodecV1 {
-  readonly specificationVersion = 'v1';
-  readonly learned = true;
-  private hash: Uint8Array | undefined;
-
-  constructor(
-    readonly id: string,
-    readonly model: FactorizedPrior,
-  ) {}
-
-  /** Rebuilds the CDF tables from the current parameters (after training or loading weights without tables). */
-  update(): void {
-    this.model.entropyBottleneck.update();
-    this.hash = undefined;
-  }
-
-  /** Hash of the decoder-side weights that bitstreams carry. */
-  weightsHash(): Uint8Array {
-    this.hash ??= this.model.decoderHash();
-    return this.hash;
-  }
-
+export class FactorizedCodec extends LearnedCodecBase<FactorizedPrior> {
   private tables() {
     const tables = this.model.entropyBottleneck.tables;
     if (!tables) throw new Error(`${this.id}: no CDF tables; load weights that have them or call update()`);
@@ -62,9 +42,7 @@ export class FactorizedCodec implements CodecV1 {
 
   async decompress(bytes: Uint8Array): Promise<tf.Tensor4D> {
     const b = readBitstream(bytes);
-    if (b.codecId !== this.id) throw new BitstreamError(`bitstream was written by '${b.codecId}', not '${this.id}'`);
-    if (!equal(b.weightsHash, this.weightsHash())) throw new BitstreamError('bitstream was written for other decoder weights (weights hash differs)');
-    if (b.streams.length !== 1) throw new BitstreamError(`expected 1 stream, found ${b.streams.length}`);
+    this.checkHeader(b, 1);
     const tables = this.tables();
     const h = Math.ceil(b.height / 64) * (64 / LATENT_STRIDE);
     const w = Math.ceil(b.width / 64) * (64 / LATENT_STRIDE);
@@ -89,32 +67,10 @@ export class FactorizedCodec implements CodecV1 {
   }
 
   private synthesize(yHat: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
-    return tf.tidy(() => {
-      const xHat = this.model.synthesis(yHat);
-      const ph = Math.ceil(height / 64) * 64;
-      const pw = Math.ceil(width / 64) * 64;
-      return tf.clipByValue(cropTo(xHat, Math.floor((ph - height) / 2), Math.floor((pw - width) / 2), height, width), 0, 1) as tf.Tensor4D;
-    });
+    return tf.tidy(() => cropDecoded(this.model.synthesis(yHat), height, width));
   }
 
   forward(x: tf.Tensor4D, options: { training: boolean; noise?: tf.Tensor }) {
     return this.model.forward(x, options.training ? (options.noise ?? tf.randomUniform([x.shape[0], x.shape[1] / 16, x.shape[2] / 16, this.model.M], -0.5, 0.5)) : undefined);
   }
-
-  parameters() {
-    const eb = this.model.entropyBottleneck;
-    return { encoder: this.model.encoderVariables(), decoder: this.model.decoderVariables(), entropy: eb.densityVariables(), quantiles: [eb.quantiles] };
-  }
-
-  auxLoss(): tf.Scalar {
-    return this.model.entropyBottleneck.auxLoss();
-  }
-
-  dispose(): void {
-    this.model.dispose();
-  }
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -15,3 +15,12 @@ export function padCentred(x: tf.Tensor4D, multiple = 64): { padded: tf.Tensor4D
 export function cropTo(x: tf.Tensor4D, top: number, left: number, h: number, w: number): tf.Tensor4D {
   return tf.slice(x, [0, top, left, 0], [-1, h, w, -1]);
 }
+
+/** Crops a decoded [1, H', W', 3] image (H', W' multiples of 64) to H x W, centred, and clamps to [0, 1]. */
+export function cropDecoded(xHat: tf.Tensor4D, height: number, width: number, multiple = 64): tf.Tensor4D {
+  return tf.tidy(() => {
+    const ph = Math.ceil(height / multiple) * multiple;
+    const pw = Math.ceil(width / multiple) * multiple;
+    return tf.clipByValue(cropTo(xHat, Math.floor((ph - height) / 2), Math.floor((pw - width) / 2), height, width), 0, 1) as tf.Tensor4D;
+  });
+}

@@ -16,6 +16,17 @@ const factorizedOptions = z
   })
   .strict();
 
+type StateDictFile = Awaited<ReturnType<typeof readStateDict>>['state'];
+
+/** Reads `weights` (relative to the config's folder) and takes N and M from its g_a shapes. */
+async function weightsOption(options: { N: number; M: number; weights?: string }, baseDir: string): Promise<{ N: number; M: number; state?: StateDictFile }> {
+  if (!options.weights) return { N: options.N, M: options.M };
+  const state = (await readStateDict(isAbsolute(options.weights) ? options.weights : resolve(baseDir, options.weights))).state;
+  const ga0 = state['g_a.0.weight'];
+  const ga6 = state['g_a.6.weight'];
+  return { N: ga0?.shape[0] ?? options.N, M: ga6?.shape[0] ?? options.M, state };
+}
+
 export const factorizedCodec: CodecPluginV1<z.infer<typeof factorizedOptions>> = {
   specificationVersion: 'v1',
   kind: 'codec',
@@ -23,15 +34,7 @@ export const factorizedCodec: CodecPluginV1<z.infer<typeof factorizedOptions>> =
   description: 'Ballé et al. 2018 factorized-prior codec (CompressAI-compatible weights), real rANS bitstreams.',
   optionsSchema: factorizedOptions,
   create: async (options, context) => {
-    let { N, M } = options;
-    let state: Awaited<ReturnType<typeof readStateDict>>['state'] | undefined;
-    if (options.weights) {
-      const file = isAbsolute(options.weights) ? options.weights : resolve(context.baseDir, options.weights);
-      state = (await readStateDict(file)).state;
-      const ga0 = state['g_a.0.weight'];
-      const ga6 = state['g_a.6.weight'];
-      if (ga0 && ga6) [N, M] = [ga0.shape[0]!, ga6.shape[0]!];
-    }
+    const { N, M, state } = await weightsOption(options, context.baseDir);
     const model = new FactorizedPrior(N, M, context.seed);
     const codec = new FactorizedCodec('codec:bmshj2018-factorized', model);
     if (state) model.loadStateDict(state);
@@ -51,15 +54,7 @@ function hyperprior(name: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: Hype
         : 'Minnen et al. 2018 mean-scale hyperprior without context model (CompressAI-compatible weights), real rANS bitstreams.',
     optionsSchema: factorizedOptions,
     create: async (options, context) => {
-      let { N, M } = options;
-      let state: Awaited<ReturnType<typeof readStateDict>>['state'] | undefined;
-      if (options.weights) {
-        const file = isAbsolute(options.weights) ? options.weights : resolve(context.baseDir, options.weights);
-        state = (await readStateDict(file)).state;
-        const ga0 = state['g_a.0.weight'];
-        const ga6 = state['g_a.6.weight'];
-        if (ga0 && ga6) [N, M] = [ga0.shape[0]!, ga6.shape[0]!];
-      }
+      const { N, M, state } = await weightsOption(options, context.baseDir);
       const model = new HyperpriorModel(variant, N, M, context.seed);
       const codec = new HyperpriorCodec(`codec:${name}`, model);
       if (state) model.loadStateDict(state);

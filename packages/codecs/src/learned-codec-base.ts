@@ -1,0 +1,63 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { CodecV1, EncodedImage } from '@lic-backdoor/core';
+import { BitstreamError, type Bitstream } from '@lic-backdoor/entropy';
+import type { EntropyBottleneck } from './entropy-models/entropy-bottleneck.js';
+
+/** What every learned model offers the codec wrapper. */
+export interface LearnedModel {
+  readonly entropyBottleneck: EntropyBottleneck;
+  encoderVariables(): tf.Variable[];
+  decoderVariables(): tf.Variable[];
+  decoderHash(): Uint8Array;
+  dispose(): void;
+}
+
+/** The members learned codecs share: weights hash, header checks, parameter groups, auxiliary loss. */
+export abstract class LearnedCodecBase<Model extends LearnedModel> implements CodecV1 {
+  readonly specificationVersion = 'v1';
+  readonly learned = true;
+  private hash: Uint8Array | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly model: Model,
+  ) {}
+
+  abstract compress(image: tf.Tensor4D): Promise<EncodedImage>;
+  abstract decompress(bytes: Uint8Array): Promise<tf.Tensor4D>;
+
+  /** Rebuilds the CDF tables from the current parameters. */
+  update(): void {
+    this.model.entropyBottleneck.update();
+    this.hash = undefined;
+  }
+
+  /** Hash of the decoder-side weights that bitstreams carry. */
+  weightsHash(): Uint8Array {
+    this.hash ??= this.model.decoderHash();
+    return this.hash;
+  }
+
+  /** Throws unless the stream was written by this codec with these decoder weights and has `streams` streams. */
+  protected checkHeader(b: Bitstream, streams: number): void {
+    if (b.codecId !== this.id) throw new BitstreamError(`bitstream was written by '${b.codecId}', not '${this.id}'`);
+    const mine = this.weightsHash();
+    if (b.weightsHash.length !== mine.length || b.weightsHash.some((v, i) => v !== mine[i])) {
+      throw new BitstreamError('bitstream was written for other decoder weights (weights hash differs)');
+    }
+    if (b.streams.length !== streams) throw new BitstreamError(`expected ${streams} stream(s), found ${b.streams.length}`);
+  }
+
+  parameters() {
+    const eb = this.model.entropyBottleneck;
+    return { encoder: this.model.encoderVariables(), decoder: this.model.decoderVariables(), entropy: eb.densityVariables(), quantiles: [eb.quantiles] };
+  }
+
+  auxLoss(): tf.Scalar {
+    return this.model.entropyBottleneck.auxLoss();
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
