@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { readFloat32 } from '@lic-backdoor/core';
 import type { ShardBatch, Trainable, TrainableFactory, TrainableSpec } from './trainable.js';
 
 /** Where one variable lives in the flat shared buffers. */
@@ -79,7 +80,7 @@ export function computeShard(trainable: Trainable, entries: readonly SlotLayout[
         target.fill(0);
         continue;
       }
-      const data = gv.dataSync();
+      const data = readFloat32(gv);
       for (let i = 0; i < e.size; i++) target[i] = data[i]! * weight;
     }
     tf.dispose([value, ...Object.values(g), ...Object.values(metrics)]);

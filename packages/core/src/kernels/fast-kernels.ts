@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, Tensor4D } from '@tensorflow/tfjs-core';
+import { readFloat32 } from './wasm-memory.js';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -138,8 +139,8 @@ export function conv2dInputGradient(dy: Tensor4D, filter: Tensor4D, inputShape: 
  */
 function phaseKernelOf(filter: Tensor4D, py: PhasePlan, px: PhasePlan, sh: number, sw: number): Tensor4D {
   const [kh, kw, ci, co] = filter.shape;
-  const w = filter.dataSync() as Float32Array;
-  const out = new Float32Array(py.length * px.length * co * sh * sw * ci);
+  const w = readFloat32(filter);
+  const out = scratch(py.length * px.length * co * sh * sw * ci);
   const phases = sh * sw * ci;
   for (let ey = 0; ey < py.length; ey++) {
     for (let ex = 0; ex < px.length; ex++) {
@@ -162,6 +163,19 @@ function phaseKernelOf(filter: Tensor4D, py: PhasePlan, px: PhasePlan, sh: numbe
     }
   }
   return tf.tensor4d(out, [py.length, px.length, co, phases]);
+}
+
+const scratchBuffers = new Map<number, Float32Array>();
+
+/** A zeroed buffer of `length` floats, reused across calls on wasm (whose tf.tensor copies it). */
+function scratch(length: number): Float32Array {
+  if (tf.getBackend() !== 'wasm') return new Float32Array(length);
+  let buffer = scratchBuffers.get(length);
+  if (!buffer) {
+    buffer = new Float32Array(length);
+    scratchBuffers.set(length, buffer);
+  } else buffer.fill(0);
+  return buffer;
 }
 
 /** [n, h, w, sh*sw*c] -> [n, h*sh, w*sw, c] (channel order ry, rx, c) with 4-D transposes. */
