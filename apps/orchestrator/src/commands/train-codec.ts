@@ -45,6 +45,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
   if (o.size % 64 !== 0) throw new Error(`--size must be a multiple of 64, got ${o.size}`);
   const out = resolve(o.out);
   const checkpointFile = join(out, 'checkpoint.safetensors');
+  // model.safetensors (CompressAI state dict with CDF tables) is rewritten at every checkpoint.
   const hasCheckpoint = await exists(checkpointFile);
   if (hasCheckpoint && !o.resume) throw new Error(`${checkpointFile} exists: pass --resume to continue it, or choose another --out`);
   const backend = await initializeBackend({ prefer: o.backend });
@@ -87,8 +88,14 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
     );
     const log = join(out, 'log.ndjson');
     const progress = new Progress(`train-codec ${o.model} lambda=${o.lambda}`, o.steps, o.logEvery);
-    const checkpoint = async (step: number) =>
-      writeCheckpoint(checkpointFile, trainer.state(), trainable.model.stateDict(), { ...stringify(config), step: String(step) });
+    const writeModel = async (step: number) => {
+      trainable.model.entropyBottleneck.update();
+      await writeStateDict(join(out, 'model.safetensors'), trainable.model.stateDict(), { ...stringify(config), step: String(step), format: 'pt' });
+    };
+    const checkpoint = async (step: number) => {
+      await writeCheckpoint(checkpointFile, trainer.state(), trainable.model.stateDict(), { ...stringify(config), step: String(step) });
+      await writeModel(step);
+    };
     for (let step = start; step < o.steps; step++) {
       const rng = createRng(o.seed).fork(`batch-${step}`);
       const x = dataset.randomCrops(rng, o.batch, o.size, { flip: true });
@@ -105,8 +112,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
       if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps) await checkpoint(step + 1);
     }
     progress.done();
-    trainable.model.entropyBottleneck.update();
-    await writeStateDict(join(out, 'model.safetensors'), trainable.model.stateDict(), { ...stringify(config), step: String(o.steps), format: 'pt' });
+    if (start >= o.steps) await writeModel(o.steps);
     console.log(join(out, 'model.safetensors'));
   } finally {
     await trainer.close();
