@@ -47,6 +47,8 @@ describe('train-codec', () => {
     const resumed = run('train-codec', ...tiny, '--steps', '4', '--out', dir, '--resume');
     expect(resumed.code).toBe(0);
     expect(losses(dir)).toEqual(losses(full));
+    // the log holds each step once, also after a resume
+    expect(losses(dir)).toHaveLength(4);
   });
 
   it('--init-weights starts from saved weights: on the same batch the first loss differs from a fresh start', () => {

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ImageFolderDataset, createRng, initializeBackend, readSafetensors, writeFileAtomic, writeSafetensors, type BackendName } from '@lic-backdoor/core';
 import { createCodecTrainable, readStateDict, TRAINABLE_MODELS, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
@@ -76,7 +76,10 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
       trainer.loadState(state);
       start = step;
       console.error(`resuming ${checkpointFile} at step ${start}`);
-    } else if (o.initWeights) {
+    } else if (o.resume) {
+      console.error(`no checkpoint in ${out}: starting from step 0`);
+    }
+    if (!hasCheckpoint && o.initWeights) {
       const { state } = await readStateDict(resolve(o.initWeights));
       trainable.model.loadStateDict(state);
       trainer.loadParametersFromTrainable();
@@ -87,6 +90,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
       JSON.stringify({ command: 'train-codec', config: { ...o, data: resolve(o.data), out }, dataset: { files: dataset.files.length }, environment: runEnvironment(backend) }, null, 2),
     );
     const log = join(out, 'log.ndjson');
+    await trimLog(log, start);
     const progress = new Progress(`train-codec ${o.model} lambda=${o.lambda}`, o.steps, o.logEvery);
     const writeModel = async (step: number) => {
       trainable.model.entropyBottleneck.update();
@@ -117,6 +121,22 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
   } finally {
     await trainer.close();
   }
+}
+
+/** Keeps the log lines of steps up to `step` (those a resumed run does not recompute). */
+async function trimLog(log: string, step: number): Promise<void> {
+  const text = await readFile(log, 'utf8').catch(() => '');
+  const kept = text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .filter((line) => {
+      try {
+        return (JSON.parse(line) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
+  await writeFileAtomic(log, kept.map((l) => `${l}\n`).join(''));
 }
 
 function stringify(config: Record<string, unknown>): Record<string, string> {
