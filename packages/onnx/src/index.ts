@@ -1,0 +1,3 @@
+export * from './catalogue.js';
+export * from './fetch.js';
+export * from './session.js';

@@ -1,0 +1,45 @@
+import * as ort from 'onnxruntime-node';
+
+/** An onnxruntime-node inference session on the CPU execution provider. */
+export interface OnnxSession {
+  /** The execution provider used, recorded in results. */
+  readonly executionProvider: 'cpu';
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Runs the model on NCHW float32 inputs; returns every output as float32 data and dims. */
+  run(inputs: Record<string, { data: Float32Array; dims: number[] }>): Promise<Record<string, { data: Float32Array; dims: number[] }>>;
+  release(): Promise<void>;
+}
+
+export async function createSession(file: string, options: { threads?: number } = {}): Promise<OnnxSession> {
+  const session = await ort.InferenceSession.create(file, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: options.threads ?? 0,
+    graphOptimizationLevel: 'all',
+  });
+  return {
+    executionProvider: 'cpu',
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    run: async (inputs) => {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, { data, dims }] of Object.entries(inputs)) feeds[name] = new ort.Tensor('float32', data, dims);
+      const results = await session.run(feeds);
+      const out: Record<string, { data: Float32Array; dims: number[] }> = {};
+      for (const [name, t] of Object.entries(results)) out[name] = { data: t.data as Float32Array, dims: [...t.dims] };
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
+
+/** NHWC [N, H, W, C] -> NCHW [N, C, H, W] with `(v * scale - mean) / std` applied per element. */
+export function nhwcToNchw(data: Float32Array, dims: [number, number, number, number], transform: (v: number) => number = (v) => v): Float32Array {
+  const [n, h, w, c] = dims;
+  const out = new Float32Array(data.length);
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let k = 0; k < c; k++) out[((b * c + k) * h + y) * w + x] = transform(data[((b * h + y) * w + x) * c + k]!);
+  return out;
+}
