@@ -38,12 +38,13 @@ function median(values: number[]): number {
 /** Module that exports `createTrainable` for the autoencoder, as workers import it. */
 export const autoencoderModule = fileURLToPath(new URL('./autoencoder.js', import.meta.url));
 
-async function createTrainer(options: TrainStepOptions, workers: number, module: string): Promise<DataParallelTrainer> {
+async function createTrainer(options: TrainStepOptions, workers: number, module: string, importer?: (s: string) => Promise<unknown>): Promise<DataParallelTrainer> {
   return DataParallelTrainer.create({
     trainable: { module, options: { N: options.N, M: options.M, seed: options.seed } },
     workers,
     optimizers: { main: { learningRate: 1e-4 } },
     backend: options.backend,
+    ...(importer ? { importer } : {}),
   });
 }
 
@@ -74,10 +75,16 @@ async function timeSteps(options: TrainStepOptions, trainers: DataParallelTraine
  * Times Adam steps of the factorized autoencoder through the data-parallel engine: median of
  * `steps` after `warmup` steps, with K = `workers` shards (and K = 1 first when K > 1).
  */
-export async function trainStep(options: TrainStepOptions, log: (line: string) => void = () => {}, module = autoencoderModule): Promise<TrainStepResult> {
+export async function trainStep(
+  options: TrainStepOptions,
+  log: (line: string) => void = () => {},
+  module = autoencoderModule,
+  /** How this thread imports `module` (workers always use native import). */
+  importer?: (specifier: string) => Promise<unknown>,
+): Promise<TrainStepResult> {
   const report = await initializeBackend({ prefer: options.backend });
-  const trainers = [await createTrainer(options, options.workers, module)];
-  if (options.workers > 1) trainers.unshift(await createTrainer(options, 1, module));
+  const trainers = [await createTrainer(options, options.workers, module, importer)];
+  if (options.workers > 1) trainers.unshift(await createTrainer(options, 1, module, importer));
   let all: number[][];
   try {
     all = await timeSteps(options, trainers, log);
