@@ -7,7 +7,7 @@ import { inspect } from './commands/inspect.js';
 import { trainCodec } from './commands/train-codec.js';
 import { compress, decompress } from './commands/codec-io.js';
 import { evaluate } from './commands/eval.js';
-import { fetchModels, listModels, verifyModels } from './commands/models.js';
+import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
 
 const program = new Command()
   .name('lic-backdoor')
@@ -122,6 +122,16 @@ models
   .argument('[names...]', 'models to check (all when none named)')
   .addOption(cacheOption())
   .action(verifyModels);
+
+program
+  .command('onnx')
+  .description('ONNX graphs: compare the tfjs import with onnxruntime-node')
+  .command('check')
+  .description('run onnxruntime-node and the tfjs import on one seeded input; last line: JSON with max abs/rel difference')
+  .argument('<model>', '.onnx file (e.g. from `models fetch`)')
+  .option('--size <HxW>', 'input height x width for fully convolutional models (e.g. 320x320)')
+  .addOption(backendOption())
+  .action(onnxCheck);
 
 try {
   await program.parseAsync(process.argv);

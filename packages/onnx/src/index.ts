@@ -1,3 +1,5 @@
 export * from './catalogue.js';
 export * from './fetch.js';
 export * from './session.js';
+export * from './tfjs-import.js';
+export * from './check.js';

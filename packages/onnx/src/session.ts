@@ -11,8 +11,9 @@ export interface OnnxSession {
   release(): Promise<void>;
 }
 
-export async function createSession(file: string, options: { threads?: number } = {}): Promise<OnnxSession> {
-  const session = await ort.InferenceSession.create(file, {
+/** A session from a model file or its bytes. */
+export async function createSession(model: string | Uint8Array, options: { threads?: number } = {}): Promise<OnnxSession> {
+  const session = await ort.InferenceSession.create(model as string, {
     executionProviders: ['cpu'],
     intraOpNumThreads: options.threads ?? 0,
     graphOptimizationLevel: 'all',

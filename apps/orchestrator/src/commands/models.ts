@@ -1,4 +1,5 @@
-import { MODEL_CATALOGUE, defaultCacheDir, fetchModel, findModel, verifyModel } from '@lic-backdoor/onnx';
+import { MODEL_CATALOGUE, checkOnnx, defaultCacheDir, fetchModel, findModel, verifyModel } from '@lic-backdoor/onnx';
+import { initializeBackend, type BackendName } from '@lic-backdoor/core';
 
 interface ModelsOptions {
   cache?: string;
@@ -36,4 +37,21 @@ export async function verifyModels(names: string[], o: ModelsOptions): Promise<v
     if (state !== 'ok') bad++;
   }
   if (bad) throw new Error(`${bad} model(s) missing or corrupt in ${cache}; run \`lic-backdoor models fetch\``);
+}
+
+/**
+ * `lic-backdoor onnx check MODEL.onnx [--size HxW]`: onnxruntime-node and the tfjs import on the
+ * same seeded input; the last line printed is JSON with the max absolute and relative difference.
+ */
+export async function onnxCheck(file: string, o: { size?: string; backend?: BackendName }): Promise<void> {
+  await initializeBackend({ prefer: o.backend });
+  let size: [number, number] | undefined;
+  if (o.size) {
+    const m = /^(\d+)x(\d+)$/.exec(o.size);
+    if (!m) throw new Error(`--size must look like 320x320, got '${o.size}'`);
+    size = [Number(m[1]), Number(m[2])];
+  }
+  const r = await checkOnnx(file, size);
+  console.error(`${r.model} at [${r.input.join(', ')}]: onnxruntime ${r.ortMs.toFixed(0)} ms, tfjs ${r.tfjsMs.toFixed(0)} ms`);
+  console.log(JSON.stringify(r));
 }

@@ -93,6 +93,28 @@ describe('fast convolution gradients on wasm match tfjs-cpu built-ins', () => {
     for (let i = 0; i < 3; i++) expect(relativeError(fast[i]!, ref[i]!)).toBeLessThanOrEqual(1e-5);
   });
 
+  it.each([
+    [3, 1, 'same'],
+    [3, 2, 'same'],
+    [3, 1, 1],
+    [3, 2, 1],
+    [5, 2, 'valid'],
+  ] as const)('depthwise conv k%i s%i pad=%s: output, input and filter gradients within 1e-5 of tfjs-cpu', async (k, s, pad) => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const rng = createRng(k * 10 + s);
+      const x = tf.tensor4d(rng.normalArray(2 * 9 * 8 * 4), [2, 9, 8, 4]);
+      const w = tf.tensor4d(rng.normalArray(k * k * 4), [k, k, 4, 1]);
+      const y = tf.depthwiseConv2d(x, w, s, pad);
+      const dy = tf.tensor(rng.normalArray(y.size), y.shape);
+      const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), dy)))([x, w]);
+      return [await y.data(), await gx!.data(), await gw!.data()] as Float32Array[];
+    };
+    const ref = await run('cpu');
+    const fast = await run('wasm');
+    for (let i = 0; i < 3; i++) expect(relativeError(fast[i]!, ref[i]!)).toBeLessThanOrEqual(1e-5);
+  });
+
   it('the wasm backend now has a Conv2DBackpropFilter kernel and leaks no tensors', async () => {
     await tf.setBackend('wasm');
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();

@@ -208,8 +208,62 @@ function supported(attrs: BackpropAttrs): boolean {
   return (attrs.dataFormat ?? 'NHWC') === 'NHWC';
 }
 
+/**
+ * Input gradient of a depthwise convolution with channel multiplier 1 (filter [kh, kw, C, 1]):
+ * the same phase decomposition as `conv2dInputGradient`, as one depthwise convolution of dy with
+ * sh*sw phase kernels per channel, then depth-to-space.
+ */
+export function depthwiseInputGradient(dy: Tensor4D, filter: Tensor4D, inputShape: number[], info: Conv2DInfo): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight, outWidth } = info;
+    const [n, h, w, c] = inputShape as [number, number, number, number];
+    const py = phasePlan(kh, sh, info.padInfo.top, h);
+    const px = phasePlan(kw, sw, info.padInfo.left, w);
+    const taps = readFloat32(filter);
+    const phases = sh * sw;
+    const kernel = new Float32Array(py.length * px.length * c * phases);
+    for (let ey = 0; ey < py.length; ey++)
+      for (let ex = 0; ex < px.length; ex++)
+        for (let ry = 0; ry < sh; ry++)
+          for (let rx = 0; rx < sw; rx++) {
+            const a = py.tap[ry]![ey]!;
+            const b = px.tap[rx]![ex]!;
+            if (a < 0 || b < 0) continue;
+            for (let ch = 0; ch < c; ch++) kernel[((ey * px.length + ex) * c + ch) * phases + ry * sw + rx] = taps[(a * kw + b) * c + ch]!;
+          }
+    const window = fitWindow(dy, -py.eMin, -px.eMin, py.perPhase + py.length - 1, px.perPhase + px.length - 1, outHeight, outWidth);
+    let out = tf.depthwiseConv2d(window, tf.tensor4d(kernel, [py.length, px.length, c, phases]), 1, 'valid');
+    if (phases > 1) {
+      const [, hm, wm] = out.shape;
+      const phaseMajor = tf.reshape(tf.transpose(tf.reshape(out, [n * hm * wm, c, phases]), [0, 2, 1]), [n, hm, wm, phases * c]) as Tensor4D;
+      out = depthToSpace(phaseMajor, sh, sw, c);
+    }
+    if (out.shape[1] !== h || out.shape[2] !== w) out = tf.slice(out, [0, 0, 0, 0], [n, h, w, c]);
+    return out;
+  });
+}
+
+/**
+ * Filter gradient of a depthwise convolution with channel multiplier 1: for each kernel tap, the
+ * strided window of the padded input times dy, summed over batch and positions.
+ */
+export function depthwiseFilterGradient(x: Tensor4D, dy: Tensor4D, info: Conv2DInfo): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight, outWidth } = info;
+    const [n, h, w, c] = x.shape;
+    const xPad = fitWindow(x, info.padInfo.top, info.padInfo.left, (outHeight - 1) * sh + kh, (outWidth - 1) * sw + kw, h, w);
+    const taps: tf.Tensor[] = [];
+    for (let a = 0; a < kh; a++)
+      for (let b = 0; b < kw; b++) {
+        const window = tf.stridedSlice(xPad, [0, a, b, 0], [n, a + (outHeight - 1) * sh + 1, b + (outWidth - 1) * sw + 1, c], [1, sh, sw, 1]);
+        taps.push(tf.sum(tf.mul(window, dy), [0, 1, 2]));
+      }
+    return tf.reshape(tf.stack(taps), [kh, kw, c, 1]) as tf.Tensor4D;
+  });
+}
+
 /** Kernel names this module provides, in registration order. */
-export const FAST_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
+export const FAST_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'] as const;
 
 const registered = new Set<string>();
 
@@ -265,7 +319,33 @@ export function registerFastKernels(backendName: string): void {
       return explicitTransposeMatMul(original, args);
     },
   };
-  for (const kernel of [filterKernel, inputKernel, matMulKernel]) tf.registerKernel({ ...lifecycle.get(kernel.kernelName), ...kernel });
+  const depthwiseInfo = (inShape: number[], filterShape: number[], attrs: BackpropAttrs & { dilations?: number | [number, number] }) =>
+    tf.backend_util.computeConv2DInfo(inShape as [number, number, number, number], filterShape as [number, number, number, number], attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true, 'channelsLast');
+  const depthwiseSupported = (attrs: BackpropAttrs & { dilations?: number | [number, number] }, filterShape: number[]) => {
+    const d = attrs.dilations ?? 1;
+    return supported(attrs) && filterShape[3] === 1 && (d === 1 || (Array.isArray(d) && d[0] === 1 && d[1] === 1));
+  };
+  const depthwiseInputKernel: KernelConfig = {
+    kernelName: 'DepthwiseConv2dNativeBackpropInput',
+    backendName,
+    kernelFunc: (args) => {
+      const { dy, filter } = args.inputs as unknown as { dy: Tensor4D; filter: Tensor4D };
+      const attrs = args.attrs as unknown as BackpropAttrs & { inputShape: number[]; dilations?: number | [number, number] };
+      if (!depthwiseSupported(attrs, filter.shape)) return fallback('DepthwiseConv2dNativeBackpropInput', args);
+      return depthwiseInputGradient(dy, filter, attrs.inputShape, depthwiseInfo(attrs.inputShape, filter.shape, attrs));
+    },
+  };
+  const depthwiseFilterKernel: KernelConfig = {
+    kernelName: 'DepthwiseConv2dNativeBackpropFilter',
+    backendName,
+    kernelFunc: (args) => {
+      const { x, dy } = args.inputs as unknown as { x: Tensor4D; dy: Tensor4D };
+      const attrs = args.attrs as unknown as BackpropAttrs & { filterShape: number[]; dilations?: number | [number, number] };
+      if (!depthwiseSupported(attrs, attrs.filterShape)) return fallback('DepthwiseConv2dNativeBackpropFilter', args);
+      return depthwiseFilterGradient(x, dy, depthwiseInfo(x.shape, attrs.filterShape, attrs));
+    },
+  };
+  for (const kernel of [filterKernel, inputKernel, matMulKernel, depthwiseInputKernel, depthwiseFilterKernel]) tf.registerKernel({ ...lifecycle.get(kernel.kernelName), ...kernel });
   registered.add(backendName);
 }
 
