@@ -4,7 +4,7 @@ import type { onnx as OnnxTypes } from 'onnx-proto';
 
 // onnx-proto is CommonJS: take the namespace from its default export.
 const { onnx } = onnxProto;
-import { LicBackdoorError } from '@lic-backdoor/core';
+import { LicBackdoorError, halfToFloat } from '@lic-backdoor/core';
 
 /** An ONNX operator (or attribute value) this importer does not lower. */
 export class UnsupportedOnnxError extends LicBackdoorError {
@@ -42,14 +42,6 @@ const FLOAT = 1;
 const DOUBLE = 11;
 const FLOAT16 = 10;
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
 
 function num(v: unknown): number {
   return typeof v === 'number' ? v : Number((v as { toString(): string }).toString());
