@@ -1,3 +1,4 @@
 export * from './metrics.js';
 export * from './segmentation.js';
-export { register, segmentationEvaluator } from './plugins.js';
+export * from './face.js';
+export { register, segmentationEvaluator, faceRecognitionEvaluator } from './plugins.js';

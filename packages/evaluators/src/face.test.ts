@@ -1,0 +1,54 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initializeBackend, readImage, PluginRegistry } from '@lic-backdoor/core';
+import { ClassicalCodec } from '@lic-backdoor/codecs';
+import { FaceRecognitionEvaluator, similarityTransform } from './face.js';
+import { register } from './plugins.js';
+
+const johns = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'faces', 'johns');
+
+describe('similarityTransform', () => {
+  it('recovers a known rotation, scale and translation', () => {
+    const [a, b, tx, ty] = [0.8, 0.3, 5, -2];
+    const src: [number, number][] = [[0, 0], [10, 0], [0, 10], [7, 3]];
+    const dst = src.map(([x, y]) => [a * x - b * y + tx, b * x + a * y + ty] as [number, number]);
+    const got = similarityTransform(src, dst);
+    [a, b, tx, ty].forEach((v, i) => expect(got[i]).toBeCloseTo(v, 6));
+  });
+});
+
+describe('evaluator:face-recognition', () => {
+  let evaluator: FaceRecognitionEvaluator;
+  let faces: tf.Tensor4D[];
+  beforeAll(async () => {
+    await initializeBackend({ prefer: 'wasm' });
+    const registry = new PluginRegistry();
+    register(registry);
+    evaluator = (await registry.create('evaluator', ['face-recognition', { calibration: johns, ...(process.env.LIC_BACKDOOR_MODELS ? { cache: process.env.LIC_BACKDOOR_MODELS } : {}) }])) as FaceRecognitionEvaluator;
+    const files = readdirSync(johns).flatMap((who) => readdirSync(join(johns, who)).map((f) => join(johns, who, f)));
+    faces = await Promise.all(files.sort().map((f) => readImage(f)));
+  });
+  afterAll(() => evaluator.dispose());
+
+  it('calibrates on johns: 55/55 nearest-neighbour identification, <= 1% false accepts', () => {
+    const c = evaluator.calibration;
+    console.log(`face verification: threshold ${c.threshold.toFixed(4)}, TAR ${c.trueAcceptRate.toFixed(4)} at FAR ${c.falseAcceptRate.toFixed(4)}, identification ${c.identification.join('/')}`);
+    expect(c.identification).toEqual([55, 55]);
+    expect(c.falseAcceptRate).toBeLessThanOrEqual(0.01);
+    expect(c.trueAcceptRate).toBeGreaterThan(0.9);
+  });
+
+  it('through JPEG quality 95 faces keep their identity (rate >= 0.95); quality 5 lowers the rate', async () => {
+    const through = async (q: number) => {
+      const codec = new ClassicalCodec('codec:jpeg', 'jpeg', q);
+      return Promise.all(faces.map(async (x) => codec.decompress((await codec.compress(x)).bytes)));
+    };
+    const q95 = await evaluator.evaluate(faces, await through(95));
+    const q5 = await evaluator.evaluate(faces, await through(5));
+    console.log(`face_identity_rate on johns: JPEG q95 ${q95.face_identity_rate!.value.toFixed(4)}, q5 ${q5.face_identity_rate!.value.toFixed(4)}`);
+    expect(q95.faces_evaluated!.value).toBe(55);
+    expect(q95.face_identity_rate!.value).toBeGreaterThanOrEqual(0.95);
+    expect(q5.face_identity_rate!.value).toBeLessThanOrEqual(q95.face_identity_rate!.value);
+  });
+});
