@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const cli = join(__dirname, '..', 'dist', 'cli.js');
@@ -59,6 +59,17 @@ describe('lic-backdoor CLI', () => {
     const notImage = run('inspect', join(__dirname, '..', 'package.json'), '--transform', 'block-dct');
     expect(notImage.code).toBe(1);
     expect(notImage.err).toMatch(/Cannot read image '.*package\.json'/);
+  });
+
+  it('evaluate runs images through a codec and an evaluator and writes each metric with its definition', () => {
+    const out = join(__dirname, '..', '..', '..', 'node_modules', '.cache', 'evaluate-test');
+    const voc = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'segmentation', 'voc', 'JPEGImages');
+    const r = spawnSync(process.execPath, [cli, 'evaluate', '--codec', 'jpeg', '--quality', '95', '--evaluator', 'segmentation', '--data', voc, '--out', out], { encoding: 'utf8', timeout: 300_000 });
+    expect(r.status).toBe(0);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { metrics: Record<string, { value: number; definition: string }> };
+    expect(results.metrics.seg_agreement_miou!.value).toBeGreaterThan(0.9);
+    expect(results.metrics.seg_agreement_miou!.definition).toMatch(/mIoU/);
+    expect(results.metrics.bpp!.value).toBeGreaterThan(0);
   });
 
   it('an unknown command exits with 2', () => {

