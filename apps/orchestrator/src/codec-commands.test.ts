@@ -81,6 +81,18 @@ describe('train-codec', () => {
     expect(existsSync(join(dir, 'bad.png'))).toBe(false);
   });
 
+  it('export-onnx writes encoder and decoder graphs that onnx check finds equal to the tfjs import', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-onnx-'));
+    expect(run('export-onnx', '--codec', 'bmshj2018-factorized', '--weights', join(full, 'model.safetensors'), '--out', dir).code).toBe(0);
+    for (const [file, size] of [['encoder.onnx', '64x64'], ['decoder.onnx', '4x4']] as const) {
+      const r = run('onnx', 'check', join(dir, file), '--size', size);
+      expect(r.code).toBe(0);
+      const last = JSON.parse(r.out.trim().split('\n').pop()!) as { maxRelDiff: number; executionProvider: string };
+      expect(last.maxRelDiff).toBeLessThanOrEqual(1e-4);
+      expect(last.executionProvider).toBe('cpu');
+    }
+  });
+
   it('JPEG through compress/decompress, and eval writes CompressAI-shaped results with definitions', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tc-jpeg-'));
     expect(run('compress', kodim, '--codec', 'jpeg', '--quality', '50', '-o', join(dir, 'k.jpg')).code).toBe(0);

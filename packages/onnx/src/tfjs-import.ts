@@ -186,6 +186,10 @@ function lower(node: OnnxTypes.INodeProto, ins: (Value | undefined)[], a: Record
       return [tf.sigmoid(T(0))];
     case 'Exp':
       return [tf.exp(T(0))];
+    case 'Sqrt':
+      return [tf.sqrt(T(0))];
+    case 'ConvTranspose':
+      return [convTranspose(T(0) as tf.Tensor4D, T(1) as tf.Tensor4D, ins[2] ? T(2) : undefined, a, node)];
     case 'Softmax':
       return [tf.softmax(T(0), normAxis((a.axis as number) ?? -1, T(0).rank))];
     case 'Add':
@@ -309,6 +313,21 @@ function conv(x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor | undefined, a: Re
     const ws = tf.split(w, group, 0);
     y = tf.concat(xs.map((xi, g) => tf.conv2d(xi as tf.Tensor4D, tf.transpose(ws[g]!, [2, 3, 1, 0]) as tf.Tensor4D, strides, pad, 'NHWC', dilations)), 3);
   }
+  if (bias) y = tf.add(y, bias);
+  return nhwcToNchw(y);
+}
+
+function convTranspose(x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor | undefined, a: Record<string, unknown>, node: OnnxTypes.INodeProto): tf.Tensor4D {
+  if (((a.group as number) ?? 1) !== 1) throw new UnsupportedOnnxError(`ConvTranspose '${node.name}': groups are not supported`);
+  const [sh, sw] = ((a.strides as number[]) ?? [1, 1]) as [number, number];
+  const [pt, pl, pb, pr] = ((a.pads as number[]) ?? [0, 0, 0, 0]) as number[];
+  const [oph, opw] = ((a.output_padding as number[]) ?? [0, 0]) as number[];
+  const [, cout, kh, kw] = w.shape;
+  const [n, , h, wd] = x.shape;
+  const outH = (h - 1) * sh - pt! - pb! + kh + oph!;
+  const outW = (wd - 1) * sw - pl! - pr! + kw + opw!;
+  const filter = tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D;
+  let y = tf.conv2dTranspose(nchwToNhwc(x), filter, [n, outH, outW, cout], [sh, sw], [[0, 0], [pt!, pb!], [pl!, pr!], [0, 0]] as unknown as number);
   if (bias) y = tf.add(y, bias);
   return nhwcToNchw(y);
 }
