@@ -41,6 +41,7 @@ export interface StepResult {
 }
 
 interface Pending {
+  step: number;
   resolve: (r: ShardResult) => void;
   reject: (e: Error) => void;
 }
@@ -164,7 +165,8 @@ export class DataParallelTrainer {
           clearTimeout(timer);
           resolve();
         } else if (m.type === 'done') {
-          this.pending.get(slot)?.resolve(m);
+          const pending = this.pending.get(slot);
+          if (pending?.step === m.step) pending.resolve(m);
         } else if (m.type === 'error') {
           clearTimeout(timer);
           const error = this.fail(new TrainingWorkerError(`worker ${slot} failed${m.step >= 0 ? ` at step ${m.step}` : ' to start'}: ${m.message}`));
@@ -224,7 +226,7 @@ export class DataParallelTrainer {
         weight: size / b,
       };
       return new Promise<ShardResult>((resolve, reject) => {
-        this.pending.set(slot, { resolve, reject });
+        this.pending.set(slot, { step: stepIndex, resolve, reject });
         this.workers[i]!.postMessage(request, [request.data.buffer as ArrayBuffer]);
       });
     });
@@ -234,6 +236,9 @@ export class DataParallelTrainer {
     let local: ShardResult;
     try {
       local = computeShard(this.trainable, this.entries, { x, seeds: seeds.slice(0, sizes[0]!), step: stepIndex }, sizes[0]! / b, this.grads.subarray(0, this.total));
+    } catch (error) {
+      // the workers' shards of this step are now orphaned: the trainer cannot go on
+      throw this.fail(new TrainingWorkerError(`step ${stepIndex} failed in the main thread: ${(error as Error).message}`, { cause: error }));
     } finally {
       x.dispose();
     }
