@@ -225,10 +225,13 @@ export class DataParallelTrainer {
         seeds: seeds.slice(start, start + size),
         weight: size / b,
       };
-      return new Promise<ShardResult>((resolve, reject) => {
+      const promise = new Promise<ShardResult>((resolve, reject) => {
         this.pending.set(slot, { step: stepIndex, resolve, reject });
         this.workers[i]!.postMessage(request, [request.data.buffer as ArrayBuffer]);
       });
+      // a rejection also reaches the caller through `fail`; never leave it unhandled
+      promise.catch(() => {});
+      return promise;
     });
 
     const t0 = performance.now();
