@@ -68,6 +68,7 @@ describe('DataParallelTrainer', () => {
     ['throw', /worker 1 failed at step 1: .*injected failure/],
     ['exit', /worker 1 exited unexpectedly with code 3/],
     ['hang', /did not finish step 1 within 1500 ms/],
+    ['throw-main', /step 1 failed in the main thread: injected main-thread failure/],
   ])('a worker that fails (%s) makes the step fail with a clear error, and the trainer stops', async (kind, message) => {
     const t = await trainer(2, { fault: { kind, step: 1 } }, { stepTimeoutMs: 1500 });
     const [first, second] = batches(2, 16);

@@ -19,6 +19,7 @@ exports.createTrainable = function createTrainable(options) {
       main: {
         variables: [...w, ...b],
         loss: ({ x, seeds, step }) => {
+          if (fault && fault.kind === 'throw-main' && isMainThread && step === fault.step) throw new Error('injected main-thread failure');
           if (fault && !isMainThread && step === fault.step) {
             if (fault.kind === 'throw') throw new Error('injected failure');
             if (fault.kind === 'hang') for (;;);
