@@ -106,6 +106,7 @@ program
   .option('--quality <qs>', 'comma-separated qualities, one rate point each (classical codecs)')
   .requiredOption('--data <dir>', 'folder of test images')
   .requiredOption('--out <dir>', 'output folder for results.json')
+  .addOption(new Option('--runtime <name>', 'run the learned transforms with tfjs or with onnxruntime-node (exported graphs)').choices(['tfjs', 'onnx']).default('tfjs'))
   .addOption(backendOption())
   .action(evaluate);
 

@@ -3,3 +3,4 @@ export * from './fetch.js';
 export * from './session.js';
 export * from './tfjs-import.js';
 export * from './check.js';
+export * from './ort-codec.js';

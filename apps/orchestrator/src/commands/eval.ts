@@ -5,6 +5,8 @@ import { METRIC_DEFINITIONS, msSsim, psnr } from '@lic-backdoor/evaluators';
 import { Progress } from '../progress.js';
 import { runEnvironment } from '../run-info.js';
 import { createCodec } from './codec-io.js';
+import { FactorizedCodec } from '@lic-backdoor/codecs';
+import { OrtFactorizedCodec } from '@lic-backdoor/onnx';
 
 interface PerImage {
   image: string;
@@ -24,7 +26,7 @@ const KEYS = ['psnr-rgb', 'ms-ssim-rgb', 'bpp', 'bpp_estimated', 'encoding_time'
  * `--quality` for classical codecs, a `--weights` file for learned ones), written as results.json
  * in CompressAI's shape with per-image values and each metric's definition.
  */
-export async function evaluate(o: { codec: string; weights?: string; quality?: string; data: string; out: string; backend?: BackendName }): Promise<void> {
+export async function evaluate(o: { codec: string; weights?: string; quality?: string; data: string; out: string; runtime?: 'tfjs' | 'onnx'; backend?: BackendName }): Promise<void> {
   const backend = await initializeBackend({ prefer: o.backend });
   const points: { label: string; options: { weights?: string; quality?: number } }[] = [];
   if (o.quality) for (const q of o.quality.split(',')) points.push({ label: `quality=${q}`, options: { quality: Number(q) } });
@@ -35,7 +37,11 @@ export async function evaluate(o: { codec: string; weights?: string; quality?: s
   const progress = new Progress(`eval ${o.codec}`, points.length * files.length, 1);
   const started = performance.now();
   for (const point of points) {
-    const codec = await createCodec(o.codec, point.options);
+    let codec = await createCodec(o.codec, point.options);
+    if (o.runtime === 'onnx') {
+      if (!(codec instanceof FactorizedCodec)) throw new Error(`--runtime onnx supports codec:bmshj2018-factorized so far, not '${codec.id}'`);
+      codec = await OrtFactorizedCodec.create(codec);
+    }
     for (const file of files) {
       const x = await readImage(file);
       const t0 = performance.now();
@@ -66,7 +72,7 @@ export async function evaluate(o: { codec: string; weights?: string; quality?: s
   }
   const output = {
     name: o.codec,
-    description: `${o.codec} on ${files.length} images of ${resolve(o.data)}, real bitstreams`,
+    description: `${o.codec} on ${files.length} images of ${resolve(o.data)}, real bitstreams, transforms run by ${o.runtime === 'onnx' ? 'onnxruntime-node (CPU execution provider)' : 'tfjs'}`,
     points: points.map((p) => p.label),
     results,
     definitions: {
