@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { BackendError } from './errors.js';
 import { FAST_KERNEL_NAMES, hasFastKernels, registerFastKernels } from './kernels/fast-kernels.js';
+import { registerDilatedConvGradient } from './kernels/dilated-gradient.js';
 
 /** Backends in the order they are tried. `tensorflow` is tfjs-node-gpu or tfjs-node. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -52,6 +53,7 @@ export async function initializeBackend(options: { prefer?: BackendName } = {}):
   if (current && (!prefer || current.backend === prefer)) return current;
   // PROD silences tfjs's advice to install tfjs-node (we report the backend ourselves).
   tf.env().set('PROD', true);
+  registerDilatedConvGradient();
   const order: BackendName[] = prefer ? [prefer] : ['tensorflow', 'wasm', 'cpu'];
   const skipped: BackendReport['skipped'] = [];
   for (const backend of order) {

@@ -7,6 +7,7 @@ export * from './rng.js';
 export * from './layout.js';
 export * from './kernels/fast-kernels.js';
 export * from './kernels/wasm-memory.js';
+export * from './kernels/dilated-gradient.js';
 export * from './io/image.js';
 export * from './io/dataset.js';
 export * from './io/safetensors.js';

@@ -115,6 +115,32 @@ describe('fast convolution gradients on wasm match tfjs-cpu built-ins', () => {
     for (let i = 0; i < 3; i++) expect(relativeError(fast[i]!, ref[i]!)).toBeLessThanOrEqual(1e-5);
   });
 
+  it.each([
+    [3, 2, 'same'],
+    [3, 4, 'same'],
+    [3, 2, 2],
+    [5, 2, 'valid'],
+  ] as const)('dilated conv k%i d%i pad=%s: gradients (tfjs has none) equal finite differences of the forward', async (k, d, pad) => {
+    await tf.setBackend('wasm');
+    const rng = createRng(k + d);
+    const x = tf.tensor4d(rng.normalArray(1 * 12 * 11 * 2), [1, 12, 11, 2]);
+    const w = tf.tensor4d(rng.normalArray(k * k * 2 * 3), [k, k, 2, 3]);
+    const y = tf.conv2d(x, w, 1, pad, 'NHWC', d);
+    const dy = tf.tensor(rng.normalArray(y.size), y.shape);
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad, 'NHWC', d), dy));
+    const [gx, gw] = tf.grads(f)([x, w]);
+    // f is linear in each argument: the finite difference along a random direction is exact up to rounding
+    for (const [arg, g] of [[0, gx!], [1, gw!]] as const) {
+      const dir = tf.tensor(rng.normalArray(g.size), g.shape);
+      const eps = 1e-2;
+      const plus = arg === 0 ? f(tf.add(x, tf.mul(dir, eps)), w) : f(x, tf.add(w, tf.mul(dir, eps)));
+      const minus = arg === 0 ? f(tf.sub(x, tf.mul(dir, eps)), w) : f(x, tf.sub(w, tf.mul(dir, eps)));
+      const numeric = (plus.dataSync()[0]! - minus.dataSync()[0]!) / (2 * eps);
+      const analytic = tf.sum(tf.mul(g, dir)).dataSync()[0]!;
+      expect(Math.abs(numeric - analytic) / Math.abs(analytic)).toBeLessThan(1e-3);
+    }
+  });
+
   it('the wasm backend now has a Conv2DBackpropFilter kernel and leaks no tensors', async () => {
     await tf.setBackend('wasm');
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
