@@ -3,12 +3,14 @@ import type { EncodedImage } from '@lic-backdoor/core';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { HyperpriorModel } from './models/hyperprior.js';
-import { cropDecoded, padCentred } from './padding.js';
+import { channelIndexes, cropDecoded, padCentred } from './padding.js';
 
-function channelIndexes(c: number, h: number, w: number): Int32Array {
-  const indexes = new Int32Array(c * h * w);
-  for (let ch = 0; ch < c; ch++) indexes.fill(ch, ch * h * w, (ch + 1) * h * w);
-  return indexes;
+/** Integer symbols of an NHWC tensor in channel-major (C, H, W) order, the order of the streams. */
+async function channelMajor(symbols: tf.Tensor4D): Promise<Int32Array> {
+  const t = tf.transpose(symbols, [0, 3, 1, 2]);
+  const values = Int32Array.from(await t.data());
+  t.dispose();
+  return values;
 }
 
 /**
@@ -23,12 +25,12 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
   }
 
   /** z_hat -> (scales, means) as the decoder computes them, and the table index of each y element. */
-  private async hyperParams(zHat: tf.Tensor4D): Promise<{ indexes: Int32Array; means?: tf.Tensor4D }> {
+  private async hyperParams(zHat: tf.Tensor4D): Promise<{ indexes: Int32Array; scales: tf.Tensor4D; means?: tf.Tensor4D }> {
     const { scales, means } = this.model.hyperSynthesis(zHat);
     const s = tf.transpose(scales, [0, 3, 1, 2]);
     const indexes = this.model.gaussianConditional.indexes((await s.data()) as Float32Array);
-    tf.dispose([scales, s]);
-    return { indexes, ...(means ? { means } : {}) };
+    s.dispose();
+    return { indexes, scales, ...(means ? { means } : {}) };
   }
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
@@ -40,17 +42,20 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
     const z = this.model.hyperAnalysis(y);
     const zSym = eb.quantize(z);
     const [, zh, zw, zc] = zSym.shape;
-    const zValues = Int32Array.from(await tf.transpose(zSym, [0, 3, 1, 2]).data());
+    const zValues = await channelMajor(zSym);
     const zStream = encodeWithIndexes(zValues, channelIndexes(zc, zh, zw), eb.tables);
     const zHat = eb.dequantize(zSym);
-    const { indexes, means } = await this.hyperParams(zHat);
+    const { indexes, scales, means } = await this.hyperParams(zHat);
     const ySym = tf.round(means ? tf.sub(y, means) : y) as tf.Tensor4D;
-    const yValues = Int32Array.from(await tf.transpose(ySym, [0, 3, 1, 2]).data());
-    const yStream = encodeWithIndexes(yValues, indexes, this.model.gaussianConditional.tables);
-    const { likelihoods } = this.model.forward(padded);
-    const bits = tf.tidy(() => tf.add(tf.sum(tf.neg(tf.log(likelihoods.y!))), tf.sum(tf.neg(tf.log(likelihoods.z!)))));
+    const yStream = encodeWithIndexes(await channelMajor(ySym), indexes, this.model.gaussianConditional.tables);
+    // the estimate from the tensors at hand (the same quantities the evaluation forward pass computes)
+    const bits = tf.tidy(() => {
+      const yLik = this.model.gaussianConditional.likelihood(means ? tf.add(ySym, means) : ySym, scales, means);
+      const zLik = eb.forward(z).likelihoods;
+      return tf.add(tf.sum(tf.neg(tf.log(yLik))), tf.sum(tf.neg(tf.log(zLik))));
+    });
     const bppEstimated = (await bits.data())[0]! / Math.LN2 / (height * width);
-    tf.dispose([padded, y, z, zSym, zHat, ySym, bits, ...(means ? [means] : []), ...Object.values(likelihoods)]);
+    tf.dispose([padded, y, z, zSym, zHat, ySym, scales, bits, ...(means ? [means] : [])]);
     const bytes = writeBitstream({ codecId: this.id, weightsHash: this.weightsHash(), height, width, streams: [yStream, zStream] });
     return { bytes, height, width, bppEstimated };
   }
@@ -65,7 +70,8 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
     const [zh, zw] = [yh / 4, yw / 4];
     const zValues = decodeWithIndexes(b.streams[1]!, channelIndexes(N, zh, zw), eb.tables!);
     const zHat = eb.dequantize(tf.transpose(tf.tensor4d(Float32Array.from(zValues), [1, N, zh, zw]), [0, 2, 3, 1]) as tf.Tensor4D);
-    const { indexes, means } = await this.hyperParams(zHat);
+    const { indexes, scales, means } = await this.hyperParams(zHat);
+    scales.dispose();
     const yValues = decodeWithIndexes(b.streams[0]!, indexes, this.model.gaussianConditional.tables!);
     const out = tf.tidy(() => {
       const sym = tf.transpose(tf.tensor4d(Float32Array.from(yValues), [1, M, yh, yw]), [0, 2, 3, 1]) as tf.Tensor4D;

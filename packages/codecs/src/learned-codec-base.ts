@@ -39,7 +39,7 @@ export abstract class LearnedCodecBase<Model extends LearnedModel> implements Co
   }
 
   /** Throws unless the stream was written by this codec with these decoder weights and has `streams` streams. */
-  protected checkHeader(b: Bitstream, streams: number): void {
+  checkHeader(b: Bitstream, streams: number): void {
     if (b.codecId !== this.id) throw new BitstreamError(`bitstream was written by '${b.codecId}', not '${this.id}'`);
     const mine = this.weightsHash();
     if (b.weightsHash.length !== mine.length || b.weightsHash.some((v, i) => v !== mine[i])) {

@@ -3,7 +3,7 @@ import type { EncodedImage } from '@lic-backdoor/core';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { FactorizedPrior } from './models/factorized.js';
-import { cropDecoded, padCentred } from './padding.js';
+import { channelIndexes, cropDecoded, padCentred } from './padding.js';
 
 const LATENT_STRIDE = 16;
 
@@ -31,9 +31,7 @@ export class FactorizedCodec extends LearnedCodecBase<FactorizedPrior> {
     });
     const [, c, h, w] = symbols.shape;
     const values = Int32Array.from(await symbols.data());
-    const indexes = new Int32Array(values.length);
-    for (let ch = 0; ch < c; ch++) indexes.fill(ch, ch * h * w, (ch + 1) * h * w);
-    const stream = encodeWithIndexes(values, indexes, tables);
+    const stream = encodeWithIndexes(values, channelIndexes(c, h, w), tables);
     const bppEstimated = (await bits.data())[0]! / (height * width);
     tf.dispose([symbols, bits]);
     const bytes = writeBitstream({ codecId: this.id, weightsHash: this.weightsHash(), height, width, streams: [stream] });
@@ -47,9 +45,7 @@ export class FactorizedCodec extends LearnedCodecBase<FactorizedPrior> {
     const h = Math.ceil(b.height / 64) * (64 / LATENT_STRIDE);
     const w = Math.ceil(b.width / 64) * (64 / LATENT_STRIDE);
     const c = this.model.M;
-    const indexes = new Int32Array(c * h * w);
-    for (let ch = 0; ch < c; ch++) indexes.fill(ch, ch * h * w, (ch + 1) * h * w);
-    const values = decodeWithIndexes(b.streams[0]!, indexes, tables);
+    const values = decodeWithIndexes(b.streams[0]!, channelIndexes(c, h, w), tables);
     return tf.tidy(() => {
       const symbols = tf.transpose(tf.tensor4d(Float32Array.from(values), [1, c, h, w]), [0, 2, 3, 1]) as tf.Tensor4D;
       return this.synthesize(this.model.entropyBottleneck.dequantize(symbols), b.height, b.width);

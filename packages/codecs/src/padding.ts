@@ -24,3 +24,10 @@ export function cropDecoded(xHat: tf.Tensor4D, height: number, width: number, mu
     return tf.clipByValue(cropTo(xHat, Math.floor((ph - height) / 2), Math.floor((pw - width) / 2), height, width), 0, 1) as tf.Tensor4D;
   });
 }
+
+/** The table index of each latent value in channel-major order when each channel has its own table. */
+export function channelIndexes(c: number, h: number, w: number): Int32Array {
+  const indexes = new Int32Array(c * h * w);
+  for (let ch = 0; ch < c; ch++) indexes.fill(ch, ch * h * w, (ch + 1) * h * w);
+  return indexes;
+}

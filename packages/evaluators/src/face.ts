@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { EvaluatorV1, Metric } from '@lic-backdoor/core';
+import { readImage, type EvaluatorV1, type Metric } from '@lic-backdoor/core';
 import { createSession, defaultCacheDir, fetchModel, findModel, type OnnxSession } from '@lic-backdoor/onnx';
 
 /** The standard 112x112 five-point template: eye centres (image left, right), nose tip, mouth corners. */
@@ -221,9 +222,6 @@ export function calibrate(embeddings: Float32Array[], labels: string[], far = 0.
 
 /** Embeddings and labels (folder names) of a labelled face folder: <dir>/<identity>/*.jpg. */
 export async function embedFolder(pipeline: FacePipeline, dir: string): Promise<{ embeddings: Float32Array[]; labels: string[]; missed: string[] }> {
-  const { readdir } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const { readImage } = await import('@lic-backdoor/core');
   const embeddings: Float32Array[] = [];
   const labels: string[] = [];
   const missed: string[] = [];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CodecV1, EncodedImage } from '@lic-backdoor/core';
-import { FactorizedCodec, padCentred, cropDecoded, transformToOnnx } from '@lic-backdoor/codecs';
-import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream, BitstreamError } from '@lic-backdoor/entropy';
+import { FactorizedCodec, channelIndexes, padCentred, cropDecoded, transformToOnnx } from '@lic-backdoor/codecs';
+import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { createSession, type OnnxSession } from './session.js';
 
 /**
@@ -43,7 +43,6 @@ export class OrtFactorizedCodec implements CodecV1 {
     const [, c, h, w] = out.y!.dims as [number, number, number, number];
     const medians = this.medians();
     const values = new Int32Array(c * h * w);
-    const indexes = new Int32Array(c * h * w);
     for (let ch = 0; ch < c; ch++)
       for (let k = 0; k < h * w; k++) {
         const i = ch * h * w + k;
@@ -51,23 +50,18 @@ export class OrtFactorizedCodec implements CodecV1 {
         const v = out.y!.data[i]! - medians[ch]!;
         const r = Math.round(v);
         values[i] = Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-        indexes[i] = ch;
       }
-    const stream = encodeWithIndexes(values, indexes, this.base.model.entropyBottleneck.tables!);
+    const stream = encodeWithIndexes(values, channelIndexes(c, h, w), this.base.model.entropyBottleneck.tables!);
     const bytes = writeBitstream({ codecId: this.id, weightsHash: this.base.weightsHash(), height, width, streams: [stream] });
     return { bytes, height, width };
   }
 
   async decompress(bytes: Uint8Array): Promise<tf.Tensor4D> {
     const b = readBitstream(bytes);
-    if (b.codecId !== this.id) throw new BitstreamError(`bitstream was written by '${b.codecId}', not '${this.id}'`);
-    const mine = this.base.weightsHash();
-    if (b.weightsHash.some((v, i) => v !== mine[i])) throw new BitstreamError('bitstream was written for other decoder weights (weights hash differs)');
+    this.base.checkHeader(b, 1);
     const c = this.base.model.M;
     const [h, w] = [Math.ceil(b.height / 64) * 4, Math.ceil(b.width / 64) * 4];
-    const indexes = new Int32Array(c * h * w);
-    for (let ch = 0; ch < c; ch++) indexes.fill(ch, ch * h * w, (ch + 1) * h * w);
-    const values = decodeWithIndexes(b.streams[0]!, indexes, this.base.model.entropyBottleneck.tables!);
+    const values = decodeWithIndexes(b.streams[0]!, channelIndexes(c, h, w), this.base.model.entropyBottleneck.tables!);
     const medians = this.medians();
     const yHat = Float32Array.from(values, (v, i) => v + medians[Math.floor(i / (h * w))]!);
     const out = await this.decoder.run({ x: { data: yHat, dims: [1, c, h, w] } });

@@ -29,6 +29,8 @@ type Value = tf.Tensor | Const;
 /** An ONNX graph lowered to a differentiable tfjs function for fixed input shapes. */
 export interface ImportedOnnx {
   readonly inputNames: string[];
+  /** Declared shape of each input (-1 where the model leaves a dimension symbolic). */
+  readonly inputShapes: Record<string, number[]>;
   readonly outputNames: string[];
   /** Runs the graph on NCHW float32 inputs (as the ONNX model defines them) and returns every output. */
   run(inputs: Record<string, tf.Tensor>): Record<string, tf.Tensor>;
@@ -136,7 +138,12 @@ export function importOnnx(bytes: Uint8Array): ImportedOnnx {
     for (const n of outputNames) result[n] = toTensor(get(n));
     return result;
   };
-  return { inputNames, outputNames, run, dispose: () => tf.dispose([...initializers.values()]) };
+  const inputShapes: Record<string, number[]> = {};
+  for (const i of graph.input ?? []) {
+    if (initNames.has(i.name!)) continue;
+    inputShapes[i.name!] = (i.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue != null && num(d.dimValue) > 0 ? num(d.dimValue) : -1));
+  }
+  return { inputNames, inputShapes, outputNames, run, dispose: () => tf.dispose([...initializers.values()]) };
 }
 
 /** Nodes ordered so that every input is produced before use (some exporters do not sort them). */

@@ -2,6 +2,7 @@ import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName, type Metric, type PluginReference } from '@lic-backdoor/core';
 import { loadRegistry } from '../plugins.js';
+import { parseJsonOption } from '../json-option.js';
 import { Progress } from '../progress.js';
 import { runEnvironment } from '../run-info.js';
 import { createCodec } from './codec-io.js';
@@ -22,14 +23,7 @@ export async function evaluateWith(o: {
   backend?: BackendName;
 }): Promise<void> {
   const backend = await initializeBackend({ prefer: o.backend });
-  let options: unknown = {};
-  if (o.options) {
-    try {
-      options = JSON.parse(o.options);
-    } catch {
-      throw new Error(`--options is not valid JSON: ${o.options}`);
-    }
-  }
+  const options = parseJsonOption(o.options);
   const files = await listImages(resolve(o.data));
   const registry = await loadRegistry();
   const evaluator = await registry.create('evaluator', [o.evaluator, options] as PluginReference);

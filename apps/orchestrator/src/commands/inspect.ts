@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, readImage, type BackendName, type PluginReference } from '@lic-backdoor/core';
 import { loadRegistry } from '../plugins.js';
+import { parseJsonOption } from '../json-option.js';
 
 /**
  * `lic-backdoor inspect IMAGE --transform ID`: applies a transform plugin to an image and reports
@@ -8,14 +9,7 @@ import { loadRegistry } from '../plugins.js';
  */
 export async function inspect(image: string, options: { transform: string; options?: string; json?: boolean; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: options.backend });
-  let parsed: unknown = {};
-  if (options.options) {
-    try {
-      parsed = JSON.parse(options.options);
-    } catch {
-      throw new Error(`--options is not valid JSON: ${options.options}`);
-    }
-  }
+  const parsed = parseJsonOption(options.options);
   const registry = await loadRegistry();
   const reference: PluginReference = [options.transform, parsed];
   const transform = await registry.create('transform', reference);

@@ -102,9 +102,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
     };
     for (let step = start; step < o.steps; step++) {
       const rng = createRng(o.seed).fork(`batch-${step}`);
-      const x = dataset.randomCrops(rng, o.batch, o.size, { flip: true });
-      const data = (await x.data()) as Float32Array;
-      x.dispose();
+      const data = dataset.randomCropData(rng, o.batch, o.size, { flip: true });
       const seeds = Array.from({ length: o.batch }, () => rng.nextSeed());
       const t0 = performance.now();
       const r = await trainer.step({ data, shape: [o.batch, o.size, o.size, 3] }, seeds, step);

@@ -56,6 +56,11 @@ export class ImageFolderDataset {
    * order, so that a seed fixes the batch.
    */
   randomCrops(rng: Rng, batch: number, size: number, options: { flip?: boolean } = {}): tf.Tensor4D {
+    return tf.tensor4d(this.randomCropData(rng, batch, size, options), [batch, size, size, 3]);
+  }
+
+  /** The values of `randomCrops` as a flat NHWC float32 array (no tensor), for training loops. */
+  randomCropData(rng: Rng, batch: number, size: number, options: { flip?: boolean } = {}): Float32Array {
     const out = new Float32Array(batch * size * size * 3);
     for (let b = 0; b < batch; b++) {
       const image = this.images[rng.int(this.images.length)]!;
@@ -76,6 +81,6 @@ export class ImageFolderDataset {
         }
       }
     }
-    return tf.tensor4d(out, [batch, size, size, 3]);
+    return out;
   }
 }
