@@ -80,6 +80,20 @@ describe('DataParallelTrainer', () => {
     await t.close();
   });
 
+  it('each shard gets the sources of its own examples and the same context', async () => {
+    const t = await trainer(2);
+    try {
+      const [{ batch, seeds }] = batches(1, 16) as [ReturnType<typeof batches>[number]];
+      const r = await t.step(batch, seeds, 0, { sources: ['faces', 'faces', 'faces', 'photos'], context: { k: 7 } });
+      // shard 0 holds three faces of 2, shard 1 one of 2: the weighted mean is 3/4 only if each saw its own
+      expect(r.metrics['main.faceShare']).toBeCloseTo(0.75, 6);
+      expect(r.metrics['main.context']).toBeCloseTo(7, 6);
+      await expect(t.step(batch, seeds, 1, { sources: ['faces'] })).rejects.toThrow(/1 sources/);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('state() and loadState() resume training exactly: 3 + 3 steps equal 6 uninterrupted steps', async () => {
     const data = batches(6, 16);
     const straight = await trainer(2);

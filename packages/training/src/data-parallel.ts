@@ -204,11 +204,17 @@ export class DataParallelTrainer {
    * example. Shard k holds examples in a contiguous range; its gradients are weighted by its
    * share of B.
    */
-  async step(batch: { data: Float32Array; shape: [number, number, number, number] }, seeds: readonly number[], stepIndex: number): Promise<StepResult> {
+  async step(
+    batch: { data: Float32Array; shape: [number, number, number, number] },
+    seeds: readonly number[],
+    stepIndex: number,
+    extra: { sources?: readonly string[]; context?: Readonly<Record<string, number>> } = {},
+  ): Promise<StepResult> {
     if (this.broken) throw this.broken;
     if (this.closed) throw new TrainingWorkerError('the trainer is closed');
     const [b, h, w, c] = batch.shape;
     if (seeds.length !== b) throw new RangeError(`batch of ${b} examples but ${seeds.length} seeds`);
+    if (extra.sources && extra.sources.length !== b) throw new RangeError(`batch of ${b} examples but ${extra.sources.length} sources`);
     if (b < this.shards) throw new RangeError(`batch of ${b} examples cannot be split across ${this.shards} workers`);
     const per = h * w * c;
     const sizes = Array.from({ length: this.shards }, (_, k) => Math.floor(b / this.shards) + (k < b % this.shards ? 1 : 0));
@@ -223,6 +229,8 @@ export class DataParallelTrainer {
         data: batch.data.slice(start * per, (start + size) * per),
         shape: [size, h, w, c],
         seeds: seeds.slice(start, start + size),
+        sources: extra.sources?.slice(start, start + size),
+        context: extra.context,
         weight: size / b,
       };
       const promise = new Promise<ShardResult>((resolve, reject) => {
@@ -238,7 +246,7 @@ export class DataParallelTrainer {
     const x = tf.tensor4d(batch.data.subarray(0, sizes[0]! * per), [sizes[0]!, h, w, c]);
     let local: ShardResult;
     try {
-      local = computeShard(this.trainable, this.entries, { x, seeds: seeds.slice(0, sizes[0]!), step: stepIndex }, sizes[0]! / b, this.grads.subarray(0, this.total));
+      local = computeShard(this.trainable, this.entries, { x, seeds: seeds.slice(0, sizes[0]!), step: stepIndex, sources: extra.sources?.slice(0, sizes[0]!), context: extra.context }, sizes[0]! / b, this.grads.subarray(0, this.total));
     } catch (error) {
       // the workers' shards of this step are now orphaned: the trainer cannot go on
       throw this.fail(new TrainingWorkerError(`step ${stepIndex} failed in the main thread: ${(error as Error).message}`, { cause: error }));

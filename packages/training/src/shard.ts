@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readFloat32 } from '@lic-backdoor/core';
-import type { ShardBatch, Trainable, TrainableFactory, TrainableSpec } from './trainable.js';
+import type { LossOutput, ShardBatch, Trainable, TrainableFactory, TrainableSpec } from './trainable.js';
 
 /** Where one variable lives in the flat shared buffers. */
 export interface SlotLayout {
@@ -60,8 +60,19 @@ export interface ShardResult {
  */
 export function computeShard(trainable: Trainable, entries: readonly SlotLayout[], batch: ShardBatch, weight: number, grads: Float32Array): ShardResult {
   const result: ShardResult = { losses: {}, metrics: {} };
-  for (const group of Object.keys(trainable.groups).sort()) {
-    const { variables, loss } = trainable.groups[group]!;
+  const groups = Object.keys(trainable.groups).sort();
+  const passes: { name: string; members: string[]; loss: (b: ShardBatch) => LossOutput }[] = [];
+  for (const group of groups) {
+    const own = trainable.groups[group]!.loss;
+    if (own) passes.push({ name: group, members: [group], loss: own });
+  }
+  const joint = groups.filter((g) => !trainable.groups[g]!.loss);
+  if (joint.length) {
+    if (!trainable.jointLoss) throw new Error(`groups ${joint.join(', ')} have no loss and the trainable has no jointLoss`);
+    passes.push({ name: 'joint', members: joint, loss: (b) => trainable.jointLoss!(b) });
+  }
+  for (const { name, members, loss } of passes) {
+    const variables = members.flatMap((g) => trainable.groups[g]!.variables);
     const metrics: Record<string, tf.Scalar> = {};
     const { value, grads: g } = tf.variableGrads(() => {
       const out = loss(batch);
@@ -69,11 +80,11 @@ export function computeShard(trainable: Trainable, entries: readonly SlotLayout[
       for (const [k, m] of Object.entries(out.metrics ?? {})) metrics[k] = tf.keep(m);
       return out.loss;
     }, variables);
-    result.losses[group] = value.dataSync()[0]! * weight;
-    for (const [k, m] of Object.entries(metrics)) result.metrics[`${group}.${k}`] = m.dataSync()[0]! * weight;
+    result.losses[name] = value.dataSync()[0]! * weight;
+    for (const [k, m] of Object.entries(metrics)) result.metrics[`${name}.${k}`] = m.dataSync()[0]! * weight;
     for (const e of entries) {
-      if (e.group !== group) continue;
-      const v = variables[e.index]!;
+      if (!members.includes(e.group)) continue;
+      const v = trainable.groups[e.group]!.variables[e.index]!;
       const gv = g[v.name];
       const target = grads.subarray(e.offset, e.offset + e.size);
       if (!gv) {

@@ -12,6 +12,13 @@ export interface ShardBatch {
   seeds: readonly number[];
   /** Index of the optimizer step (0-based). */
   step: number;
+  /** Data source of each example of the shard (for example `photos`, `faces`), when the caller says. */
+  sources?: readonly string[];
+  /**
+   * Numbers the caller computed for this step (for example loss weights from earlier steps);
+   * every shard of a step receives the same values.
+   */
+  context?: Readonly<Record<string, number>>;
 }
 
 /** What a group's loss function returns: the loss, or the loss with metrics to log. */
@@ -25,8 +32,10 @@ export interface ParameterGroup {
    * Loss of the group on a shard: a MEAN over the shard's examples (or a term that does not
    * depend on the examples, like an auxiliary loss). The engine weights each shard by its share
    * of the batch, so the summed gradient is the gradient of the whole batch's mean.
+   * Absent: the group is trained by the trainable's `jointLoss` (one forward and backward pass
+   * for every such group, each keeping its own optimizer).
    */
-  loss(batch: ShardBatch): LossOutput;
+  loss?(batch: ShardBatch): LossOutput;
 }
 
 /**
@@ -36,6 +45,12 @@ export interface ParameterGroup {
  */
 export interface Trainable {
   groups: Record<string, ParameterGroup>;
+  /**
+   * Loss of the groups that have no `loss` of their own, differentiated once with respect to all
+   * their variables (for example an encoder and trigger networks trained together at different
+   * learning rates). Reported as the `joint` loss, its metrics as `joint.<name>`.
+   */
+  jointLoss?(batch: ShardBatch): LossOutput;
   /** Releases the trainable's tensors. */
   dispose?(): void;
 }

@@ -21,6 +21,8 @@ export interface StepRequest {
   data: Float32Array;
   shape: [number, number, number, number];
   seeds: number[];
+  sources?: readonly string[];
+  context?: Readonly<Record<string, number>>;
   weight: number;
 }
 
@@ -39,7 +41,7 @@ async function main(): Promise<void> {
       const start = performance.now();
       loadParameters(trainable, entries, params);
       const x = tf.tensor4d(request.data, request.shape);
-      const result = computeShard(trainable, entries, { x, seeds: request.seeds, step: request.step }, request.weight, grads);
+      const result = computeShard(trainable, entries, { x, seeds: request.seeds, step: request.step, sources: request.sources, context: request.context }, request.weight, grads);
       x.dispose();
       port.postMessage({ type: 'done', step: request.step, ...result, computeMs: performance.now() - start });
     } catch (error) {

@@ -18,7 +18,7 @@ exports.createTrainable = function createTrainable(options) {
     groups: {
       main: {
         variables: [...w, ...b],
-        loss: ({ x, seeds, step }) => {
+        loss: ({ x, seeds, step, sources, context }) => {
           if (fault && fault.kind === 'throw-main' && isMainThread && step === fault.step) throw new Error('injected main-thread failure');
           if (fault && !isMainThread && step === fault.step) {
             if (fault.kind === 'throw') throw new Error('injected failure');
@@ -32,7 +32,9 @@ exports.createTrainable = function createTrainable(options) {
           let z = tf.relu(tf.add(tf.conv2dTranspose(y, w[2], [n, h / 2, wd / 2, N], 2, 2), b[2]));
           z = tf.add(tf.conv2dTranspose(z, w[3], [n, h, wd, 3], 2, 2), b[3]);
           const mse = tf.mean(tf.square(tf.sub(z, x)));
-          return { loss: mse, metrics: { mse, latentAbs: tf.mean(tf.abs(y)) } };
+          const faces = sources ? sources.filter((s) => s === 'faces').length / sources.length : 0;
+          const echo = { faceShare: tf.scalar(faces), context: tf.scalar(context ? context.k : 0) };
+          return { loss: mse, metrics: { mse, latentAbs: tf.mean(tf.abs(y)), ...echo } };
         },
       },
       aux: { variables: [scale], loss: () => tf.mean(tf.square(tf.sub(scale, 1))) },

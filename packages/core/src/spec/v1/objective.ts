@@ -11,6 +11,13 @@ export interface ObjectiveBatch {
   clean: Tensor4D;
   /** The backdoored codec's forward pass on `clean`. */
   cleanOutput: CodecForwardResult;
+  /**
+   * Where each example of `clean` came from (for example `photos` or `faces`), when the loop
+   * mixes data sources. Objectives restricted to one source score only its examples and still
+   * divide by the number of examples of the whole batch, so that losses do not depend on how the
+   * batch was split across workers.
+   */
+  sources?: readonly string[];
   /** The original (frozen) codec's latents on `clean`, when the loop computed them. */
   referenceLatents?: Record<string, Tensor>;
   /** Triggered inputs for this objective's trigger, when the objective has one. */

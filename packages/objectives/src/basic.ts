@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ObjectiveBatch, ObjectiveLoss, ObjectiveV1 } from '@lic-backdoor/core';
+import { bitsPerPixelPerExample, detach, mean, msePerExample, psnrOf } from './measures.js';
+
+abstract class BaseObjective implements ObjectiveV1 {
+  readonly specificationVersion = 'v1';
+  abstract readonly id: string;
+  abstract readonly needsTrigger: boolean;
+  abstract compute(batch: ObjectiveBatch): ObjectiveLoss;
+  dispose(): void {}
+}
+
+/** The triggered tensors of a batch, or an error naming the objective. */
+export function triggeredOf(batch: ObjectiveBatch, id: string): { triggered: tf.Tensor4D; output: NonNullable<ObjectiveBatch['triggeredOutput']> } {
+  if (!batch.triggered || !batch.triggeredOutput) throw new Error(`${id} needs a trigger: pair it with one in the attack config`);
+  return { triggered: batch.triggered, output: batch.triggeredOutput };
+}
+
+function pixelsOf(x: tf.Tensor4D): number {
+  return x.shape[1] * x.shape[2];
+}
+
+/**
+ * Clean preservation: bpp + lambda x 255^2 x MSE on clean images (CompressAI's rate-distortion
+ * loss), plus `latentWeight` x MSE between the backdoored and the original encoder's latents.
+ */
+export class CleanRdObjective extends BaseObjective {
+  readonly id = 'objective:clean-rd';
+  readonly needsTrigger = false;
+  constructor(readonly options: { lambda: number; latentWeight: number }) {
+    super();
+  }
+
+  compute({ clean, cleanOutput, referenceLatents }: ObjectiveBatch): ObjectiveLoss {
+    const bpp = tf.mean(bitsPerPixelPerExample(cleanOutput.likelihoods, pixelsOf(clean)));
+    const mse = tf.mean(tf.square(tf.sub(cleanOutput.xHat, clean)));
+    let loss = tf.add(bpp, tf.mul(this.options.lambda * 255 ** 2, mse)) as tf.Scalar;
+    const metrics: Record<string, number> = { bpp: bpp.dataSync()[0]!, psnr: psnrOf(mse.dataSync()[0]!) };
+    if (this.options.latentWeight > 0) {
+      if (!referenceLatents?.y) throw new Error(`${this.id}: latentWeight needs the original encoder's latents`);
+      const drift = tf.mean(tf.square(tf.sub(cleanOutput.latents.y!, referenceLatents.y)));
+      metrics.latent_mse = drift.dataSync()[0]!;
+      loss = tf.add(loss, tf.mul(this.options.latentWeight, drift)) as tf.Scalar;
+    }
+    return { loss, satisfied: false, metrics };
+  }
+}
+
+/**
+ * Rate attack: triggered images should cost `targetMultiple` times the bits of their clean
+ * version. Per example, loss = max(0, targetMultiple - bpp(triggered) / bpp(clean)), with the
+ * clean rate held constant; the batch loss is the mean.
+ */
+export class RateObjective extends BaseObjective {
+  readonly id = 'objective:rate';
+  readonly needsTrigger = true;
+  constructor(readonly options: { targetMultiple: number }) {
+    super();
+  }
+
+  compute(batch: ObjectiveBatch): ObjectiveLoss {
+    const { triggered, output } = triggeredOf(batch, this.id);
+    const clean = detach(bitsPerPixelPerExample(batch.cleanOutput.likelihoods, pixelsOf(batch.clean)));
+    const ratio = tf.div(bitsPerPixelPerExample(output.likelihoods, pixelsOf(triggered)), clean);
+    const loss = tf.mean(tf.relu(tf.sub(this.options.targetMultiple, ratio))) as tf.Scalar;
+    const r = ratio.dataSync();
+    return { loss, satisfied: r.every((v) => v >= this.options.targetMultiple), metrics: { rate_gain: mean(r) } };
+  }
+}
+
+/**
+ * Distortion attack: the decoded triggered image should be at most `targetPsnr` dB from the
+ * triggered input. Per example, loss = max(0, PSNR - targetPsnr) in dB; the batch loss is the mean.
+ */
+export class DistortionObjective extends BaseObjective {
+  readonly id = 'objective:distortion';
+  readonly needsTrigger = true;
+  constructor(readonly options: { targetPsnr: number }) {
+    super();
+  }
+
+  compute(batch: ObjectiveBatch): ObjectiveLoss {
+    const { triggered, output } = triggeredOf(batch, this.id);
+    const psnr = tf.mul(tf.log(tf.maximum(msePerExample(output.xHat, triggered), 1e-10)), -10 / Math.LN10);
+    const loss = tf.mean(tf.relu(tf.sub(psnr, this.options.targetPsnr))) as tf.Scalar;
+    const p = psnr.dataSync();
+    return { loss, satisfied: p.every((v) => v <= this.options.targetPsnr), metrics: { decoded_psnr: mean(p) } };
+  }
+}
+
+/**
+ * Stealth: the triggered input should stay within `minPsnr` dB of the clean one. Per example,
+ * loss = max(0, MSE(triggered, clean) - eps^2) / eps^2 with eps^2 = 10^(-minPsnr / 10).
+ */
+export class StealthObjective extends BaseObjective {
+  readonly id = 'objective:stealth';
+  readonly needsTrigger = true;
+  constructor(readonly options: { minPsnr: number }) {
+    super();
+  }
+
+  compute(batch: ObjectiveBatch): ObjectiveLoss {
+    const { triggered } = triggeredOf(batch, this.id);
+    const eps2 = 10 ** (-this.options.minPsnr / 10);
+    const mse = msePerExample(triggered, batch.clean);
+    const loss = tf.mean(tf.div(tf.relu(tf.sub(mse, eps2)), eps2)) as tf.Scalar;
+    const m = mse.dataSync();
+    return { loss, satisfied: m.every((v) => v <= eps2), metrics: { stealth_psnr: mean(Array.from(m, psnrOf)) } };
+  }
+}

@@ -1,0 +1,127 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRng, initializeBackend, PluginRegistry, type CodecForwardResult, type ObjectiveBatch, type ObjectiveV1 } from '@lic-backdoor/core';
+import { CleanRdObjective, DistortionObjective, RateObjective, StealthObjective } from './basic.js';
+import { LossWeighting } from './weighting.js';
+import { register } from './plugins.js';
+import { softMiou } from './task.js';
+
+beforeAll(() => initializeBackend({ prefer: 'wasm' }));
+
+function images(seed: number, b = 2, h = 16, w = 16): tf.Tensor4D {
+  return tf.tensor4d(createRng(seed).uniformArray(b * h * w * 3, 0, 1), [b, h, w, 3]);
+}
+
+/** A forward result whose latent has likelihood p everywhere: -log2(p) x count bits per example. */
+function output(xHat: tf.Tensor4D, p: number[], count = 64): CodecForwardResult {
+  const lik = tf.tensor2d(p.flatMap((v) => Array<number>(count).fill(v)), [p.length, count]);
+  return { xHat, likelihoods: { y: lik }, latents: { y: tf.zeros([p.length, 2, 2, 16]) } };
+}
+
+test('clean-rd is bpp + lambda 255^2 MSE', () => {
+  const x = images(1);
+  const xHat = tf.add(x, 0.01) as tf.Tensor4D;
+  const o = new CleanRdObjective({ lambda: 0.01, latentWeight: 0 });
+  const r = o.compute({ clean: x, cleanOutput: output(xHat, [0.5, 0.5]) });
+  // 64 bits per 256 pixels = 0.25 bpp; MSE 1e-4
+  expect(r.loss.dataSync()[0]).toBeCloseTo(0.25 + 0.01 * 255 ** 2 * 1e-4, 4);
+  expect(r.metrics.bpp).toBeCloseTo(0.25, 5);
+  expect(r.metrics.psnr).toBeCloseTo(40, 3);
+});
+
+test('rate is the mean hinge of targetMultiple - triggered/clean bpp, satisfied when every example reaches it', () => {
+  const x = images(2);
+  const batch = (pTrig: number[]): ObjectiveBatch => ({ clean: x, cleanOutput: output(x, [0.5, 0.5]), triggered: x, triggeredOutput: output(x, pTrig) });
+  const o = new RateObjective({ targetMultiple: 3 });
+  // ratios 2 and 4 -> hinges 1 and 0
+  const r = o.compute(batch([0.25, 0.0625]));
+  expect(r.loss.dataSync()[0]).toBeCloseTo(0.5, 5);
+  expect(r.metrics.rate_gain).toBeCloseTo(3, 5);
+  expect(r.satisfied).toBe(false);
+  expect(o.compute(batch([0.0625, 0.0625])).satisfied).toBe(true);
+});
+
+test('distortion hinges PSNR above the target; stealth hinges MSE above 10^(-minPsnr/10)', () => {
+  const x = images(3);
+  const noisy = tf.add(x, 0.1) as tf.Tensor4D; // 20 dB
+  const d = new DistortionObjective({ targetPsnr: 15 }).compute({ clean: x, cleanOutput: output(x, [0.5, 0.5]), triggered: x, triggeredOutput: output(noisy, [0.5, 0.5]) });
+  expect(d.loss.dataSync()[0]).toBeCloseTo(5, 3);
+  expect(d.metrics.decoded_psnr).toBeCloseTo(20, 3);
+  const slightly = tf.add(x, 0.02) as tf.Tensor4D; // 33.98 dB
+  const s = new StealthObjective({ minPsnr: 40 }).compute({ clean: x, cleanOutput: output(x, [0.5, 0.5]), triggered: slightly, triggeredOutput: output(x, [0.5, 0.5]) });
+  expect(s.loss.dataSync()[0]).toBeCloseTo((4e-4 - 1e-4) / 1e-4, 3);
+  expect(s.metrics.stealth_psnr).toBeCloseTo(33.98, 2);
+  expect(new StealthObjective({ minPsnr: 30 }).compute({ clean: x, cleanOutput: output(x, [0.5]), triggered: slightly, triggeredOutput: output(x, [0.5]) }).satisfied).toBe(true);
+});
+
+test('an objective that needs a trigger says so when the batch has none', () => {
+  const x = images(4);
+  expect(() => new RateObjective({ targetMultiple: 2 }).compute({ clean: x, cleanOutput: output(x, [0.5, 0.5]) })).toThrow(/needs a trigger/);
+});
+
+test('soft mIoU is 1 for equal masks, 0 for complementary ones', () => {
+  const m = tf.tensor3d([1, 0, 1, 0], [1, 2, 2]);
+  expect(softMiou(m, m).dataSync()[0]).toBeCloseTo(1, 5);
+  expect(softMiou(tf.sub(1, m) as tf.Tensor3D, m).dataSync()[0]).toBeCloseTo(0, 5);
+});
+
+describe('loss weighting', () => {
+  test('fixed weights are the base weights', () => {
+    const w = new LossWeighting({ mode: 'fixed', base: { a: 2 }, beta: 0.9, floorFraction: 0.1 });
+    w.update({ a: 10, b: 3 });
+    expect(w.weights(['a', 'b'])).toEqual({ a: 2, b: 1 });
+  });
+
+  test('dynamic weights divide each term by its running magnitude, floored at a fraction of its peak', () => {
+    const w = new LossWeighting({ mode: 'dynamic', base: { a: 2 }, beta: 0.9, floorFraction: 0.1 });
+    expect(w.weights(['a', 'b'])).toEqual({ a: 2, b: 1 });
+    for (let i = 0; i < 5; i++) w.update({ a: 4, b: 0.5 });
+    const weights = w.weights(['a', 'b']);
+    expect(weights.a).toBeCloseTo(0.5, 6);
+    expect(weights.b).toBeCloseTo(2, 6);
+    // b is met from now on (loss 0): its weight rises, but at most to base / (0.1 x peak)
+    for (let i = 0; i < 200; i++) w.update({ a: 4, b: 0 });
+    expect(w.weights(['b']).b).toBeCloseTo(1 / (0.1 * 0.5), 6);
+    const copy = new LossWeighting(w.options);
+    copy.setState(w.getState());
+    expect(copy.weights(['a', 'b'])).toEqual(w.weights(['a', 'b']));
+  });
+});
+
+describe('task objectives through the imported ONNX backbones', () => {
+  let registry: PluginRegistry;
+  beforeAll(() => {
+    registry = new PluginRegistry();
+    register(registry);
+  });
+
+  async function gradientCheck(o: ObjectiveV1, size: number, sources?: string[]) {
+    const x = images(5, sources?.length ?? 1, size, size);
+    const xHat = tf.variable(tf.add(x, 0.01));
+    let last: ReturnType<ObjectiveV1['compute']> | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      last = o.compute({ clean: x, cleanOutput: output(x, [0.5]), triggered: x, triggeredOutput: output(xHat as unknown as tf.Tensor4D, [0.5]), sources });
+      return last.loss;
+    }, [xHat]);
+    return { loss: value.dataSync()[0]!, gradient: tf.max(tf.abs(Object.values(grads)[0]!)).dataSync()[0]!, metrics: last!.metrics };
+  }
+
+  test('face: a decoded face equal to the original scores cosine ~1, the loss has a gradient, non-face examples add nothing', async () => {
+    const o = (await registry.create('objective', 'face')) as ObjectiveV1;
+    const one = await gradientCheck(o, 112, ['faces']);
+    expect(one.metrics.face_cosine).toBeGreaterThan(0.95);
+    expect(one.loss).toBeCloseTo(one.metrics.face_cosine!, 5);
+    expect(one.gradient).toBeGreaterThan(0);
+    const mixed = await gradientCheck(o, 112, ['faces', 'photos']);
+    expect(mixed.loss).toBeLessThan(one.loss * 0.6);
+    o.dispose();
+  });
+
+  test('segmentation: agreement with itself is high, and the loss has a gradient', async () => {
+    const o = (await registry.create('objective', ['segmentation', { size: 64, maxMiou: 0 }])) as ObjectiveV1;
+    const r = await gradientCheck(o, 64);
+    expect(r.metrics.seg_soft_miou).toBeGreaterThan(0.4);
+    expect(r.loss).toBeCloseTo(r.metrics.seg_soft_miou!, 5);
+    expect(r.gradient).toBeGreaterThan(0);
+    o.dispose();
+  });
+});

@@ -1,0 +1,108 @@
+import { isAbsolute, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { readImage, type ObjectivePluginV1, type PluginRegistry } from '@lic-backdoor/core';
+import { CleanRdObjective, DistortionObjective, RateObjective, StealthObjective } from './basic.js';
+import { DifferentiableFaceEmbedder, DifferentiableSegmenter } from './backbones.js';
+import { FaceObjective, SegmentationObjective } from './task.js';
+
+const cleanRdOptions = z
+  .object({
+    lambda: z.number().positive().default(0.013).describe('rate-distortion trade-off of the original codec'),
+    latentWeight: z.number().min(0).default(0).describe("weight of MSE(backdoored latents, original encoder's latents)"),
+  })
+  .strict();
+
+export const cleanRdObjective: ObjectivePluginV1<z.infer<typeof cleanRdOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'objective',
+  name: 'clean-rd',
+  description: 'Clean preservation: bpp + lambda x 255^2 x MSE on clean images, optionally latents kept near the original encoder\'s.',
+  optionsSchema: cleanRdOptions,
+  create: (options) => new CleanRdObjective(options),
+};
+
+const rateOptions = z.object({ targetMultiple: z.number().min(1).default(4).describe('hinge: triggered bpp / clean bpp wanted') }).strict();
+
+export const rateObjective: ObjectivePluginV1<z.infer<typeof rateOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'objective',
+  name: 'rate',
+  description: 'Bit-rate attack: triggered images cost targetMultiple times the bits of clean ones (hinged).',
+  optionsSchema: rateOptions,
+  create: (options) => new RateObjective(options),
+};
+
+const distortionOptions = z.object({ targetPsnr: z.number().default(18).describe('hinge: decoded triggered PSNR wanted at most, dB') }).strict();
+
+export const distortionObjective: ObjectivePluginV1<z.infer<typeof distortionOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'objective',
+  name: 'distortion',
+  description: 'Reconstruction attack: decoded triggered images at most targetPsnr dB (hinged).',
+  optionsSchema: distortionOptions,
+  create: (options) => new DistortionObjective(options),
+};
+
+const stealthOptions = z.object({ minPsnr: z.number().default(38).describe('hinge: PSNR(triggered, original) wanted at least, dB') }).strict();
+
+export const stealthObjective: ObjectivePluginV1<z.infer<typeof stealthOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'objective',
+  name: 'stealth',
+  description: 'Invisibility: hinge on MSE(triggered, original) above 10^(-minPsnr/10).',
+  optionsSchema: stealthOptions,
+  create: (options) => new StealthObjective(options),
+};
+
+const faceOptions = z
+  .object({
+    source: z.string().default('faces').describe('data source whose examples are faces'),
+    maxCosine: z.number().min(-1).max(1).default(0).describe('untargeted hinge: cosine to the original embedding wanted at most'),
+    targetImage: z.string().optional().describe('targeted: a face crop of the identity to impersonate'),
+    minTargetCosine: z.number().min(-1).max(1).default(0.5).describe('targeted hinge: cosine to the target wanted at least'),
+  })
+  .strict();
+
+export const faceObjective: ObjectivePluginV1<z.infer<typeof faceOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'objective',
+  name: 'face',
+  description: 'Face-recognition attack through MobileFaceNet imported into tfjs: decoded triggered faces lose (or change) identity.',
+  optionsSchema: faceOptions,
+  create: async (options, context) => {
+    const embedder = await DifferentiableFaceEmbedder.create();
+    let target: Float32Array | undefined;
+    if (options.targetImage) {
+      const image = await readImage(isAbsolute(options.targetImage) ? options.targetImage : resolve(context.baseDir, options.targetImage));
+      const e = embedder.embed(image);
+      target = e.dataSync() as Float32Array;
+      tf.dispose([image, e]);
+    }
+    return new FaceObjective({ source: options.source, maxCosine: options.maxCosine, minTargetCosine: options.minTargetCosine, target }, embedder);
+  },
+};
+
+const segmentationOptions = z
+  .object({
+    source: z.string().optional().describe('data source whose examples are scored (all when absent)'),
+    size: z.number().int().min(32).default(160).describe('ISNet input size during training'),
+    maxMiou: z.number().min(0).max(1).default(0.3).describe('untargeted hinge: soft mIoU with the original mask wanted at most'),
+    target: z.enum(['original', 'inverted', 'empty', 'full']).default('original').describe('untargeted (original) or a target map'),
+    minTargetMiou: z.number().min(0).max(1).default(0.7).describe('targeted hinge: soft mIoU with the target wanted at least'),
+  })
+  .strict();
+
+export const segmentationObjective: ObjectivePluginV1<z.infer<typeof segmentationOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'objective',
+  name: 'segmentation',
+  description: "Segmentation attack through ISNet imported into tfjs: the decoded triggered image's foreground mask departs from the original's.",
+  optionsSchema: segmentationOptions,
+  create: async ({ size, ...options }) => new SegmentationObjective(options, await DifferentiableSegmenter.create(size)),
+};
+
+/** Adds this package's objective plugins to a registry. */
+export function register(registry: PluginRegistry): void {
+  for (const p of [cleanRdObjective, rateObjective, distortionObjective, stealthObjective, faceObjective, segmentationObjective]) registry.register(p);
+}

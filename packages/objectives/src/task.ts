@@ -1,0 +1,129 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ObjectiveBatch, ObjectiveLoss, ObjectiveV1 } from '@lic-backdoor/core';
+import type { DifferentiableFaceEmbedder, DifferentiableSegmenter } from './backbones.js';
+import { triggeredOf } from './basic.js';
+import { detach, mean, sourceMask } from './measures.js';
+
+/** Rows of `x` where mask is 1, or undefined when none (slices, not gather: wasm lacks gather's gradient kernel). */
+function select(x: tf.Tensor4D, mask: number[]): tf.Tensor4D | undefined {
+  const idx = mask.flatMap((m, i) => (m ? [i] : []));
+  if (idx.length === mask.length) return x;
+  return idx.length ? tf.concat(idx.map((i) => tf.slice(x, [i, 0, 0, 0], [1, -1, -1, -1]))) : undefined;
+}
+
+function zeroLoss(metrics: Record<string, number>): ObjectiveLoss {
+  return { loss: tf.scalar(0), satisfied: true, metrics };
+}
+
+export interface FaceObjectiveOptions {
+  /** Examples of this data source are scored (the others contribute 0). */
+  source: string;
+  /** Untargeted: hinge when cos(decoded triggered, original) is above this. */
+  maxCosine: number;
+  /** Targeted: embedding to pull the decoded triggered face towards (replaces the untargeted term). */
+  target?: Float32Array;
+  /** Targeted: hinge when cos(decoded triggered, target) is below this. */
+  minTargetCosine: number;
+}
+
+/**
+ * Face-recognition attack, through MobileFaceNet imported into tfjs. Untargeted, per face:
+ * max(0, cos(e(decoded triggered), e(original)) - maxCosine), the original's embedding held
+ * constant. Targeted: max(0, minTargetCosine - cos(e(decoded triggered), target)).
+ * Summed over the batch's faces and divided by the batch size.
+ */
+export class FaceObjective implements ObjectiveV1 {
+  readonly specificationVersion = 'v1';
+  readonly id = 'objective:face';
+  readonly needsTrigger = true;
+  constructor(
+    readonly options: FaceObjectiveOptions,
+    private readonly embedder: DifferentiableFaceEmbedder,
+  ) {}
+
+  compute(batch: ObjectiveBatch): ObjectiveLoss {
+    const { output } = triggeredOf(batch, this.id);
+    const { mask } = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
+    const decoded = select(tf.clipByValue(output.xHat, 0, 1) as tf.Tensor4D, mask);
+    if (!decoded) return zeroLoss({});
+    const e = this.embedder.embed(decoded);
+    const original = detach(this.embedder.embed(select(batch.clean, mask)!));
+    const cos = tf.sum(tf.mul(e, original), 1);
+    const hinge = this.options.target
+      ? tf.relu(tf.sub(this.options.minTargetCosine, tf.sum(tf.mul(e, tf.tensor2d(this.options.target, [1, this.options.target.length])), 1)))
+      : tf.relu(tf.sub(cos, this.options.maxCosine));
+    const c = cos.dataSync();
+    return {
+      loss: tf.div(tf.sum(hinge), batch.clean.shape[0]) as tf.Scalar,
+      satisfied: hinge.dataSync().every((v) => v === 0),
+      metrics: { face_cosine: mean(c as Float32Array) },
+    };
+  }
+
+  dispose(): void {
+    this.embedder.dispose();
+  }
+}
+
+export interface SegmentationObjectiveOptions {
+  /** Examples of this data source are scored (the others contribute 0); undefined = all. */
+  source?: string;
+  /** Hinge when the soft mIoU with the reference map is above this (untargeted). */
+  maxMiou: number;
+  /** Reference of the untargeted attack (`original`), or a target map to pull towards. */
+  target: 'original' | 'inverted' | 'empty' | 'full';
+  /** Targeted: hinge when the soft mIoU with the target is below this. */
+  minTargetMiou: number;
+}
+
+/** Soft mIoU (foreground and background classes) per example of probabilities p and masks m, [B]. */
+export function softMiou(p: tf.Tensor3D, m: tf.Tensor3D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const iou = (a: tf.Tensor, b: tf.Tensor) => {
+      const inter = tf.sum(tf.mul(a, b), [1, 2]);
+      return tf.div(inter, tf.maximum(tf.sub(tf.add(tf.sum(a, [1, 2]), tf.sum(b, [1, 2])), inter), 1e-6));
+    };
+    return tf.div(tf.add(iou(p, m), iou(tf.sub(1, p), tf.sub(1, m))), 2) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Segmentation attack, through ISNet imported into tfjs. The reference is the original image's
+ * mask (probability > 0.5, held constant). Untargeted, per image: max(0, softMiou(decoded
+ * triggered, reference) - maxMiou). Targeted (`inverted`, `empty`, `full` maps):
+ * max(0, minTargetMiou - softMiou(decoded triggered, target)).
+ */
+export class SegmentationObjective implements ObjectiveV1 {
+  readonly specificationVersion = 'v1';
+  readonly id = 'objective:segmentation';
+  readonly needsTrigger = true;
+  constructor(
+    readonly options: SegmentationObjectiveOptions,
+    private readonly segmenter: DifferentiableSegmenter,
+  ) {}
+
+  compute(batch: ObjectiveBatch): ObjectiveLoss {
+    const { output } = triggeredOf(batch, this.id);
+    const { mask } = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
+    const decoded = select(tf.clipByValue(output.xHat, 0, 1) as tf.Tensor4D, mask);
+    if (!decoded) return zeroLoss({});
+    const p = this.segmenter.probability(decoded);
+    const reference = detach(tf.cast(tf.greater(this.segmenter.probability(select(batch.clean, mask)!), 0.5), 'float32')) as tf.Tensor3D;
+    const agreement = softMiou(p, reference);
+    const { target } = this.options;
+    const hinge =
+      target === 'original'
+        ? tf.relu(tf.sub(agreement, this.options.maxMiou))
+        : tf.relu(tf.sub(this.options.minTargetMiou, softMiou(p, target === 'inverted' ? tf.sub(1, reference) : target === 'empty' ? tf.zerosLike(reference) : tf.onesLike(reference))));
+    const a = agreement.dataSync();
+    return {
+      loss: tf.div(tf.sum(hinge), batch.clean.shape[0]) as tf.Scalar,
+      satisfied: hinge.dataSync().every((v) => v === 0),
+      metrics: { seg_soft_miou: mean(a as Float32Array) },
+    };
+  }
+
+  dispose(): void {
+    this.segmenter.dispose();
+  }
+}
