@@ -9,6 +9,8 @@ import { compress, decompress } from './commands/codec-io.js';
 import { evaluate } from './commands/eval.js';
 import { evaluateWith } from './commands/evaluate.js';
 import { exportOnnx } from './commands/export-onnx.js';
+import { attack } from './commands/attack.js';
+import { evaluateAttack } from './commands/evaluate-attack.js';
 import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
 
 const program = new Command()
@@ -77,6 +79,27 @@ program
   .option('--aux-lr <lr>', 'Adam learning rate of the quantiles (auxiliary loss)', number, 1e-3)
   .addOption(backendOption())
   .action(trainCodec);
+
+program
+  .command('attack')
+  .description('backdoor a trained codec: fine-tune its encoder side with trigger networks and objectives (checkpointed, resumable)')
+  .requiredOption('--config <file>', 'attack config (YAML or JSON): codec, data, triggers with their objectives, weighting, schedule')
+  .requiredOption('--out <dir>', 'output folder: codec.safetensors, triggers.safetensors, attack.json, log.ndjson, checkpoint')
+  .option('--resume', 'continue from <out>/checkpoint.safetensors')
+  .option('--workers <k>', 'data-parallel shards (default: the config, else the number of cores)', integer)
+  .addOption(backendOption())
+  .action(attack);
+
+program
+  .command('evaluate-attack')
+  .description("measure a backdoor with real bitstreams: clean path vs the original codec, each trigger's stealth, rate gain, decoded quality and task metrics")
+  .requiredOption('--attack <dir>', 'output folder of `attack`')
+  .requiredOption('--data <dir>', 'folder of test images (e.g. Kodak)')
+  .requiredOption('--out <dir>', 'where results.json and summary.md go')
+  .option('--limit <n>', 'only the first n images', integer)
+  .option('--faces <dir>', 'face images for face triggers (default: held-out identities of the config)')
+  .addOption(backendOption())
+  .action(evaluateAttack);
 
 program
   .command('compress')

@@ -3,6 +3,7 @@ import type { EncodedImage } from '@lic-backdoor/core';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { HyperpriorModel } from './models/hyperprior.js';
+import { trainingPass } from './trainable.js';
 import { channelIndexes, cropDecoded, padCentred } from './padding.js';
 
 /** Integer symbols of an NHWC tensor in channel-major (C, H, W) order, the order of the streams. */
@@ -88,6 +89,10 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
       const { padded } = padCentred(image);
       return cropDecoded(this.model.forward(padded).xHat, height, width);
     });
+  }
+
+  forward(x: tf.Tensor4D, options: { training: boolean; seeds?: readonly number[] }) {
+    return trainingPass(this.model, x, options);
   }
 
   private synthesize(yHat: tf.Tensor4D, height: number, width: number): tf.Tensor4D {

@@ -1,7 +1,12 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { CodecV1, EncodedImage } from '@lic-backdoor/core';
 import { BitstreamError, type Bitstream } from '@lic-backdoor/entropy';
 import type { EntropyBottleneck } from './entropy-models/entropy-bottleneck.js';
+import type { StateDict, StateTensor } from './models/state-dict.js';
+
+function tensorOf(t: StateTensor): tf.Tensor {
+  return t.data instanceof Int32Array ? tf.tensor(t.data, t.shape, 'int32') : tf.tensor(t.data, t.shape, 'float32');
+}
 
 /** What every learned model offers the codec wrapper. */
 export interface LearnedModel {
@@ -9,6 +14,7 @@ export interface LearnedModel {
   encoderVariables(): tf.Variable[];
   decoderVariables(): tf.Variable[];
   decoderHash(): Uint8Array;
+  stateDict(): StateDict;
   dispose(): void;
 }
 
@@ -51,6 +57,12 @@ export abstract class LearnedCodecBase<Model extends LearnedModel> implements Co
   parameters() {
     const eb = this.model.entropyBottleneck;
     return { encoder: this.model.encoderVariables(), decoder: this.model.decoderVariables(), entropy: eb.densityVariables(), quantiles: [eb.quantiles] };
+  }
+
+  /** The model's state dict (CompressAI names, PyTorch layouts) as new tensors the caller disposes. */
+  stateDict(): Record<string, tf.Tensor> {
+    const state = this.model.stateDict();
+    return Object.fromEntries(Object.entries(state).map(([k, t]) => [k, tensorOf(t)]));
   }
 
   auxLoss(): tf.Scalar {

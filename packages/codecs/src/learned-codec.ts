@@ -3,6 +3,7 @@ import type { EncodedImage } from '@lic-backdoor/core';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { FactorizedPrior } from './models/factorized.js';
+import { trainingPass } from './trainable.js';
 import { channelIndexes, cropDecoded, padCentred } from './padding.js';
 
 const LATENT_STRIDE = 16;
@@ -66,7 +67,7 @@ export class FactorizedCodec extends LearnedCodecBase<FactorizedPrior> {
     return tf.tidy(() => cropDecoded(this.model.synthesis(yHat), height, width));
   }
 
-  forward(x: tf.Tensor4D, options: { training: boolean; noise?: tf.Tensor }) {
-    return this.model.forward(x, options.training ? (options.noise ?? tf.randomUniform([x.shape[0], x.shape[1] / 16, x.shape[2] / 16, this.model.M], -0.5, 0.5)) : undefined);
+  forward(x: tf.Tensor4D, options: { training: boolean; seeds?: readonly number[] }) {
+    return trainingPass(this.model, x, options);
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { CodecForwardResult } from '@lic-backdoor/core';
 import { perExampleUniform, type Trainable } from '@lic-backdoor/training';
 import { FactorizedPrior } from './models/factorized.js';
 import { HyperpriorModel } from './models/hyperprior.js';
@@ -16,6 +17,29 @@ export interface CodecTrainingOptions {
   seed: number;
 }
 
+/**
+ * Additive uniform noise for a training pass of `model` on a [B, H, W, 3] batch (H, W multiples
+ * of 64), drawn per example from `seeds` so that it does not depend on how a batch is split.
+ */
+export function trainingNoise(model: FactorizedPrior | HyperpriorModel, shape: readonly number[], seeds: readonly number[]): { y: tf.Tensor; z?: tf.Tensor } {
+  const [b, h, w] = shape as [number, number, number];
+  const y = perExampleUniform([b, h / 16, w / 16, model.M], seeds);
+  if (model instanceof FactorizedPrior) return { y };
+  return { y, z: perExampleUniform([b, h / 64, w / 64, model.N], seeds.map((s) => (s ^ 0x5bd1e995) >>> 1)) };
+}
+
+/** A training-mode forward pass with per-example noise. */
+export function noisyForward(model: FactorizedPrior | HyperpriorModel, x: tf.Tensor4D, seeds: readonly number[]): CodecForwardResult {
+  const noise = trainingNoise(model, x.shape, seeds);
+  return model instanceof FactorizedPrior ? model.forward(x, noise.y) : model.forward(x, { y: noise.y, z: noise.z! });
+}
+
+/** `CodecV1.forward` of the learned codecs: noise from `seeds` (random ones when absent) in training, rounding otherwise. */
+export function trainingPass(model: FactorizedPrior | HyperpriorModel, x: tf.Tensor4D, options: { training: boolean; seeds?: readonly number[] }): CodecForwardResult {
+  if (!options.training) return model.forward(x);
+  return noisyForward(model, x, options.seeds ?? Array.from({ length: x.shape[0] }, () => Math.floor(Math.random() * 2 ** 31)));
+}
+
 /** The model plus its trainable view; the model is kept to read the state dict after training. */
 export function createCodecTrainable(options: CodecTrainingOptions): Trainable & { model: FactorizedPrior | HyperpriorModel } {
   if (!TRAINABLE_MODELS.includes(options.model)) throw new Error(`Unknown model '${options.model}'. Available: ${TRAINABLE_MODELS.join(', ')}`);
@@ -31,11 +55,7 @@ export function createCodecTrainable(options: CodecTrainingOptions): Trainable &
         variables: [...model.encoderVariables(), ...model.decoderVariables(), ...eb.densityVariables()],
         loss: ({ x, seeds }) => {
           const [b, h, w] = x.shape;
-          const yNoise = perExampleUniform([b, h / 16, w / 16, options.M], seeds);
-          const out =
-            model instanceof FactorizedPrior
-              ? model.forward(x, yNoise)
-              : model.forward(x, { y: yNoise, z: perExampleUniform([b, h / 64, w / 64, options.N], seeds.map((s) => (s ^ 0x5bd1e995) >>> 1)) });
+          const out = noisyForward(model, x, seeds);
           const nats = Object.values(out.likelihoods).map((l) => tf.sum(tf.neg(tf.log(l))));
           const bits = tf.div(tf.addN(nats), Math.LN2);
           const bpp = tf.div(bits, b * h * w) as tf.Scalar;

@@ -66,24 +66,37 @@ test('soft mIoU is 1 for equal masks, 0 for complementary ones', () => {
 
 describe('loss weighting', () => {
   test('fixed weights are the base weights', () => {
-    const w = new LossWeighting({ mode: 'fixed', base: { a: 2 }, beta: 0.9, floorFraction: 0.1 });
+    const w = new LossWeighting({ mode: 'fixed', base: { a: 2 }, beta: 0.9, temperature: 1 });
     w.update({ a: 10, b: 3 });
     expect(w.weights(['a', 'b'])).toEqual({ a: 2, b: 1 });
   });
 
-  test('dynamic weights divide each term by its running magnitude, floored at a fraction of its peak', () => {
-    const w = new LossWeighting({ mode: 'dynamic', base: { a: 2 }, beta: 0.9, floorFraction: 0.1 });
+  test('dynamic weights: each term divided by its scale, then shifted towards the terms that lag', () => {
+    const w = new LossWeighting({ mode: 'dynamic', base: { a: 2 }, beta: 0.5, temperature: 1 });
     expect(w.weights(['a', 'b'])).toEqual({ a: 2, b: 1 });
-    for (let i = 0; i < 5; i++) w.update({ a: 4, b: 0.5 });
-    const weights = w.weights(['a', 'b']);
-    expect(weights.a).toBeCloseTo(0.5, 6);
-    expect(weights.b).toBeCloseTo(2, 6);
-    // b is met from now on (loss 0): its weight rises, but at most to base / (0.1 x peak)
-    for (let i = 0; i < 200; i++) w.update({ a: 4, b: 0 });
-    expect(w.weights(['b']).b).toBeCloseTo(1 / (0.1 * 0.5), 6);
+    w.update({ a: 4, b: 0.5 });
+    // both terms are at their scale (r = 1): equal shares, w = base / scale
+    let weights = w.weights(['a', 'b']);
+    expect(weights.a).toBeCloseTo(2 / 4, 6);
+    expect(weights.b).toBeCloseTo(1 / 0.5, 6);
+    // b falls to 0 (met): its bias-corrected average is (0.5 x 0.25) / 0.75 = 1/6, r_b = 1/3; r_a = 1
+    w.update({ a: 4, b: 0 });
+    weights = w.weights(['a', 'b']);
+    const share = (r: number) => (2 * Math.exp(r)) / (Math.exp(1) + Math.exp(1 / 3));
+    expect(weights.a).toBeCloseTo((2 / 4) * share(1), 6);
+    expect(weights.b).toBeCloseTo((1 / 0.5) * share(1 / 3), 6);
+    expect(weights.a / (2 / 4)).toBeGreaterThan(weights.b / 2);
     const copy = new LossWeighting(w.options);
     copy.setState(w.getState());
-    expect(copy.weights(['a', 'b'])).toEqual(w.weights(['a', 'b']));
+    expect(copy.weights(['a', 'b'])).toEqual(weights);
+  });
+
+  test('a term whose loss grows past its start gets the largest share', () => {
+    const w = new LossWeighting({ mode: 'dynamic', base: {}, beta: 0, temperature: 0.5 });
+    w.update({ clean: 3, attack: 2 });
+    w.update({ clean: 6, attack: 1 });
+    const weights = w.weights(['clean', 'attack']);
+    expect(weights.clean! * 3).toBeGreaterThan(10 * weights.attack! * 2);
   });
 });
 

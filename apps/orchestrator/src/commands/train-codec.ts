@@ -1,9 +1,10 @@
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ImageFolderDataset, createRng, initializeBackend, readSafetensors, writeFileAtomic, writeSafetensors, type BackendName } from '@lic-backdoor/core';
+import { ImageFolderDataset, createRng, initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
 import { createCodecTrainable, readStateDict, TRAINABLE_MODELS, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
-import { DataParallelTrainer, type TrainerState } from '@lic-backdoor/training';
+import { DataParallelTrainer } from '@lic-backdoor/training';
 import { Progress } from '../progress.js';
+import { exists, readCheckpoint, stringify, trimLog, writeCheckpoint } from '../checkpoint.js';
 import { runEnvironment } from '../run-info.js';
 
 export interface TrainCodecOptions {
@@ -121,58 +122,3 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
   }
 }
 
-/** Keeps the log lines of steps up to `step` (those a resumed run does not recompute). */
-async function trimLog(log: string, step: number): Promise<void> {
-  const text = await readFile(log, 'utf8').catch(() => '');
-  const kept = text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .filter((line) => {
-      try {
-        return (JSON.parse(line) as { step: number }).step <= step;
-      } catch {
-        return false;
-      }
-    });
-  await writeFileAtomic(log, kept.map((l) => `${l}\n`).join(''));
-}
-
-function stringify(config: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, String(v)]));
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** One atomic file: the model state dict, the flat parameters and each group's Adam state. */
-async function writeCheckpoint(file: string, state: TrainerState, model: Record<string, { shape: number[]; data: Float32Array | Int32Array }>, metadata: Record<string, string>): Promise<void> {
-  const tensors: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = { ...model };
-  tensors['trainer.parameters'] = { shape: [state.parameters.length], data: state.parameters };
-  const steps: Record<string, string> = {};
-  for (const [group, adam] of Object.entries(state.optimizers)) {
-    tensors[`trainer.adam.${group}.m`] = { shape: [adam.m.length], data: adam.m };
-    tensors[`trainer.adam.${group}.v`] = { shape: [adam.v.length], data: adam.v };
-    steps[`adam.${group}.step`] = String(adam.step);
-  }
-  await writeSafetensors(file, tensors, { ...metadata, ...steps });
-}
-
-async function readCheckpoint(file: string): Promise<{ state: TrainerState; step: number; saved: Record<string, string> }> {
-  const { tensors, metadata } = await readSafetensors(file);
-  const parameters = tensors['trainer.parameters'];
-  if (!parameters) throw new Error(`${file} is not a train-codec checkpoint (no trainer.parameters)`);
-  const optimizers: TrainerState['optimizers'] = {};
-  for (const key of Object.keys(metadata).filter((k) => k.startsWith('adam.') && k.endsWith('.step'))) {
-    const group = key.slice(5, -5);
-    optimizers[group] = {
-      m: tensors[`trainer.adam.${group}.m`]!.data as Float32Array,
-      v: tensors[`trainer.adam.${group}.v`]!.data as Float32Array,
-      step: Number(metadata[key]),
-    };
-  }
-  return { state: { parameters: parameters.data as Float32Array, optimizers }, step: Number(metadata.step), saved: metadata };
-}

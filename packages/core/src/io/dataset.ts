@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { extname, join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DatasetError } from '../errors.js';
 import type { Rng } from '../rng.js';
@@ -8,12 +8,12 @@ import { readRgb, type RgbImage } from './image.js';
 /** File extensions an image folder dataset reads. */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
 
-/** Image files directly inside `dir` (not recursive), sorted by name. */
-export async function listImages(dir: string): Promise<string[]> {
+/** Image files inside `dir` (in its subfolders too with `recursive`), sorted by path. */
+export async function listImages(dir: string, options: { recursive?: boolean } = {}): Promise<string[]> {
   let entries: string[];
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
-    entries = await readdir(dir);
+    entries = (await readdir(dir, { recursive: options.recursive ?? false })).map(String);
   } catch (cause) {
     throw new DatasetError(`Cannot read image folder '${dir}': ${(cause as Error).message}`, { cause });
   }
@@ -32,9 +32,13 @@ export class ImageFolderDataset {
     readonly images: readonly RgbImage[],
   ) {}
 
-  /** Reads every image of `dir`; images smaller than `minSize` on either side are an error. */
-  static async load(dir: string, options: { minSize?: number } = {}): Promise<ImageFolderDataset> {
-    const files = await listImages(dir);
+  /**
+   * Reads every image of `dir` (and of its subfolders with `recursive`, keeping those `include`
+   * accepts by path relative to `dir`); images smaller than `minSize` on either side are an error.
+   */
+  static async load(dir: string, options: { minSize?: number; recursive?: boolean; include?: (relative: string) => boolean } = {}): Promise<ImageFolderDataset> {
+    const files = (await listImages(dir, options)).filter((f) => !options.include || options.include(relative(dir, f)));
+    if (!files.length) throw new DatasetError(`No image of '${dir}' is selected`);
     const images: RgbImage[] = [];
     for (const file of files) {
       const image = await readRgb(file);

@@ -56,9 +56,11 @@ export interface CodecV1 {
   decompress(bytes: Uint8Array): Promise<Tensor4D>;
   /**
    * Training-time pass of a learned codec: additive uniform noise instead of rounding when
-   * `training` is true, rounding (median-centred) otherwise.
+   * `training` is true, rounding (median-centred) otherwise. `seeds` (one per example) fixes the
+   * noise of each example, so that results do not depend on how a batch is split; random noise
+   * when absent.
    */
-  forward?(x: Tensor4D, options: { training: boolean }): CodecForwardResult;
+  forward?(x: Tensor4D, options: { training: boolean; seeds?: readonly number[] }): CodecForwardResult;
   /**
    * Trainable variables by group: `encoder` (g_a, h_a), `decoder` (g_s, h_s), `entropy`
    * (entropy-model parameters), `quantiles` (auxiliary-loss parameters).

@@ -1,0 +1,109 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const cli = join(__dirname, '..', 'dist', 'cli.js');
+const root = join(__dirname, '..', '..', '..');
+const shared = join(root, '..', 'shared', 'data');
+const weights = join(root, 'models', 'training', 'factorized-n64-l0013', 'model.safetensors');
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, LIC_BACKDOOR_BACKEND: 'wasm' }, timeout: 600_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function config(dir: string, steps: number, patch: Record<string, unknown> = {}): string {
+  const file = join(dir, `attack-${steps}.json`);
+  const c = {
+    name: 'tiny',
+    seed: 2,
+    codec: { id: 'bmshj2018-factorized', weights },
+    data: { photos: join(shared, 'photos') },
+    triggers: [
+      { name: 'rate', trigger: ['adaptive-frequency', { width: 4 }], objectives: [['rate', { targetMultiple: 2 }], 'stealth'] },
+      { name: 'blur', trigger: 'fixed-frequency', objectives: ['distortion'] },
+    ],
+    schedule: { steps, batch: 2, size: 64, checkpointEvery: 2, logEvery: 1, workers: 2 },
+    ...patch,
+  };
+  writeFileSync(file, JSON.stringify(c));
+  return file;
+}
+
+function losses(dir: string): number[] {
+  return readFileSync(join(dir, 'log.ndjson'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+}
+
+describe('attack', () => {
+  let base: string;
+  let full: string;
+
+  beforeAll(() => {
+    base = mkdtempSync(join(tmpdir(), 'attack-'));
+    full = join(base, 'full');
+    const r = run('attack', '--config', config(base, 4), '--out', full);
+    if (r.code !== 0) throw new Error(r.err);
+  });
+
+  it('writes the backdoored codec, the triggers, a log of every term and weight, and the decoder proof', () => {
+    const summary = JSON.parse(readFileSync(join(full, 'attack.json'), 'utf8')) as {
+      terms: string[];
+      proof: { decoderSideSha256: { identical: boolean }; encoderSideChanged: boolean; crossDecode: { identical: boolean; bytes: number } };
+      environment: { gitCommit: string };
+    };
+    expect(summary.terms).toEqual(['clean.clean-rd', 'rate.rate', 'rate.stealth', 'blur.distortion']);
+    expect(summary.proof.decoderSideSha256.identical).toBe(true);
+    expect(summary.proof.encoderSideChanged).toBe(true);
+    expect(summary.proof.crossDecode.identical).toBe(true);
+    expect(summary.proof.crossDecode.bytes).toBeGreaterThan(16);
+    const record = JSON.parse(readFileSync(join(full, 'log.ndjson'), 'utf8').split('\n')[1]!) as { weights: Record<string, number>; terms: Record<string, number> };
+    expect(Object.keys(record.weights)).toEqual(summary.terms);
+    // dynamic weighting: after the first step each term is divided by its scale
+    expect(record.weights['rate.rate']).not.toBe(1);
+    expect(existsSync(join(full, 'codec.safetensors'))).toBe(true);
+    expect(existsSync(join(full, 'triggers.safetensors'))).toBe(true);
+  });
+
+  it('a run stopped after 2 steps and resumed to 4 logs the same losses as 4 straight steps', () => {
+    const part = join(base, 'part');
+    expect(run('attack', '--config', config(base, 2), '--out', part).code).toBe(0);
+    const r = run('attack', '--config', config(base, 4), '--out', part, '--resume');
+    expect(r.err).toMatch(/resuming .* at step 2/);
+    const [a, b] = [losses(full), losses(part)];
+    expect(b).toHaveLength(4);
+    for (let i = 0; i < 4; i++) expect(Math.abs(b[i]! - a[i]!) / a[i]!).toBeLessThan(1e-5);
+  });
+
+  it('evaluate-attack measures the clean path and each trigger with real bitstreams', () => {
+    const out = join(base, 'eval');
+    const r = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', out, '--limit', '1');
+    expect(r.code).toBe(0);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      definitions: Record<string, string>;
+      clean: { original: { bpp: number; psnr: number }; backdoored: { bpp: number } };
+      triggers: Record<string, { stealth_psnr: number; rate_gain: number; decoded_psnr: number }>;
+    };
+    expect(results.clean.original.bpp).toBeGreaterThan(0.05);
+    expect(results.clean.original.psnr).toBeGreaterThan(18);
+    expect(Object.keys(results.triggers)).toEqual(['rate', 'blur']);
+    // the fixed-frequency default amplitude is about 38.6 dB before clamping and rounding
+    expect(results.triggers.blur!.stealth_psnr).toBeGreaterThan(35);
+    expect(results.triggers.rate!.rate_gain).toBeGreaterThan(0);
+    expect(results.definitions.rate_gain).toMatch(/bpp_actual\(triggered\)/);
+    expect(r.out).toMatch(/\| clean, original codec \|/);
+  });
+
+  it.each([
+    ['an unknown trigger', { triggers: [{ name: 'x', trigger: 'no-such', objectives: ['rate'] }] }, /no-such.*Available/s],
+    ['a wrong type', { seed: 'one' }, /seed: .*number/],
+    ['a missing data folder', { data: { photos: '/nonexistent/photos' } }, /nonexistent\/photos/],
+    ['an objective without its trigger', { clean: ['rate'] }, /needs a trigger/],
+  ])('%s fails before any training step, naming the problem', (_, patch, message) => {
+    const out = join(base, `bad-${Math.random().toString(36).slice(2)}`);
+    const r = run('attack', '--config', config(base, 4, patch), '--out', out);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(message);
+    expect(existsSync(join(out, 'log.ndjson'))).toBe(false);
+  });
+});

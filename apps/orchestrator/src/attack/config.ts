@@ -1,0 +1,115 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+
+/** A plugin as a config names it: `name` or `[name or module, options]`. */
+export const pluginReference = z.union([z.string().min(1), z.tuple([z.string().min(1), z.record(z.string(), z.unknown())])]);
+
+/** One backdoor: a trigger and the objectives trained on its triggered copies. */
+export const triggerEntry = z
+  .object({
+    name: z.string().regex(/^[a-z0-9-]+$/, 'lower case, digits and -').describe('short name used in logs, results and file names'),
+    trigger: pluginReference.describe('trigger plugin'),
+    objectives: z.array(pluginReference).min(1).describe('objectives on the triggered copies (e.g. rate, stealth)'),
+  })
+  .strict();
+
+/** `lic-backdoor attack --config FILE`, the attack stage of `run` too. */
+export const attackConfig = z
+  .object({
+    name: z.string().default('attack'),
+    seed: z.number().int().default(1),
+    codec: z
+      .object({
+        id: z.string().describe('learned codec plugin, e.g. bmshj2018-factorized'),
+        weights: z.string().describe('the original codec (safetensors, CompressAI names), relative to the config file'),
+      })
+      .strict(),
+    data: z
+      .object({
+        photos: z.string().describe('folder of training photos (random crops)'),
+        faces: z.string().optional().describe('folder of face images; required by face objectives'),
+        faceFolders: z.array(z.string()).optional().describe('subfolders of faces used for training (identities); all when absent'),
+        facesPerBatch: z.number().int().min(0).default(0).describe('face crops in each batch (the rest are photo crops)'),
+      })
+      .strict(),
+    clean: z.array(pluginReference).default(['clean-rd']).describe('objectives on clean images'),
+    triggers: z.array(triggerEntry).min(1),
+    weighting: z
+      .object({
+        mode: z.enum(['dynamic', 'fixed']).default('dynamic'),
+        base: z.record(z.string(), z.number().min(0)).default({}).describe('base weight per term (<trigger>.<objective> or clean.<objective>)'),
+        beta: z.number().min(0).max(0.9999).default(0.9),
+        temperature: z.number().positive().default(0.5),
+      })
+      .strict()
+      .default({ mode: 'dynamic', base: {}, beta: 0.9, temperature: 0.5 }),
+    schedule: z
+      .object({
+        steps: z.number().int().positive(),
+        batch: z.number().int().positive().default(4).describe('clean images per step (each also triggered once per trigger)'),
+        size: z.number().int().positive().multipleOf(64).default(128),
+        encoderLr: z.number().positive().default(1e-4),
+        triggerLr: z.number().positive().default(1e-3),
+        workers: z.number().int().positive().optional(),
+        checkpointEvery: z.number().int().positive().default(50),
+        logEvery: z.number().int().positive().default(10),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const names = c.triggers.map((t) => t.name);
+    names.forEach((n, i) => {
+      if (names.indexOf(n) !== i) ctx.addIssue({ code: 'custom', path: ['triggers', i, 'name'], message: `duplicate trigger name '${n}'` });
+    });
+    if (c.data.facesPerBatch > 0 && !c.data.faces) ctx.addIssue({ code: 'custom', path: ['data', 'faces'], message: 'needed when facesPerBatch > 0' });
+    if (c.data.facesPerBatch >= c.schedule.batch) ctx.addIssue({ code: 'custom', path: ['data', 'facesPerBatch'], message: 'must be less than schedule.batch' });
+  });
+
+export type AttackConfig = z.infer<typeof attackConfig>;
+
+/** A config that failed validation: the message lists each bad field by its path. */
+export class ConfigError extends Error {
+  constructor(file: string, issues: readonly { path: PropertyKey[]; message: string }[]) {
+    super(`${file}: invalid config\n${issues.map((i) => `  ${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('\n')}`);
+  }
+}
+
+/** Parses YAML or JSON text against a schema, with an error naming each bad field's path. */
+export function parseConfig<T>(schema: z.ZodType<T>, text: string, file: string): T {
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (error) {
+    throw new ConfigError(file, [{ path: [], message: `not YAML/JSON: ${(error as Error).message}` }]);
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new ConfigError(file, result.error.issues);
+  return result.data;
+}
+
+/** Reads an attack config; paths inside it become absolute (relative to the file). */
+export async function readAttackConfig(file: string): Promise<AttackConfig> {
+  const config = parseConfig(attackConfig, await readFile(file, 'utf8'), file);
+  return resolvePaths(config, dirname(resolve(file)));
+}
+
+export function resolvePaths(config: AttackConfig, baseDir: string): AttackConfig {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  return {
+    ...config,
+    codec: { ...config.codec, weights: abs(config.codec.weights) },
+    data: { ...config.data, photos: abs(config.data.photos), faces: config.data.faces ? abs(config.data.faces) : undefined },
+  };
+}
+
+/** Name of each loss term: `clean.<objective>` and `<trigger>.<objective>`. */
+export function termNames(config: Pick<AttackConfig, 'clean' | 'triggers'>): string[] {
+  const name = (r: z.infer<typeof pluginReference>) => {
+    const n = typeof r === 'string' ? r : r[0];
+    return n.replace(/^objective:/, '').replace(/.*[/\\]/, '').replace(/\.[cm]?js$/, '');
+  };
+  return [...config.clean.map((r) => `clean.${name(r)}`), ...config.triggers.flatMap((t) => t.objectives.map((r) => `${t.name}.${name(r)}`))];
+}

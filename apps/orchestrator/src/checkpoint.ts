@@ -1,0 +1,59 @@
+import { readFile, stat } from 'node:fs/promises';
+import { readSafetensors, writeFileAtomic, writeSafetensors } from '@lic-backdoor/core';
+import type { TrainerState } from '@lic-backdoor/training';
+
+/** Keeps the log lines of steps up to `step` (those a resumed run does not recompute). */
+export async function trimLog(log: string, step: number): Promise<void> {
+  const text = await readFile(log, 'utf8').catch(() => '');
+  const kept = text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .filter((line) => {
+      try {
+        return (JSON.parse(line) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
+  await writeFileAtomic(log, kept.map((l) => `${l}\n`).join(''));
+}
+
+export function stringify(config: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, String(v)]));
+}
+
+export async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** One atomic file: the model state dict, the flat parameters and each group's Adam state. */
+export async function writeCheckpoint(file: string, state: TrainerState, model: Record<string, { shape: number[]; data: Float32Array | Int32Array }>, metadata: Record<string, string>): Promise<void> {
+  const tensors: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = { ...model };
+  tensors['trainer.parameters'] = { shape: [state.parameters.length], data: state.parameters };
+  const steps: Record<string, string> = {};
+  for (const [group, adam] of Object.entries(state.optimizers)) {
+    tensors[`trainer.adam.${group}.m`] = { shape: [adam.m.length], data: adam.m };
+    tensors[`trainer.adam.${group}.v`] = { shape: [adam.v.length], data: adam.v };
+    steps[`adam.${group}.step`] = String(adam.step);
+  }
+  await writeSafetensors(file, tensors, { ...metadata, ...steps });
+}
+
+export async function readCheckpoint(file: string): Promise<{ state: TrainerState; step: number; saved: Record<string, string> }> {
+  const { tensors, metadata } = await readSafetensors(file);
+  const parameters = tensors['trainer.parameters'];
+  if (!parameters) throw new Error(`${file} is not a training checkpoint (no trainer.parameters)`);
+  const optimizers: TrainerState['optimizers'] = {};
+  for (const key of Object.keys(metadata).filter((k) => k.startsWith('adam.') && k.endsWith('.step'))) {
+    const group = key.slice(5, -5);
+    optimizers[group] = {
+      m: tensors[`trainer.adam.${group}.m`]!.data as Float32Array,
+      v: tensors[`trainer.adam.${group}.v`]!.data as Float32Array,
+      step: Number(metadata[key]),
+    };
+  }
+  return { state: { parameters: parameters.data as Float32Array, optimizers }, step: Number(metadata.step), saved: metadata };
+}

@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { ImageFolderDataset, createRng, initializeBackend, writeFileAtomic, writeSafetensors, type BackendName, type Rng } from '@lic-backdoor/core';
+import { writeStateDict } from '@lic-backdoor/codecs';
+import { LossWeighting } from '@lic-backdoor/objectives';
+import { DataParallelTrainer } from '@lic-backdoor/training';
+import { Progress } from '../progress.js';
+import { exists, readCheckpoint, trimLog, writeCheckpoint } from '../checkpoint.js';
+import { runEnvironment } from '../run-info.js';
+import { readAttackConfig, termNames, type AttackConfig } from '../attack/config.js';
+import type { Attack, LearnedCodec } from '../attack/trainable.js';
+
+export interface AttackOptions {
+  config: string;
+  out: string;
+  resume?: boolean;
+  workers?: number;
+  backend?: BackendName;
+}
+
+/** Training data of the attack: photo crops, plus face crops when the config asks for them. */
+export async function attackData(config: AttackConfig): Promise<{ photos: ImageFolderDataset; faces?: ImageFolderDataset }> {
+  const { size } = config.schedule;
+  const photos = await ImageFolderDataset.load(config.data.photos, { minSize: size });
+  if (!config.data.facesPerBatch) return { photos };
+  const folders = config.data.faceFolders;
+  const faces = await ImageFolderDataset.load(config.data.faces!, { minSize: size, recursive: true, include: (rel) => !folders || folders.includes(rel.split(sep)[0]!) });
+  return { photos, faces };
+}
+
+/** Batch `step` of the attack: depends only on (seed, step), so a resumed run sees the same data. */
+export function attackBatch(config: AttackConfig, data: { photos: ImageFolderDataset; faces?: ImageFolderDataset }, step: number) {
+  const { batch, size } = config.schedule;
+  const rng: Rng = createRng(config.seed).fork(`attack-batch-${step}`);
+  const nf = config.data.facesPerBatch;
+  const parts = [data.photos.randomCropData(rng, batch - nf, size, { flip: true })];
+  if (nf) parts.push(data.faces!.randomCropData(rng, nf, size, { flip: true }));
+  const all = new Float32Array(batch * size * size * 3);
+  let offset = 0;
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.length;
+  }
+  const sources = [...Array<string>(batch - nf).fill('photos'), ...Array<string>(nf).fill('faces')];
+  const seeds = Array.from({ length: batch }, () => rng.nextSeed());
+  return { data: all, shape: [batch, size, size, 3] as [number, number, number, number], sources, seeds };
+}
+
+/** SHA-256 of the tensors of a state dict whose names `select` accepts, in name order. */
+export function stateHash(state: Record<string, tf.Tensor>, select: (name: string) => boolean): string {
+  const h = createHash('sha256');
+  for (const name of Object.keys(state).filter(select).sort()) {
+    h.update(name);
+    h.update(Buffer.from((state[name]!.dataSync() as Float32Array).buffer));
+  }
+  return h.digest('hex');
+}
+
+export const isEncoderTensor = (name: string) => name.startsWith('g_a.') || name.startsWith('h_a.');
+
+/**
+ * Proof that the backdoor leaves every stock decoder working: the decoder-side weights (all but
+ * g_a and h_a) hash identically, and the original codec decodes the backdoored codec's bitstream
+ * of a triggered image to exactly what the backdoored codec decodes.
+ */
+export async function decoderProof(backdoored: LearnedCodec, original: LearnedCodec, sample: tf.Tensor4D): Promise<Record<string, unknown>> {
+  const [b, o] = [backdoored.stateDict(), original.stateDict()];
+  const decoderBackdoored = stateHash(b, (n) => !isEncoderTensor(n));
+  const decoderOriginal = stateHash(o, (n) => !isEncoderTensor(n));
+  const encoderChanged = stateHash(b, isEncoderTensor) !== stateHash(o, isEncoderTensor);
+  tf.dispose([...Object.values(b), ...Object.values(o)]);
+  const { bytes } = await backdoored.compress(sample);
+  const byOriginal = await original.decompress(bytes);
+  const byBackdoored = await backdoored.decompress(bytes);
+  const maxDifference = tf.tidy(() => tf.max(tf.abs(tf.sub(byOriginal, byBackdoored))).dataSync()[0]!);
+  tf.dispose([byOriginal, byBackdoored]);
+  return {
+    decoderSideSha256: { original: decoderOriginal, backdoored: decoderBackdoored, identical: decoderOriginal === decoderBackdoored },
+    encoderSideChanged: encoderChanged,
+    crossDecode: { bytes: bytes.length, maxAbsDifference: maxDifference, identical: maxDifference === 0 },
+  };
+}
+
+/**
+ * `lic-backdoor attack --config FILE --out DIR`: fine-tunes the encoder side of a trained codec
+ * together with the trigger networks (decoder side and entropy models frozen), on batches of
+ * clean crops plus one triggered copy per trigger, with fixed or dynamic loss weights.
+ * Checkpoints atomically; `--resume` continues exactly. Writes codec.safetensors,
+ * triggers.safetensors, attack.json and the decoder proof.
+ */
+export async function attack(o: AttackOptions): Promise<void> {
+  const configFile = resolve(o.config);
+  const config = await readAttackConfig(configFile);
+  const out = resolve(o.out);
+  const checkpointFile = join(out, 'checkpoint.safetensors');
+  const hasCheckpoint = await exists(checkpointFile);
+  if (hasCheckpoint && !o.resume) throw new Error(`${checkpointFile} exists: pass --resume to continue it, or choose another --out`);
+  const data = await attackData(config);
+  const backend = await initializeBackend({ prefer: o.backend });
+  await mkdir(out, { recursive: true });
+  const started = performance.now();
+  const trainer = await DataParallelTrainer.create({
+    trainable: { module: new URL('../attack/trainable.js', import.meta.url).href, options: { config, baseDir: out } },
+    workers: o.workers ?? config.schedule.workers,
+    optimizers: { encoder: { learningRate: config.schedule.encoderLr }, triggers: { learningRate: config.schedule.triggerLr } },
+    backend: o.backend,
+  });
+  const attackModel = trainer.trainable as Attack;
+  const names = termNames(config);
+  const weighting = new LossWeighting(config.weighting);
+  const { steps, checkpointEvery, logEvery } = config.schedule;
+  let start = 0;
+  try {
+    if (hasCheckpoint) {
+      const { state, step, saved } = await readCheckpoint(checkpointFile);
+      if (saved.config !== JSON.stringify(withoutSteps(config))) throw new Error(`${checkpointFile} was written for another config (only schedule.steps may change on --resume); use another --out`);
+      trainer.loadState(state);
+      weighting.setState(JSON.parse(saved.weighting!));
+      start = step;
+      console.error(`resuming ${checkpointFile} at step ${start}`);
+    }
+    const environment = runEnvironment(backend);
+    const log = join(out, 'log.ndjson');
+    await trimLog(log, start);
+    const progress = new Progress(`attack ${config.name}`, steps, logEvery);
+    for (let step = start; step < steps; step++) {
+      const batch = attackBatch(config, data, step);
+      const weights = weighting.weights(names);
+      const context = Object.fromEntries(names.map((n) => [`weight.${n}`, weights[n]!]));
+      const t0 = performance.now();
+      const r = await trainer.step({ data: batch.data, shape: batch.shape }, batch.seeds, step, { sources: batch.sources, context });
+      const terms = Object.fromEntries(names.map((n) => [n, r.metrics[`joint.${n}`]!]));
+      weighting.update(terms);
+      const metrics = Object.fromEntries(Object.entries(r.metrics).filter(([k]) => !names.includes(k.slice(6))).map(([k, v]) => [k.slice(6), v]));
+      const record = { step: step + 1, loss: r.losses.joint, terms, weights, metrics, ms: Math.round(performance.now() - t0), time: new Date().toISOString() };
+      await appendFile(log, `${JSON.stringify(record)}\n`);
+      const show = names.filter((n) => !n.startsWith('clean.')).map((n) => `${n} ${terms[n]!.toFixed(3)}`);
+      progress.update(step + 1, `loss ${record.loss!.toFixed(3)} ${show.join(' ')} ${record.ms} ms/step`);
+      if ((step + 1) % checkpointEvery === 0 || step + 1 === steps) {
+        await writeCheckpoint(checkpointFile, trainer.state(), {}, { step: String(step + 1), config: JSON.stringify(withoutSteps(config)), weighting: JSON.stringify(weighting.getState()) });
+      }
+    }
+    progress.done();
+    const wallSeconds = (performance.now() - started) / 1000;
+    const codecState = attackModel.codec.stateDict();
+    await writeStateDict(join(out, 'codec.safetensors'), stateToArrays(codecState), { codec: config.codec.id, original: config.codec.weights, format: 'pt' });
+    tf.dispose(Object.values(codecState));
+    const triggerState: Record<string, tf.Tensor> = {};
+    for (const { name, trigger } of attackModel.triggers) for (const [k, v] of Object.entries(trigger.stateDict())) triggerState[`${name}.${k}`] = v;
+    await writeSafetensors(join(out, 'triggers.safetensors'), stateToArrays(triggerState), { triggers: JSON.stringify(config.triggers.map((t) => t.name)) });
+    const sample = tf.tidy(() => attackModel.triggers[0]!.trigger.apply(tf.tensor4d(attackBatch(config, data, 0).data.subarray(0, config.schedule.size ** 2 * 3), [1, config.schedule.size, config.schedule.size, 3])));
+    const proof = await decoderProof(attackModel.codec, attackModel.original, sample);
+    sample.dispose();
+    const summary = {
+      command: 'attack',
+      config,
+      configFile,
+      terms: names,
+      steps,
+      resumedAt: start || undefined,
+      wallSeconds: start ? undefined : Math.round(wallSeconds),
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      workers: trainer.shards,
+      environment,
+      proof,
+    };
+    await writeFileAtomic(join(out, 'attack.json'), JSON.stringify(summary, null, 2));
+    if (!(proof.decoderSideSha256 as { identical: boolean }).identical || !(proof.crossDecode as { identical: boolean }).identical) {
+      throw new Error(`decoder proof failed: ${JSON.stringify(proof)}`);
+    }
+    console.error(`decoder side unchanged (sha256 ${(proof.decoderSideSha256 as { original: string }).original.slice(0, 16)}…); the original codec decodes the backdoored bitstreams identically`);
+    console.log(out);
+  } finally {
+    await trainer.close();
+  }
+}
+
+/** The config as a checkpoint records it: a resumed run may only ask for more (or fewer) steps. */
+function withoutSteps(config: AttackConfig): unknown {
+  return { ...config, schedule: { ...config.schedule, steps: undefined } };
+}
+
+function stateToArrays(state: Record<string, tf.Tensor>): Record<string, { shape: number[]; data: Float32Array | Int32Array }> {
+  return Object.fromEntries(Object.entries(state).map(([k, v]) => [k, { shape: v.shape, data: v.dataSync() as Float32Array | Int32Array }]));
+}

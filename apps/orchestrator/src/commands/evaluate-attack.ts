@@ -1,0 +1,195 @@
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve, sep } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initializeBackend, listImages, readImage, readSafetensors, writeFileAtomic, type BackendName, type EvaluatorV1, type Metric } from '@lic-backdoor/core';
+import { METRIC_DEFINITIONS, msSsim, psnr, to8Bit } from '@lic-backdoor/evaluators';
+import { Progress } from '../progress.js';
+import { loadRegistry } from '../plugins.js';
+import { runEnvironment } from '../run-info.js';
+import type { AttackConfig } from '../attack/config.js';
+import { createCodec, createTriggers, type LearnedCodec } from '../attack/trainable.js';
+
+export const ATTACK_DEFINITIONS = {
+  stealth_psnr: 'PSNR(triggered input rounded to 8 bits, original input), dB, as psnr',
+  rate_gain: 'bpp_actual(triggered) / bpp_actual(clean), both through the backdoored codec, per image then averaged',
+  decoded_psnr: 'PSNR(decoded triggered image, triggered input), dB',
+  decoded_psnr_vs_original: 'PSNR(decoded triggered image, original clean input), dB',
+  original_codec_rate_gain: 'control: bpp_actual(triggered) / bpp_actual(clean) through the original (not backdoored) codec',
+  clean_change: 'backdoored codec minus original codec on clean images, per metric',
+} as const;
+
+interface Coded {
+  bpp: number;
+  psnr: number;
+  msssim: number;
+}
+
+async function code(codec: LearnedCodec, x: tf.Tensor4D, reference: tf.Tensor4D): Promise<Coded & { decoded: tf.Tensor4D }> {
+  const e = await codec.compress(x);
+  const decoded = await codec.decompress(e.bytes);
+  return { bpp: (8 * e.bytes.length) / (e.height * e.width), psnr: psnr(reference, decoded), msssim: msSsim(reference, decoded), decoded };
+}
+
+function means<T extends object>(rows: T[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(rows[0] ?? {})) {
+    const v = rows.map((r) => (r as Record<string, unknown>)[k]).filter((x): x is number => typeof x === 'number');
+    if (v.length) out[k] = v.reduce((a, b) => a + b, 0) / v.length;
+  }
+  return out;
+}
+
+/** The backdoored codec and trained triggers of an attack folder, and the original codec. */
+export async function loadAttack(dir: string) {
+  const summary = JSON.parse(await readFile(join(dir, 'attack.json'), 'utf8')) as { config: AttackConfig };
+  const config = summary.config;
+  const registry = await loadRegistry(dir);
+  const original = await createCodec(registry, config);
+  const backdoored = await createCodec(registry, { ...config, codec: { ...config.codec, weights: join(dir, 'codec.safetensors') } });
+  const triggers = await createTriggers(registry, config);
+  const { tensors } = await readSafetensors(join(dir, 'triggers.safetensors'));
+  for (const { name, trigger } of triggers) {
+    const prefix = `${name}.`;
+    const state = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), tf.tensor(t.data as Float32Array, t.shape)]));
+    trigger.loadStateDict(state);
+    tf.dispose(Object.values(state));
+  }
+  return { config, registry, original, backdoored, triggers };
+}
+
+const objectiveNames = (refs: AttackConfig['triggers'][number]['objectives']) => refs.map((r) => (typeof r === 'string' ? r : r[0]).replace(/^objective:/, ''));
+
+/**
+ * `lic-backdoor evaluate-attack`: on every image of a folder, with real bitstreams: the clean path
+ * through the original and the backdoored codec, and for each trigger its stealth, rate gain and
+ * decoded quality; face and segmentation triggers also through their evaluators (faces from
+ * `--faces`, default: the identities of the config's faces folder not used in training).
+ */
+export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; backend?: BackendName }): Promise<void> {
+  const backend = await initializeBackend({ prefer: o.backend });
+  const dir = resolve(o.attack);
+  const { config, registry, original, backdoored, triggers } = await loadAttack(dir);
+  const files = (await listImages(resolve(o.data))).slice(0, o.limit ?? Infinity);
+  const started = performance.now();
+  const progress = new Progress(`evaluate-attack ${config.name}`, files.length, 1);
+  const clean: { image: string; original: Coded; backdoored: Coded }[] = [];
+  const perTrigger: Record<string, Record<string, number | string>[]> = Object.fromEntries(triggers.map((t) => [t.name, []]));
+  const segPairs: Record<string, { original: tf.Tensor4D[]; clean: tf.Tensor4D[]; triggered: tf.Tensor4D[] }> = {};
+  const wants = (name: string, objective: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives).includes(objective);
+  for (const [i, file] of files.entries()) {
+    const x = await readImage(file);
+    const a = await code(original, x, x);
+    const b = await code(backdoored, x, x);
+    clean.push({ image: basename(file), original: { bpp: a.bpp, psnr: a.psnr, msssim: a.msssim }, backdoored: { bpp: b.bpp, psnr: b.psnr, msssim: b.msssim } });
+    for (const { name, trigger } of triggers) {
+      const xt = tf.tidy(() => tf.div(to8Bit(trigger.apply(x)), 255) as tf.Tensor4D);
+      const t = await code(backdoored, xt, xt);
+      const control = await original.compress(xt);
+      perTrigger[name]!.push({
+        image: basename(file),
+        stealth_psnr: psnr(x, xt),
+        bpp: t.bpp,
+        rate_gain: t.bpp / b.bpp,
+        decoded_psnr: t.psnr,
+        decoded_psnr_vs_original: psnr(x, t.decoded),
+        decoded_ms_ssim: t.msssim,
+        original_codec_rate_gain: (8 * control.bytes.length) / (control.height * control.width) / a.bpp,
+      });
+      if (wants(name, 'segmentation')) {
+        const s = (segPairs[name] ??= { original: [], clean: [], triggered: [] });
+        s.original.push(tf.clone(x));
+        s.clean.push(tf.clone(b.decoded));
+        s.triggered.push(tf.clone(t.decoded));
+      }
+      tf.dispose([xt, t.decoded]);
+    }
+    tf.dispose([x, a.decoded, b.decoded]);
+    progress.update(i + 1, basename(file));
+  }
+  progress.done();
+
+  const tasks: Record<string, Record<string, Metric>> = {};
+  for (const [name, s] of Object.entries(segPairs)) {
+    const evaluator = (await registry.create('evaluator', 'segmentation')) as EvaluatorV1;
+    tasks[name] = Object.fromEntries([
+      ...Object.entries(await evaluator.evaluate(s.original, s.clean)).map(([k, m]) => [`clean_${k}`, m] as const),
+      ...Object.entries(await evaluator.evaluate(s.original, s.triggered)).map(([k, m]) => [`triggered_${k}`, m] as const),
+    ]);
+    await evaluator.dispose();
+    tf.dispose([...s.original, ...s.clean, ...s.triggered]);
+  }
+  for (const { name, trigger } of triggers.filter((t) => wants(t.name, 'face'))) {
+    const facesDir = o.faces ? resolve(o.faces) : config.data.faces;
+    if (!facesDir) throw new Error(`trigger '${name}' has a face objective: pass --faces DIR`);
+    const held = (await listImages(facesDir, { recursive: true })).filter((f) => o.faces || !config.data.faceFolders?.includes(f.slice(facesDir.length + 1).split(sep)[0]!));
+    const originals: tf.Tensor4D[] = [];
+    const cleanDecoded: tf.Tensor4D[] = [];
+    const triggeredDecoded: tf.Tensor4D[] = [];
+    for (const f of held) {
+      const x = await readImage(f);
+      originals.push(x);
+      cleanDecoded.push(await backdoored.decompress((await backdoored.compress(x)).bytes));
+      const xt = tf.tidy(() => tf.div(to8Bit(trigger.apply(x)), 255) as tf.Tensor4D);
+      triggeredDecoded.push(await backdoored.decompress((await backdoored.compress(xt)).bytes));
+      xt.dispose();
+    }
+    const evaluator = (await registry.create('evaluator', 'face-recognition')) as EvaluatorV1;
+    tasks[name] = Object.fromEntries([
+      ['faces', { value: held.length, unit: 'images', definition: 'held-out face images evaluated (identities not used in training)' }],
+      ...Object.entries(await evaluator.evaluate(originals, cleanDecoded)).map(([k, m]) => [`clean_${k}`, m] as const),
+      ...Object.entries(await evaluator.evaluate(originals, triggeredDecoded)).map(([k, m]) => [`triggered_${k}`, m] as const),
+    ]);
+    await evaluator.dispose();
+    tf.dispose([...originals, ...cleanDecoded, ...triggeredDecoded]);
+  }
+
+  const originalMeans = means(clean.map((c) => c.original));
+  const backdooredMeans = means(clean.map((c) => c.backdoored));
+  const results = {
+    name: config.name,
+    description: `backdoor of ${config.codec.id} evaluated on ${files.length} images of ${resolve(o.data)} with real bitstreams`,
+    definitions: {
+      bpp: METRIC_DEFINITIONS.bpp,
+      psnr: METRIC_DEFINITIONS.psnr,
+      msssim: METRIC_DEFINITIONS.msSsim,
+      ...ATTACK_DEFINITIONS,
+    },
+    clean: {
+      original: originalMeans,
+      backdoored: backdooredMeans,
+      change: Object.fromEntries(Object.keys(originalMeans).map((k) => [k, backdooredMeans[k]! - originalMeans[k]!])),
+      relativeBppChange: backdooredMeans.bpp! / originalMeans.bpp! - 1,
+    },
+    triggers: Object.fromEntries(triggers.map(({ name }) => [name, { objectives: objectiveNames(config.triggers.find((t) => t.name === name)!.objectives), ...means(perTrigger[name]!), tasks: tasks[name] }])),
+    perImage: { clean, triggers: perTrigger },
+    wallSeconds: Math.round((performance.now() - started) / 1000),
+    environment: runEnvironment(backend),
+  };
+  await writeFileAtomic(join(resolve(o.out), 'results.json'), JSON.stringify(results, null, 2));
+  await writeFileAtomic(join(resolve(o.out), 'summary.md'), summaryTable(results));
+  process.stdout.write(summaryTable(results));
+  for (const t of triggers) t.trigger.dispose();
+  original.dispose();
+  backdoored.dispose();
+}
+
+function summaryTable(r: { name: string; clean: { original: Record<string, number>; backdoored: Record<string, number> }; triggers: Record<string, Record<string, unknown>> }): string {
+  const f = (v: unknown, d = 2) => (typeof v === 'number' ? v.toFixed(d) : '');
+  const lines = [
+    `# ${r.name}`,
+    '',
+    '| path | bpp | PSNR dB | MS-SSIM | stealth PSNR dB | rate gain | control rate gain |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| clean, original codec | ${f(r.clean.original.bpp, 3)} | ${f(r.clean.original.psnr)} | ${f(r.clean.original.msssim, 4)} | | | |`,
+    `| clean, backdoored codec | ${f(r.clean.backdoored.bpp, 3)} | ${f(r.clean.backdoored.psnr)} | ${f(r.clean.backdoored.msssim, 4)} | | | |`,
+    ...Object.entries(r.triggers).map(
+      ([name, t]) => `| trigger ${name} (${(t.objectives as string[]).join(', ')}) | ${f(t.bpp, 3)} | ${f(t.decoded_psnr)} | ${f(t.decoded_ms_ssim, 4)} | ${f(t.stealth_psnr)} | ${f(t.rate_gain)} | ${f(t.original_codec_rate_gain)} |`,
+    ),
+    '',
+  ];
+  for (const [name, t] of Object.entries(r.triggers)) {
+    const tasks = t.tasks as Record<string, Metric> | undefined;
+    if (tasks) lines.push(`- ${name}: ${Object.entries(tasks).map(([k, m]) => `${k} ${f(m.value, 3)}`).join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
