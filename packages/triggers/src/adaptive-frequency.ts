@@ -18,10 +18,12 @@ export interface AdaptiveFrequencyOptions extends FrequencyBandOptions {
  * branch runs two (conv3x3-ReLU)x2 + max-pool stages on every n x n block of the image, takes the
  * maximum over positions and blocks, and predicts per channel a value and an importance for each
  * candidate frequency; the top K by importance are kept. A weight branch (four stages over the
- * image, then a 1x1 convolution and softplus) gives a per-block, per-channel strength. The
- * pattern, scaled per block, is added to the block DCT of the JPEG YCbCr image.
- * Differences from the reference: no batch normalisation (its batch statistics would make
- * results depend on how a batch is split across workers).
+ * image, then a 1x1 convolution and a sigmoid shifted to (0.5, 1.5)) gives a per-block,
+ * per-channel strength. The pattern, scaled per block, is added to the block DCT of the JPEG
+ * YCbCr image. Differences from the reference: no batch normalisation (its batch statistics
+ * would make results depend on how a batch is split across workers); the block weights are
+ * bounded below, so that a trigger shrunk by the stealth term can grow again (the overall
+ * strength lives in the pattern values).
  */
 export class AdaptiveFrequencyTrigger implements TriggerV1 {
   readonly specificationVersion = 'v1';
@@ -72,7 +74,8 @@ export class AdaptiveFrequencyTrigger implements TriggerV1 {
       let map = ycc;
       for (let i = 0; i < 4; i++) map = stage(map, [this.weight[2 * i]!, this.weight[2 * i + 1]!]);
       if (n !== 16) map = tf.image.resizeBilinear(map, [h / n, w / n]);
-      const weight = tf.softplus(tf.add(conv(map, this.heads[2]!), 1)) as tf.Tensor4D;
+      // in (0.5, 1.5): blocks get more or less of the pattern, but the weights cannot die out
+      const weight = tf.add(tf.sigmoid(conv(map, this.heads[2]!)), 0.5) as tf.Tensor4D;
       return { pattern, weight };
     });
   }
