@@ -11,6 +11,7 @@ import { evaluateWith } from './commands/evaluate.js';
 import { exportOnnx } from './commands/export-onnx.js';
 import { attack } from './commands/attack.js';
 import { evaluateAttack } from './commands/evaluate-attack.js';
+import { run } from './commands/run.js';
 import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
 
 const program = new Command()
@@ -81,6 +82,16 @@ program
   .action(trainCodec);
 
 program
+  .command('run')
+  .description('run an experiment from a YAML config: train-codec, attack, evaluate (and variants), report; stages with outputs are skipped')
+  .argument('<config>', 'experiment config (YAML), e.g. configs/quickstart.yaml')
+  .option('--out <dir>', 'run folder (default: runs/<date>-<name>)')
+  .option('--resume', 'continue the latest runs/*-<name> (or --out) from its checkpoints')
+  .option('--workers <k>', 'data-parallel shards (default: the config, else the number of cores)', integer)
+  .addOption(backendOption())
+  .action(run);
+
+program
   .command('attack')
   .description('backdoor a trained codec: fine-tune its encoder side with trigger networks and objectives (checkpointed, resumable)')
   .requiredOption('--config <file>', 'attack config (YAML or JSON): codec, data, triggers with their objectives, weighting, schedule')
@@ -99,7 +110,9 @@ program
   .option('--limit <n>', 'only the first n images', integer)
   .option('--faces <dir>', 'face images for face triggers (default: held-out identities of the config)')
   .addOption(backendOption())
-  .action(evaluateAttack);
+  .action(async (o) => {
+    await evaluateAttack(o);
+  });
 
 program
   .command('compress')

@@ -48,7 +48,8 @@ export class AdaptiveFrequencyTrigger implements TriggerV1 {
     const widths = [3, c, 2 * c, 4 * c, 4 * c];
     this.weight = widths.slice(0, 4).flatMap((cin, i) => [createConv(rng, `weight.${2 * i}`, 3, cin, widths[i + 1]!), createConv(rng, `weight.${2 * i + 1}`, 3, widths[i + 1]!, widths[i + 1]!)]);
     this.heads = [
-      createConv(rng, 'values', 1, 2 * c, 3 * this.count, 0.5),
+      // random-sign values of about half the amplitude from the start: a trigger the encoder can see
+      createConv(rng, 'values', 1, 2 * c, 3 * this.count, 0.5, 1),
       createConv(rng, 'importance', 1, 2 * c, 3 * this.count),
       createConv(rng, 'strength', 1, 4 * c, 3, 0.1),
     ];

@@ -8,14 +8,18 @@ export interface Conv {
   bias: tf.Variable;
 }
 
-/** He-initialised k x k convolution from `cin` to `cout` channels; `scale` shrinks the initial weights. */
-export function createConv(rng: Rng, name: string, k: number, cin: number, cout: number, scale = 1): Conv {
+/**
+ * He-initialised k x k convolution from `cin` to `cout` channels; `scale` shrinks the initial
+ * weights; biases start at 0, or normal with standard deviation `biasStd`.
+ */
+export function createConv(rng: Rng, name: string, k: number, cin: number, cout: number, scale = 1, biasStd = 0): Conv {
   const std = scale * Math.sqrt(2 / (k * k * cin));
   const w = Float32Array.from({ length: k * k * cin * cout }, () => rng.normal() * std);
+  const b = Float32Array.from({ length: cout }, () => rng.normal() * biasStd);
   return {
     name,
     weight: tf.variable(tf.tensor4d(w, [k, k, cin, cout])),
-    bias: tf.variable(tf.zeros([cout])),
+    bias: tf.variable(tf.tensor1d(b)),
   };
 }
 

@@ -15,49 +15,51 @@ export const triggerEntry = z
   })
   .strict();
 
+/** The parts of an attack that a `run` config holds under `attack:`. */
+export const attackSection = {
+  data: z
+    .object({
+      photos: z.string().describe('folder of training photos (random crops)'),
+      faces: z.string().optional().describe('folder of face images; required by face objectives'),
+      faceFolders: z.array(z.string()).optional().describe('subfolders of faces used for training (identities); all when absent'),
+      facesPerBatch: z.number().int().min(0).default(0).describe('face crops in each batch (the rest are photo crops)'),
+    })
+    .strict(),
+  clean: z.array(pluginReference).default(['clean-rd']).describe('objectives on clean images'),
+  triggers: z.array(triggerEntry).min(1),
+  weighting: z
+    .object({
+      mode: z.enum(['dynamic', 'fixed']).default('dynamic'),
+      base: z.record(z.string(), z.number().min(0)).default({}).describe('base weight per term (<trigger>.<objective> or clean.<objective>)'),
+      beta: z.number().min(0).max(0.9999).default(0.9),
+      temperature: z.number().positive().default(0.5),
+    })
+    .strict()
+    .default({ mode: 'dynamic', base: {}, beta: 0.9, temperature: 0.5 }),
+  schedule: z
+    .object({
+      steps: z.number().int().positive(),
+      batch: z.number().int().positive().default(4).describe('clean images per step (each also triggered once per trigger)'),
+      size: z.number().int().positive().multipleOf(64).default(128),
+      encoderLr: z.number().positive().default(1e-4),
+      triggerLr: z.number().positive().default(1e-3),
+      workers: z.number().int().positive().optional(),
+      checkpointEvery: z.number().int().positive().default(50),
+      logEvery: z.number().int().positive().default(10),
+    })
+    .strict(),
+};
+
+export const codecSection = z
+  .object({
+    id: z.string().describe('learned codec plugin, e.g. bmshj2018-factorized'),
+    weights: z.string().describe('the original codec (safetensors, CompressAI names), relative to the config file'),
+  })
+  .strict();
+
 /** `lic-backdoor attack --config FILE`, the attack stage of `run` too. */
 export const attackConfig = z
-  .object({
-    name: z.string().default('attack'),
-    seed: z.number().int().default(1),
-    codec: z
-      .object({
-        id: z.string().describe('learned codec plugin, e.g. bmshj2018-factorized'),
-        weights: z.string().describe('the original codec (safetensors, CompressAI names), relative to the config file'),
-      })
-      .strict(),
-    data: z
-      .object({
-        photos: z.string().describe('folder of training photos (random crops)'),
-        faces: z.string().optional().describe('folder of face images; required by face objectives'),
-        faceFolders: z.array(z.string()).optional().describe('subfolders of faces used for training (identities); all when absent'),
-        facesPerBatch: z.number().int().min(0).default(0).describe('face crops in each batch (the rest are photo crops)'),
-      })
-      .strict(),
-    clean: z.array(pluginReference).default(['clean-rd']).describe('objectives on clean images'),
-    triggers: z.array(triggerEntry).min(1),
-    weighting: z
-      .object({
-        mode: z.enum(['dynamic', 'fixed']).default('dynamic'),
-        base: z.record(z.string(), z.number().min(0)).default({}).describe('base weight per term (<trigger>.<objective> or clean.<objective>)'),
-        beta: z.number().min(0).max(0.9999).default(0.9),
-        temperature: z.number().positive().default(0.5),
-      })
-      .strict()
-      .default({ mode: 'dynamic', base: {}, beta: 0.9, temperature: 0.5 }),
-    schedule: z
-      .object({
-        steps: z.number().int().positive(),
-        batch: z.number().int().positive().default(4).describe('clean images per step (each also triggered once per trigger)'),
-        size: z.number().int().positive().multipleOf(64).default(128),
-        encoderLr: z.number().positive().default(1e-4),
-        triggerLr: z.number().positive().default(1e-3),
-        workers: z.number().int().positive().optional(),
-        checkpointEvery: z.number().int().positive().default(50),
-        logEvery: z.number().int().positive().default(10),
-      })
-      .strict(),
-  })
+  .object({ name: z.string().default('attack'), seed: z.number().int().default(1), codec: codecSection, ...attackSection })
   .strict()
   .superRefine((c, ctx) => {
     const names = c.triggers.map((t) => t.name);

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ImageFolderDataset, createRng, initializeBackend, writeFileAtomic, writeSafetensors, type BackendName, type Rng } from '@lic-backdoor/core';
+import { ImageFolderDataset, createRng, initializeBackend, listImages, writeFileAtomic, writeSafetensors, type BackendName, type PluginReference, type Rng } from '@lic-backdoor/core';
+import { loadRegistry } from '../plugins.js';
 import { writeStateDict } from '@lic-backdoor/codecs';
 import { LossWeighting } from '@lic-backdoor/objectives';
 import { DataParallelTrainer } from '@lic-backdoor/training';
@@ -92,8 +93,38 @@ export async function decoderProof(backdoored: LearnedCodec, original: LearnedCo
  */
 export async function attack(o: AttackOptions): Promise<void> {
   const configFile = resolve(o.config);
-  const config = await readAttackConfig(configFile);
-  const out = resolve(o.out);
+  await runAttack(await readAttackConfig(configFile), o.out, { ...o, configFile });
+}
+
+/** Checks every plugin reference (and its options) and every data folder of an attack config, creating nothing. */
+export async function validateAttack(config: AttackConfig, baseDir: string): Promise<void> {
+  const registry = await loadRegistry(baseDir);
+  const check = async (kind: 'codec' | 'trigger' | 'objective', ref: PluginReference, where: string) => {
+    try {
+      const { factory, options } = await registry.resolve(kind, ref);
+      registry.parseOptions(factory, options);
+    } catch (error) {
+      throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  await check('codec', [config.codec.id, {}], 'codec.id');
+  for (const [i, r] of config.clean.entries()) await check('objective', r, `clean.${i}`);
+  for (const [i, t] of config.triggers.entries()) {
+    await check('trigger', t.trigger, `triggers.${i}.trigger`);
+    for (const [j, r] of t.objectives.entries()) await check('objective', r, `triggers.${i}.objectives.${j}`);
+  }
+  await stat(config.codec.weights).catch(() => {
+    throw new Error(`codec.weights: ${config.codec.weights} does not exist`);
+  });
+  await listImages(config.data.photos);
+  if (config.data.faces) await listImages(config.data.faces, { recursive: true });
+}
+
+/** The attack of a resolved config into `outDir` (the `attack` command and the attack stage of `run`). */
+export async function runAttack(config: AttackConfig, outDir: string, o: { resume?: boolean; workers?: number; backend?: BackendName; configFile?: string } = {}): Promise<void> {
+  const configFile = o.configFile;
+  const out = resolve(outDir);
+  await validateAttack(config, out);
   const checkpointFile = join(out, 'checkpoint.safetensors');
   const hasCheckpoint = await exists(checkpointFile);
   if (hasCheckpoint && !o.resume) throw new Error(`${checkpointFile} exists: pass --resume to continue it, or choose another --out`);

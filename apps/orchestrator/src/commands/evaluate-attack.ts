@@ -7,6 +7,7 @@ import { Progress } from '../progress.js';
 import { loadRegistry } from '../plugins.js';
 import { runEnvironment } from '../run-info.js';
 import type { AttackConfig } from '../attack/config.js';
+import type { AttackResults } from '../report/report.js';
 import { createCodec, createTriggers, type LearnedCodec } from '../attack/trainable.js';
 
 export const ATTACK_DEFINITIONS = {
@@ -65,7 +66,7 @@ const objectiveNames = (refs: AttackConfig['triggers'][number]['objectives']) =>
  * decoded quality; face and segmentation triggers also through their evaluators (faces from
  * `--faces`, default: the identities of the config's faces folder not used in training).
  */
-export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; backend?: BackendName }): Promise<void> {
+export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; backend?: BackendName; quiet?: boolean }): Promise<AttackResults> {
   const backend = await initializeBackend({ prefer: o.backend });
   const dir = resolve(o.attack);
   const { config, registry, original, backdoored, triggers } = await loadAttack(dir);
@@ -167,13 +168,14 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   };
   await writeFileAtomic(join(resolve(o.out), 'results.json'), JSON.stringify(results, null, 2));
   await writeFileAtomic(join(resolve(o.out), 'summary.md'), summaryTable(results));
-  process.stdout.write(summaryTable(results));
+  if (!o.quiet) process.stdout.write(summaryTable(results));
   for (const t of triggers) t.trigger.dispose();
   original.dispose();
   backdoored.dispose();
+  return results as unknown as AttackResults;
 }
 
-function summaryTable(r: { name: string; clean: { original: Record<string, number>; backdoored: Record<string, number> }; triggers: Record<string, Record<string, unknown>> }): string {
+export function summaryTable(r: { name: string; clean: { original: Record<string, number>; backdoored: Record<string, number> }; triggers: Record<string, Record<string, unknown>> }): string {
   const f = (v: unknown, d = 2) => (typeof v === 'number' ? v.toFixed(d) : '');
   const lines = [
     `# ${r.name}`,

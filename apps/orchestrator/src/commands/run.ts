@@ -1,0 +1,191 @@
+import { appendFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import { initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
+import { attackConfig, attackSection, codecSection, ConfigError, parseConfig, resolvePaths, triggerEntry, type AttackConfig } from '../attack/config.js';
+import { runAttack, validateAttack } from './attack.js';
+import { evaluateAttack, summaryTable } from './evaluate-attack.js';
+import { trainCodec } from './train-codec.js';
+import { readLog, stepsToTarget, writeReport, type AttackResults, type VariantResults } from '../report/report.js';
+import { runEnvironment } from '../run-info.js';
+
+const require = createRequire(import.meta.url);
+
+/** `lic-backdoor run CONFIG.yaml`: one experiment, from codec to report. */
+export const runConfig = z
+  .object({
+    name: z.string().regex(/^[a-z0-9-]+$/, 'lower case, digits and -'),
+    seed: z.number().int().default(1),
+    trainCodec: z
+      .object({
+        model: z.enum(['bmshj2018-factorized', 'bmshj2018-hyperprior', 'mbt2018-mean']),
+        lambda: z.number().positive(),
+        data: z.string(),
+        steps: z.number().int().positive(),
+        N: z.number().int().positive().default(64),
+        M: z.number().int().positive().default(96),
+        batch: z.number().int().positive().default(8),
+        size: z.number().int().positive().multipleOf(64).default(128),
+        lr: z.number().positive().default(1e-4),
+      })
+      .strict()
+      .optional()
+      .describe('train the codec first (stage train-codec); codec.weights is then the trained model'),
+    codec: codecSection.partial({ weights: true }),
+    attack: z.object(attackSection).strict(),
+    evaluate: z
+      .object({
+        data: z.string().describe('test images, e.g. Kodak'),
+        limit: z.number().int().positive().optional().describe('only the first n images'),
+        faces: z.string().optional(),
+      })
+      .strict(),
+    report: z.object({ images: z.number().int().positive().default(4).describe('images for the JPEG/WebP curves') }).strict().default({ images: 4 }),
+    variants: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9-]+$/),
+            description: z.string(),
+            triggers: z.array(triggerEntry).optional(),
+            weighting: attackSection.weighting.optional(),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('further attacks on the same codec, data, seeds and schedule (baselines, ablations)'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (!c.codec.weights && !c.trainCodec) ctx.addIssue({ code: 'custom', path: ['codec', 'weights'], message: 'required unless trainCodec is given' });
+  });
+
+export type RunConfig = z.infer<typeof runConfig>;
+
+const abs = (base: string, p: string) => (isAbsolute(p) ? p : resolve(base, p));
+
+function resolveRun(config: RunConfig, base: string): RunConfig {
+  return {
+    ...config,
+    trainCodec: config.trainCodec && { ...config.trainCodec, data: abs(base, config.trainCodec.data) },
+    codec: { ...config.codec, weights: config.codec.weights && abs(base, config.codec.weights) },
+    attack: { ...config.attack, data: resolvePaths({ data: config.attack.data, codec: { id: '', weights: '' } } as AttackConfig, base).data },
+    evaluate: { ...config.evaluate, data: abs(base, config.evaluate.data), faces: config.evaluate.faces && abs(base, config.evaluate.faces) },
+  };
+}
+
+/** The attack config of the main attack or of a variant, validated with the attack schema. */
+function attackOf(config: RunConfig, weights: string, file: string, variant?: RunConfig['variants'][number]): AttackConfig {
+  const raw = { name: variant ? `${config.name}-${variant.name}` : config.name, seed: config.seed, codec: { id: config.codec.id, weights }, ...config.attack };
+  if (variant?.triggers) raw.triggers = variant.triggers;
+  if (variant?.weighting) raw.weighting = variant.weighting;
+  const parsed = attackConfig.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map((i) => ({ ...i, path: [variant ? `variants.${variant.name}` : 'attack', ...i.path] })));
+  return parsed.data;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function packageVersions(): Promise<Record<string, string>> {
+  const own = JSON.parse(await readFile(require.resolve('../../package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(own.dependencies)) {
+    try {
+      out[name] = (JSON.parse(await readFile(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+    } catch {
+      out[name] = 'unknown';
+    }
+  }
+  return out;
+}
+
+/** The run folder: `--out`, else the latest `runs/*-<name>` with `--resume`, else `runs/<date>-<name>`. */
+async function runDir(config: RunConfig, o: { out?: string; resume?: boolean }): Promise<string> {
+  if (o.out) return resolve(o.out);
+  const root = resolve('runs');
+  if (o.resume) {
+    const previous = (await readdir(root).catch(() => [] as string[])).filter((d) => d.endsWith(`-${config.name}`)).sort();
+    if (previous.length) return join(root, previous.at(-1)!);
+  }
+  const dir = join(root, `${new Date().toISOString().slice(0, 10)}-${config.name}`);
+  if (!o.resume && (await exists(dir))) throw new Error(`${dir} exists: pass --resume to continue it, or --out to choose another folder`);
+  return dir;
+}
+
+/**
+ * `lic-backdoor run CONFIG.yaml`: validates the whole config (plugins, options, data folders)
+ * before anything trains, then runs the stages train-codec, attack, evaluate (main attack and
+ * each variant) and report, skipping each whose output exists; `--resume` continues a killed
+ * run from its last checkpoint.
+ */
+export async function run(file: string, o: { out?: string; resume?: boolean; workers?: number; backend?: BackendName }): Promise<void> {
+  const configFile = resolve(file);
+  const config = resolveRun(parseConfig(runConfig, await readFile(configFile, 'utf8').catch(() => {
+    throw new Error(`cannot read config ${configFile}`);
+  }), configFile), dirname(configFile));
+  const dir = await runDir(config, o);
+  const codecWeights = config.codec.weights ?? join(dir, 'codec', 'model.safetensors');
+  const attacks = [{ name: 'main', dir: join(dir, 'attack'), evalDir: join(dir, 'eval'), config: attackOf(config, codecWeights, configFile), description: 'the configured attack' }];
+  for (const v of config.variants) attacks.push({ name: v.name, dir: join(dir, 'variants', v.name, 'attack'), evalDir: join(dir, 'variants', v.name, 'eval'), config: attackOf(config, codecWeights, configFile, v), description: v.description });
+  if (config.trainCodec && !(await exists(config.trainCodec.data))) throw new Error(`trainCodec.data: ${config.trainCodec.data} does not exist`);
+  if (!(await exists(config.evaluate.data))) throw new Error(`evaluate.data: ${config.evaluate.data} does not exist`);
+  for (const a of attacks) {
+    // the codec may not exist yet when this run trains it: check everything else
+    await validateAttack(config.trainCodec ? { ...a.config, codec: { ...a.config.codec, weights: configFile } } : a.config, dir);
+  }
+
+  await mkdir(dir, { recursive: true });
+  const backend = await initializeBackend({ prefer: o.backend });
+  const log = join(dir, 'log.ndjson');
+  const event = (stage: string, status: string, extra: Record<string, unknown> = {}) => appendFile(log, `${JSON.stringify({ time: new Date().toISOString(), stage, status, ...extra })}\n`);
+  await writeFileAtomic(join(dir, 'config.resolved.yaml'), stringify(config));
+  const seeds = { run: config.seed, triggers: config.attack.triggers.map((_, i) => config.seed * 1000 + i), batches: `fork(${config.seed}, attack-batch-<step>)` };
+  await writeFileAtomic(join(dir, 'env.json'), JSON.stringify({ ...runEnvironment(backend), packages: await packageVersions(), seeds, configFile }, null, 2));
+  console.error(`run ${config.name}: ${dir}`);
+
+  const stage = async (name: string, output: string, body: () => Promise<void>) => {
+    if (await exists(output)) {
+      console.error(`stage ${name}: skipped (${output} exists)`);
+      await event(name, 'skipped');
+      return;
+    }
+    console.error(`stage ${name}`);
+    const t0 = performance.now();
+    await event(name, 'started');
+    await body();
+    await event(name, 'done', { seconds: Math.round((performance.now() - t0) / 1000) });
+  };
+
+  if (config.trainCodec) {
+    const t = config.trainCodec;
+    await stage('train-codec', codecWeights, () =>
+      trainCodec({ ...t, out: join(dir, 'codec'), resume: true, workers: o.workers ?? Math.max(1, (require('node:os') as typeof import('node:os')).cpus().length), checkpointEvery: 100, logEvery: 10, seed: config.seed, auxLr: 1e-3, backend: o.backend }),
+    );
+  }
+  const variants: VariantResults[] = [];
+  let main: AttackResults | undefined;
+  for (const a of attacks) {
+    await stage(a.name === 'main' ? 'attack' : `attack:${a.name}`, join(a.dir, 'attack.json'), () => runAttack(a.config, a.dir, { resume: true, workers: o.workers, backend: o.backend }));
+    await stage(a.name === 'main' ? 'evaluate' : `evaluate:${a.name}`, join(a.evalDir, 'results.json'), async () => {
+      await evaluateAttack({ attack: a.dir, data: config.evaluate.data, out: a.evalDir, limit: config.evaluate.limit, faces: config.evaluate.faces, backend: o.backend, quiet: true });
+    });
+    const results = JSON.parse(await readFile(join(a.evalDir, 'results.json'), 'utf8')) as AttackResults;
+    if (a.name === 'main') main = results;
+    variants.push({ name: a.name, description: a.description, results, stepsToTarget: stepsToTarget(await readLog(join(a.dir, 'log.ndjson'))) });
+  }
+  const combined = { ...main!, variants: Object.fromEntries(variants.map((v) => [v.name, { description: v.description, clean: v.results.clean, triggers: v.results.triggers, stepsToTarget: v.stepsToTarget }])) };
+  await writeFileAtomic(join(dir, 'results.json'), JSON.stringify(combined, null, 2));
+  await writeFileAtomic(join(dir, 'summary.md'), summaryTable(main! as unknown as Parameters<typeof summaryTable>[0]));
+  await stage('report', join(dir, 'report.html'), async () => {
+    await writeReport({ dir, attackDir: attacks[0]!.dir, results: main!, data: config.evaluate.data, images: config.report.images, variants: variants.length > 1 ? variants : undefined, title: `lic-backdoor run ${config.name}` });
+  });
+  process.stdout.write(await readFile(join(dir, 'summary.md'), 'utf8'));
+  console.log(`report: ${join(dir, 'report.html')}`);
+}
