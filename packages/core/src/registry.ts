@@ -134,10 +134,24 @@ function describe(error: z.ZodError): string {
     .join('; ');
 }
 
+/** A package specifier resolved from the first of `dirs` where Node finds it (else left to `import`). */
+async function resolvePackage(specifier: string, dirs: string[]): Promise<string> {
+  const { createRequire } = await import('node:module');
+  const { join } = await import('node:path');
+  for (const dir of dirs) {
+    try {
+      return createRequire(join(dir, 'noop.js')).resolve(specifier);
+    } catch {
+      // not installed there
+    }
+  }
+  return specifier;
+}
+
 async function loadPluginModule(kind: PluginKind, specifier: string, baseDir: string): Promise<AnyPluginFactory> {
   const { isAbsolute, resolve } = await import('node:path');
   // An absolute path (not a file: URL) imports under native ESM on POSIX and under CommonJS alike.
-  const target = /^\.{1,2}\//.test(specifier) || isAbsolute(specifier) ? resolve(baseDir, specifier) : specifier;
+  const target = /^\.{1,2}\//.test(specifier) || isAbsolute(specifier) ? resolve(baseDir, specifier) : await resolvePackage(specifier, [baseDir, process.cwd()]);
   let mod: { default?: unknown };
   try {
     mod = (await import(target)) as { default?: unknown };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ImageFolderDataset, createRng, initializeBackend, listImages, writeFileAtomic, writeSafetensors, type BackendName, type PluginReference, type Rng } from '@lic-backdoor/core';
 import { loadRegistry } from '../plugins.js';
@@ -93,7 +93,7 @@ export async function decoderProof(backdoored: LearnedCodec, original: LearnedCo
  */
 export async function attack(o: AttackOptions): Promise<void> {
   const configFile = resolve(o.config);
-  await runAttack(await readAttackConfig(configFile), o.out, { ...o, configFile });
+  await runAttack(await readAttackConfig(configFile), o.out, { ...o, configFile, baseDir: dirname(configFile) });
 }
 
 /** Checks every plugin reference (and its options) and every data folder of an attack config, creating nothing. */
@@ -121,10 +121,12 @@ export async function validateAttack(config: AttackConfig, baseDir: string): Pro
 }
 
 /** The attack of a resolved config into `outDir` (the `attack` command and the attack stage of `run`). */
-export async function runAttack(config: AttackConfig, outDir: string, o: { resume?: boolean; workers?: number; backend?: BackendName; configFile?: string } = {}): Promise<void> {
+export async function runAttack(config: AttackConfig, outDir: string, o: { resume?: boolean; workers?: number; backend?: BackendName; configFile?: string; baseDir?: string } = {}): Promise<void> {
   const configFile = o.configFile;
   const out = resolve(outDir);
-  await validateAttack(config, out);
+  // plugin modules named in the config resolve from the config's folder
+  const baseDir = o.baseDir ?? out;
+  await validateAttack(config, baseDir);
   const checkpointFile = join(out, 'checkpoint.safetensors');
   const hasCheckpoint = await exists(checkpointFile);
   if (hasCheckpoint && !o.resume) throw new Error(`${checkpointFile} exists: pass --resume to continue it, or choose another --out`);
@@ -133,7 +135,7 @@ export async function runAttack(config: AttackConfig, outDir: string, o: { resum
   await mkdir(out, { recursive: true });
   const started = performance.now();
   const trainer = await DataParallelTrainer.create({
-    trainable: { module: new URL('../attack/trainable.js', import.meta.url).href, options: { config, baseDir: out } },
+    trainable: { module: new URL('../attack/trainable.js', import.meta.url).href, options: { config, baseDir } },
     workers: o.workers ?? config.schedule.workers,
     optimizers: { encoder: { learningRate: config.schedule.encoderLr }, triggers: { learningRate: config.schedule.triggerLr } },
     backend: o.backend,

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { basename, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, listImages, readImage, readSafetensors, writeFileAtomic, type BackendName, type EvaluatorV1, type Metric } from '@lic-backdoor/core';
 import { METRIC_DEFINITIONS, msSsim, psnr, to8Bit } from '@lic-backdoor/evaluators';
@@ -42,9 +42,9 @@ function means<T extends object>(rows: T[]): Record<string, number> {
 
 /** The backdoored codec and trained triggers of an attack folder, and the original codec. */
 export async function loadAttack(dir: string) {
-  const summary = JSON.parse(await readFile(join(dir, 'attack.json'), 'utf8')) as { config: AttackConfig };
+  const summary = JSON.parse(await readFile(join(dir, 'attack.json'), 'utf8')) as { config: AttackConfig; configFile?: string };
   const config = summary.config;
-  const registry = await loadRegistry(dir);
+  const registry = await loadRegistry(summary.configFile ? dirname(summary.configFile) : dir);
   const original = await createCodec(registry, config);
   const backdoored = await createCodec(registry, { ...config, codec: { ...config.codec, weights: join(dir, 'codec.safetensors') } });
   const triggers = await createTriggers(registry, config);

@@ -138,7 +138,7 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
   if (!(await exists(config.evaluate.data))) throw new Error(`evaluate.data: ${config.evaluate.data} does not exist`);
   for (const a of attacks) {
     // the codec may not exist yet when this run trains it: check everything else
-    await validateAttack(config.trainCodec ? { ...a.config, codec: { ...a.config.codec, weights: configFile } } : a.config, dir);
+    await validateAttack(config.trainCodec ? { ...a.config, codec: { ...a.config.codec, weights: configFile } } : a.config, dirname(configFile));
   }
 
   await mkdir(dir, { recursive: true });
@@ -172,7 +172,7 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
   const variants: VariantResults[] = [];
   let main: AttackResults | undefined;
   for (const a of attacks) {
-    await stage(a.name === 'main' ? 'attack' : `attack:${a.name}`, join(a.dir, 'attack.json'), () => runAttack(a.config, a.dir, { resume: true, workers: o.workers, backend: o.backend }));
+    await stage(a.name === 'main' ? 'attack' : `attack:${a.name}`, join(a.dir, 'attack.json'), () => runAttack(a.config, a.dir, { resume: true, workers: o.workers, backend: o.backend, baseDir: dirname(configFile), configFile }));
     await stage(a.name === 'main' ? 'evaluate' : `evaluate:${a.name}`, join(a.evalDir, 'results.json'), async () => {
       await evaluateAttack({ attack: a.dir, data: config.evaluate.data, out: a.evalDir, limit: config.evaluate.limit, faces: config.evaluate.faces, backend: o.backend, quiet: true });
     });
