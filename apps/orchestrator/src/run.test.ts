@@ -100,6 +100,17 @@ describe('run', () => {
     expect(results(killed).clean).toEqual(results(straight).clean);
   });
 
+  it('with trainCodec, the codec is trained first and attacked from its weights', () => {
+    const out = join(base, 'with-codec');
+    const file = config(base, { codec: { id: 'bmshj2018-factorized' }, trainCodec: { model: 'bmshj2018-factorized', lambda: 0.01, data: join(shared, 'photos'), steps: 2, N: 8, M: 8, batch: 2, size: 64 } }, 1);
+    const r = run('run', file, '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/stage train-codec/);
+    const summary = JSON.parse(readFileSync(join(out, 'attack', 'attack.json'), 'utf8')) as { config: { codec: { weights: string } } };
+    expect(summary.config.codec.weights).toBe(join(out, 'codec', 'model.safetensors'));
+    expect(existsSync(join(out, 'results.json'))).toBe(true);
+  });
+
   it.each([
     ['an unknown plugin', { attack: { data: { photos: join(shared, 'photos') }, triggers: [{ name: 'x', trigger: 'nope', objectives: ['rate'] }], schedule: { steps: 1 } } }, /triggers\.0\.trigger: .*nope/],
     ['a wrong type', { seed: 'four' }, /seed: .*number/],

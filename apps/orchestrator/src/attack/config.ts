@@ -99,12 +99,14 @@ export async function readAttackConfig(file: string): Promise<AttackConfig> {
 }
 
 export function resolvePaths(config: AttackConfig, baseDir: string): AttackConfig {
+  const weights = isAbsolute(config.codec.weights) ? config.codec.weights : resolve(baseDir, config.codec.weights);
+  return { ...config, codec: { ...config.codec, weights }, data: resolveData(config.data, baseDir) };
+}
+
+/** The data section with its folders made absolute (relative to `baseDir`). */
+export function resolveData(data: AttackConfig['data'], baseDir: string): AttackConfig['data'] {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
-  return {
-    ...config,
-    codec: { ...config.codec, weights: abs(config.codec.weights) },
-    data: { ...config.data, photos: abs(config.data.photos), faces: config.data.faces ? abs(config.data.faces) : undefined },
-  };
+  return { ...data, photos: abs(data.photos), faces: data.faces ? abs(data.faces) : undefined };
 }
 
 /** Name of each loss term: `clean.<objective>` and `<trigger>.<objective>`. */

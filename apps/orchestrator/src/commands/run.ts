@@ -1,10 +1,11 @@
 import { appendFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
-import { attackConfig, attackSection, codecSection, ConfigError, parseConfig, resolvePaths, triggerEntry, type AttackConfig } from '../attack/config.js';
+import { attackConfig, attackSection, codecSection, ConfigError, parseConfig, resolveData, triggerEntry, type AttackConfig } from '../attack/config.js';
 import { runAttack, validateAttack } from './attack.js';
 import { evaluateAttack, summaryTable } from './evaluate-attack.js';
 import { trainCodec } from './train-codec.js';
@@ -71,7 +72,7 @@ function resolveRun(config: RunConfig, base: string): RunConfig {
     ...config,
     trainCodec: config.trainCodec && { ...config.trainCodec, data: abs(base, config.trainCodec.data) },
     codec: { ...config.codec, weights: config.codec.weights && abs(base, config.codec.weights) },
-    attack: { ...config.attack, data: resolvePaths({ data: config.attack.data, codec: { id: '', weights: '' } } as AttackConfig, base).data },
+    attack: { ...config.attack, data: resolveData(config.attack.data, base) },
     evaluate: { ...config.evaluate, data: abs(base, config.evaluate.data), faces: config.evaluate.faces && abs(base, config.evaluate.faces) },
   };
 }
@@ -166,7 +167,7 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
   if (config.trainCodec) {
     const t = config.trainCodec;
     await stage('train-codec', codecWeights, () =>
-      trainCodec({ ...t, out: join(dir, 'codec'), resume: true, workers: o.workers ?? Math.max(1, (require('node:os') as typeof import('node:os')).cpus().length), checkpointEvery: 100, logEvery: 10, seed: config.seed, auxLr: 1e-3, backend: o.backend }),
+      trainCodec({ ...t, out: join(dir, 'codec'), resume: true, workers: o.workers ?? Math.max(1, cpus().length), checkpointEvery: 100, logEvery: 10, seed: config.seed, auxLr: 1e-3, backend: o.backend }),
     );
   }
   const variants: VariantResults[] = [];
