@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { LicBackdoorError } from '@lic-backdoor/core';
 import { info } from './commands/info.js';
@@ -47,6 +49,12 @@ program
   .addOption(backendOption())
   .action(inspect);
 
+/** `../shared/data/<sub>` beside the clone (the reference data of this project), when it exists. */
+function sharedData(sub: string): string | undefined {
+  const dir = fileURLToPath(new URL(`../../../../shared/data/${sub}`, import.meta.url));
+  return existsSync(dir) ? dir : undefined;
+}
+
 const number = (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new Error(`expected a number, got '${v}'`);
@@ -63,7 +71,7 @@ program
   .description('train a learned codec on random crops of an image folder (data-parallel, checkpointed, resumable)')
   .requiredOption('--model <id>', 'codec model: bmshj2018-factorized, bmshj2018-hyperprior or mbt2018-mean')
   .requiredOption('--lambda <l>', 'rate-distortion trade-off (loss = bpp + lambda x 255^2 x MSE)', number)
-  .requiredOption('--data <dir>', 'folder of training images (never the test set)')
+  .requiredOption('--data <dir>', 'folder of training images, never the test set (default: ../shared/data/photos when it exists)', sharedData('photos'))
   .requiredOption('--steps <s>', 'total optimizer steps', integer)
   .requiredOption('--out <dir>', 'output folder: config.json, log.ndjson, checkpoint.safetensors, model.safetensors')
   .option('--resume', 'continue from <out>/checkpoint.safetensors')
@@ -105,7 +113,7 @@ program
   .command('evaluate-attack')
   .description("measure a backdoor with real bitstreams: clean path vs the original codec, each trigger's stealth, rate gain, decoded quality and task metrics")
   .requiredOption('--attack <dir>', 'output folder of `attack`')
-  .requiredOption('--data <dir>', 'folder of test images (e.g. Kodak)')
+  .requiredOption('--data <dir>', 'folder of test images (default: ../shared/data/kodak when it exists)', sharedData('kodak'))
   .requiredOption('--out <dir>', 'where results.json and summary.md go')
   .option('--limit <n>', 'only the first n images', integer)
   .option('--faces <dir>', 'face images for face triggers (default: held-out identities of the config)')
@@ -140,7 +148,7 @@ program
   .requiredOption('--codec <id>', 'codec plugin')
   .option('--weights <files>', 'comma-separated weights, one rate point each (learned codecs)')
   .option('--quality <qs>', 'comma-separated qualities, one rate point each (classical codecs)')
-  .requiredOption('--data <dir>', 'folder of test images')
+  .requiredOption('--data <dir>', 'folder of test images (default: ../shared/data/kodak when it exists)', sharedData('kodak'))
   .requiredOption('--out <dir>', 'output folder for results.json')
   .addOption(new Option('--runtime <name>', 'run the learned transforms with tfjs or with onnxruntime-node (exported graphs)').choices(['tfjs', 'onnx']).default('tfjs'))
   .addOption(backendOption())
@@ -154,7 +162,7 @@ program
   .option('--quality <q>', 'quality of a classical codec', integer)
   .requiredOption('--evaluator <id>', 'evaluator plugin, e.g. face-recognition or segmentation')
   .option('--options <json>', 'evaluator options as JSON')
-  .requiredOption('--data <dir>', 'folder of images')
+  .requiredOption('--data <dir>', 'folder of images (default: ../shared/data/kodak when it exists)', sharedData('kodak'))
   .requiredOption('--out <dir>', 'output folder for results.json')
   .addOption(backendOption())
   .action(evaluateWith);

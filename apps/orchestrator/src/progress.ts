@@ -1,28 +1,37 @@
+import { SingleBar } from 'cli-progress';
+
 /**
- * Progress of a long stage: a single updating line on a terminal, a plain line every `every`
- * steps (and at the end) otherwise, so logs stay readable.
+ * Progress of a long stage: a cli-progress bar on a terminal, a plain line every `every` steps
+ * (and at the end) otherwise, so logs stay readable.
  */
 export class Progress {
-  private readonly tty = Boolean(process.stderr.isTTY);
+  private readonly bar: SingleBar | undefined;
   private readonly started = performance.now();
 
   constructor(
     private readonly label: string,
     private readonly total: number,
     private readonly every = 10,
-  ) {}
+  ) {
+    if (process.stderr.isTTY) {
+      this.bar = new SingleBar({ stream: process.stderr, format: `${label} [{bar}] {value}/{total} {percentage}% | {status} | ETA {eta_formatted}`, hideCursor: true, etaBuffer: 20 });
+      this.bar.start(total, 0, { status: '' });
+    }
+  }
 
   update(done: number, status: string): void {
+    if (this.bar) {
+      this.bar.update(done, { status });
+      return;
+    }
+    if (done % this.every !== 0 && done !== this.total) return;
     const elapsed = (performance.now() - this.started) / 1000;
-    const rate = done > 0 ? elapsed / done : 0;
-    const eta = rate * (this.total - done);
-    const line = `${this.label} ${done}/${this.total} (${((100 * done) / this.total).toFixed(1)}%) ${status} | ${fmt(elapsed)} elapsed, ${fmt(eta)} left`;
-    if (this.tty) process.stderr.write(`\r\x1b[2K${line}`);
-    else if (done % this.every === 0 || done === this.total) process.stderr.write(`${line}\n`);
+    const eta = done > 0 ? (elapsed / done) * (this.total - done) : 0;
+    process.stderr.write(`${this.label} ${done}/${this.total} (${((100 * done) / this.total).toFixed(1)}%) ${status} | ${fmt(elapsed)} elapsed, ${fmt(eta)} left\n`);
   }
 
   done(): void {
-    if (this.tty) process.stderr.write('\n');
+    this.bar?.stop();
   }
 }
 
