@@ -6,6 +6,7 @@ import { DataParallelTrainer } from '@lic-backdoor/training';
 import { Progress } from '../progress.js';
 import { exists, readCheckpoint, stringify, trimLog, writeCheckpoint } from '../checkpoint.js';
 import { runEnvironment } from '../run-info.js';
+import { DivergenceGuard } from '../divergence.js';
 
 export interface TrainCodecOptions {
   model: string;
@@ -101,6 +102,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
       await writeCheckpoint(checkpointFile, trainer.state(), trainable.model.stateDict(), { ...stringify(config), step: String(step) });
       await writeModel(step);
     };
+    const guard = new DivergenceGuard();
     for (let step = start; step < o.steps; step++) {
       const rng = createRng(o.seed).fork(`batch-${step}`);
       const data = dataset.randomCropData(rng, o.batch, o.size, { flip: true });
@@ -112,6 +114,11 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
       const record = { step: step + 1, loss: r.losses.main, bpp: r.metrics['main.bpp'], mse, psnr: 10 * Math.log10(1 / mse), aux: r.losses.aux, ms: Math.round(ms), time: new Date().toISOString() };
       await appendFile(log, `${JSON.stringify(record)}\n`);
       progress.update(step + 1, `loss ${record.loss!.toFixed(4)} bpp ${record.bpp!.toFixed(3)} psnr ${record.psnr.toFixed(2)} ${record.ms} ms/step`);
+      const diverged = guard.check(record.loss!);
+      if (diverged) {
+        progress.done();
+        throw new Error(`training diverged at step ${step + 1}: ${diverged}. The last checkpoint (step ${Math.floor(step / o.checkpointEvery) * o.checkpointEvery || 'none'}) is kept; resume it with a lower --lr`);
+      }
       if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps) await checkpoint(step + 1);
     }
     progress.done();
