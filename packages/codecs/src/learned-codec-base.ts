@@ -11,6 +11,7 @@ function tensorOf(t: StateTensor): tf.Tensor {
 /** What every learned model offers the codec wrapper. */
 export interface LearnedModel {
   readonly entropyBottleneck: EntropyBottleneck;
+  analysis(x: tf.Tensor4D): tf.Tensor4D;
   encoderVariables(): tf.Variable[];
   decoderVariables(): tf.Variable[];
   decoderHash(): Uint8Array;
@@ -57,6 +58,10 @@ export abstract class LearnedCodecBase<Model extends LearnedModel> implements Co
   parameters() {
     const eb = this.model.entropyBottleneck;
     return { encoder: this.model.encoderVariables(), decoder: this.model.decoderVariables(), entropy: eb.densityVariables(), quantiles: [eb.quantiles] };
+  }
+
+  analysis(x: tf.Tensor4D): tf.Tensor4D {
+    return this.model.analysis(x);
   }
 
   /** The model's state dict (CompressAI names, PyTorch layouts) as new tensors the caller disposes. */

@@ -1,10 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Bits per pixel of a batch from its likelihoods: -sum(log2 p) / (B x H x W). */
-export function bitsPerPixel(likelihoods: Record<string, tf.Tensor>, pixels: number): tf.Scalar {
-  return tf.tidy(() => tf.div(tf.addN(Object.values(likelihoods).map((l) => tf.sum(tf.neg(tf.log(l))))), pixels * Math.LN2) as tf.Scalar);
-}
-
 /** Per-example bits per pixel, [B]. */
 export function bitsPerPixelPerExample(likelihoods: Record<string, tf.Tensor>, pixels: number): tf.Tensor1D {
   return tf.tidy(() => {
@@ -28,10 +23,9 @@ export function detach<T extends tf.Tensor>(t: T): T {
   return tf.tensor(t.dataSync(), t.shape, t.dtype) as T;
 }
 
-/** 1 for examples of `source` (all when the batch does not say), else 0; and how many. */
-export function sourceMask(sources: readonly string[] | undefined, batch: number, source: string | undefined): { mask: number[]; count: number } {
-  const mask = Array.from({ length: batch }, (_, i): number => (!source || !sources || sources[i] === source ? 1 : 0));
-  return { mask, count: mask.reduce((a, b) => a + b, 0) };
+/** 1 for examples of `source` (all when the batch does not say), else 0. */
+export function sourceMask(sources: readonly string[] | undefined, batch: number, source: string | undefined): number[] {
+  return Array.from({ length: batch }, (_, i): number => (!source || !sources || sources[i] === source ? 1 : 0));
 }
 
 /** Mean of per-example values (plain numbers). */

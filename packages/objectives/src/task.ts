@@ -43,7 +43,7 @@ export class FaceObjective implements ObjectiveV1 {
 
   compute(batch: ObjectiveBatch): ObjectiveLoss {
     const { output } = triggeredOf(batch, this.id);
-    const { mask } = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
+    const mask = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
     const decoded = select(tf.clipByValue(output.xHat, 0, 1) as tf.Tensor4D, mask);
     if (!decoded) return zeroLoss({});
     const e = this.embedder.embed(decoded);
@@ -104,7 +104,7 @@ export class SegmentationObjective implements ObjectiveV1 {
 
   compute(batch: ObjectiveBatch): ObjectiveLoss {
     const { output } = triggeredOf(batch, this.id);
-    const { mask } = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
+    const mask = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
     const decoded = select(tf.clipByValue(output.xHat, 0, 1) as tf.Tensor4D, mask);
     if (!decoded) return zeroLoss({});
     const p = this.segmenter.probability(decoded);

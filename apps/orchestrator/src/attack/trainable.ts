@@ -5,7 +5,7 @@ import { loadRegistry } from '../plugins.js';
 import { termNames, type AttackConfig } from './config.js';
 
 /** A learned codec with everything the attack needs. */
-export type LearnedCodec = CodecV1 & Required<Pick<CodecV1, 'forward' | 'parameters' | 'stateDict'>>;
+export type LearnedCodec = CodecV1 & Required<Pick<CodecV1, 'forward' | 'analysis' | 'parameters' | 'stateDict'>>;
 
 /** One loss term: an objective and the trigger whose copies it scores (none for clean terms). */
 interface Term {
@@ -24,7 +24,7 @@ export interface Attack extends Trainable {
 }
 
 export function asLearned(codec: CodecV1, id: string): LearnedCodec {
-  if (!codec.learned || !codec.forward || !codec.parameters || !codec.stateDict) throw new Error(`${id} is not a learned codec: the attack needs forward, parameters and stateDict`);
+  if (!codec.learned || !codec.forward || !codec.analysis || !codec.parameters || !codec.stateDict) throw new Error(`${id} is not a learned codec: the attack needs forward, analysis, parameters and stateDict`);
   return codec as LearnedCodec;
 }
 
@@ -62,7 +62,8 @@ export async function createAttack(options: { config: AttackConfig; baseDir: str
 
   const jointLoss = ({ x, seeds, sources, context }: ShardBatch) => {
     const cleanOutput = codec.forward(x, { training: true, seeds });
-    const referenceLatents = wantsLatents ? { y: tf.tensor(original.forward(x, { training: false }).latents.y!.dataSync(), cleanOutput.latents.y!.shape) } : undefined;
+    // the original encoder's latents are constants of the gradient: a value copy cuts the tape
+    const referenceLatents = wantsLatents ? { y: tf.tensor(original.analysis(x).dataSync(), cleanOutput.latents.y!.shape) } : undefined;
     const copies: { triggered: tf.Tensor4D; output: CodecForwardResult }[] = triggers.map(({ trigger }, i) => {
       const triggered = trigger.apply(x);
       return { triggered, output: codec.forward(triggered, { training: true, seeds: triggerSeeds(seeds, i) }) };

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initializeBackend, listImages, readImage, readSafetensors, writeFileAtomic, type BackendName, type EvaluatorV1, type Metric } from '@lic-backdoor/core';
+import { initializeBackend, listImages, readImage, readSafetensors, writeFileAtomic, type BackendName, type EvaluatorV1, type Metric, type TriggerV1 } from '@lic-backdoor/core';
 import { METRIC_DEFINITIONS, msSsim, psnr, to8Bit } from '@lic-backdoor/evaluators';
 import { Progress } from '../progress.js';
 import { loadRegistry } from '../plugins.js';
@@ -16,8 +16,13 @@ export const ATTACK_DEFINITIONS = {
   decoded_psnr: 'PSNR(decoded triggered image, triggered input), dB',
   decoded_psnr_vs_original: 'PSNR(decoded triggered image, original clean input), dB',
   original_codec_rate_gain: 'control: bpp_actual(triggered) / bpp_actual(clean) through the original (not backdoored) codec',
-  clean_change: 'backdoored codec minus original codec on clean images, per metric',
+  change: 'clean.change: backdoored codec minus original codec on clean images, per metric',
 } as const;
+
+/** The triggered image as a victim receives it: trigger applied, rounded to 8 bits, in [0, 1]. */
+export function triggeredImage(trigger: TriggerV1, x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => tf.div(to8Bit(trigger.apply(x)), 255) as tf.Tensor4D);
+}
 
 interface Coded {
   bpp: number;
@@ -83,7 +88,7 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
     const b = await code(backdoored, x, x);
     clean.push({ image: basename(file), original: { bpp: a.bpp, psnr: a.psnr, msssim: a.msssim }, backdoored: { bpp: b.bpp, psnr: b.psnr, msssim: b.msssim } });
     for (const { name, trigger } of triggers) {
-      const xt = tf.tidy(() => tf.div(to8Bit(trigger.apply(x)), 255) as tf.Tensor4D);
+      const xt = triggeredImage(trigger, x);
       const t = await code(backdoored, xt, xt);
       const control = await original.compress(xt);
       perTrigger[name]!.push({
@@ -130,7 +135,7 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
       const x = await readImage(f);
       originals.push(x);
       cleanDecoded.push(await backdoored.decompress((await backdoored.compress(x)).bytes));
-      const xt = tf.tidy(() => tf.div(to8Bit(trigger.apply(x)), 255) as tf.Tensor4D);
+      const xt = triggeredImage(trigger, x);
       triggeredDecoded.push(await backdoored.decompress((await backdoored.compress(xt)).bytes));
       xt.dispose();
     }

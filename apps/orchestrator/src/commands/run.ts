@@ -1,4 +1,5 @@
-import { appendFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
+import { exists } from '../checkpoint.js';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -85,13 +86,6 @@ function attackOf(config: RunConfig, weights: string, file: string, variant?: Ru
   const parsed = attackConfig.safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map((i) => ({ ...i, path: [variant ? `variants.${variant.name}` : 'attack', ...i.path] })));
   return parsed.data;
-}
-
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
 }
 
 async function packageVersions(): Promise<Record<string, string>> {

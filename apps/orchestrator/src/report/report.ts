@@ -3,9 +3,9 @@ import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { listImages, readImage, writeImage } from '@lic-backdoor/core';
 import { ClassicalCodec } from '@lic-backdoor/codecs';
-import { psnr, to8Bit } from '@lic-backdoor/evaluators';
+import { psnr } from '@lic-backdoor/evaluators';
 import { blockDct, rgbToYcbcr } from '@lic-backdoor/transforms';
-import { loadAttack } from '../commands/evaluate-attack.js';
+import { loadAttack, triggeredImage } from '../commands/evaluate-attack.js';
 import { dctEnergySpec, lossCurveSpec, rdSpec, renderVegaLite, writeFigure } from './figures.js';
 
 interface TriggerResult {
@@ -85,7 +85,7 @@ export async function writeReport(o: { dir: string; attackDir: string; results: 
   const decodedClean = await backdoored.decompress((await backdoored.compress(sample)).bytes);
   const sections: string[] = [];
   for (const { name, trigger } of triggers) {
-    const xt = tf.tidy(() => tf.div(to8Bit(trigger.apply(sample)), 255) as tf.Tensor4D);
+    const xt = triggeredImage(trigger, sample);
     const decodedTriggered = await backdoored.decompress((await backdoored.compress(xt)).bytes);
     const diff = tf.tidy(() => tf.clipByValue(tf.mul(tf.abs(tf.sub(xt, sample)), 10), 0, 1));
     const panels: [string, tf.Tensor][] = [

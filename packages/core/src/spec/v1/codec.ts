@@ -62,6 +62,11 @@ export interface CodecV1 {
    */
   forward?(x: Tensor4D, options: { training: boolean; seeds?: readonly number[] }): CodecForwardResult;
   /**
+   * The analysis transform g_a alone: the latent y (before quantization) of a [B, H, W, 3] batch
+   * whose sides are multiples of 64, without the synthesis pass that `forward` also runs.
+   */
+  analysis?(x: Tensor4D): Tensor4D;
+  /**
    * Trainable variables by group: `encoder` (g_a, h_a), `decoder` (g_s, h_s), `entropy`
    * (entropy-model parameters), `quantiles` (auxiliary-loss parameters).
    */
