@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { createRng, initializeBackend } from '@lic-backdoor/core';
 import onnxProto from 'onnx-proto';
 import { checkOnnx } from './check.js';
 import { fetchModel, findModel } from './fetch.js';
-import { importOnnx, UnsupportedOnnxError } from './tfjs-import.js';
+import { importOnnx, toFloat32, UnsupportedOnnxError } from './tfjs-import.js';
 
 let faceModel: string;
 beforeAll(async () => {
@@ -92,5 +92,38 @@ describe('ONNX import into tfjs', () => {
     const graph = importOnnx(onnx.ModelProto.encode(model).finish());
     expect(() => graph.run({ x: tf.zeros([1]) })).toThrow(UnsupportedOnnxError);
     expect(() => graph.run({ x: tf.zeros([1]) })).toThrow(/operator 'Einsum' \(node 'e0'\)/);
+  });
+
+  it('a model with float16 weights is also checked against its float32 copy: the import matches that within 1e-6', async () => {
+    const { onnx } = onnxProto;
+    const rng = createRng(3);
+    // a 3x3 convolution computed in float16: Cast in, Conv with float16 weights, Cast out
+    // float16 bit patterns of magnitude below 1 (0x3c00) with random signs
+    const weight = Uint16Array.from({ length: 2 * 3 * 3 * 3 }, () => rng.int(0x3c00) | (rng.int(2) << 15));
+    const half = (name: string, dims: number[], data: Uint16Array) => onnx.TensorProto.create({ name, dims, dataType: 10, rawData: new Uint8Array(data.buffer) });
+    const tensor = (name: string, elemType: number) => onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim: [1, 3, 16, 16].map((d) => ({ dimValue: d })) } } } });
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: onnx.GraphProto.create({
+        node: [
+          onnx.NodeProto.create({ opType: 'Cast', input: ['x'], output: ['xh'], attribute: [{ name: 'to', type: 2, i: 10 }] }),
+          onnx.NodeProto.create({ opType: 'Conv', input: ['xh', 'w'], output: ['yh'], attribute: [{ name: 'pads', type: 7, ints: [1, 1, 1, 1] }] }),
+          onnx.NodeProto.create({ opType: 'Cast', input: ['yh'], output: ['y'], attribute: [{ name: 'to', type: 2, i: 1 }] }),
+        ],
+        initializer: [half('w', [2, 3, 3, 3], weight)],
+        input: [tensor('x', 1)],
+        output: [onnx.ValueInfoProto.create({ name: 'y', type: { tensorType: { elemType: 1 } } })],
+      }),
+    });
+    const bytes = onnx.ModelProto.encode(model).finish();
+    const float32 = toFloat32(bytes);
+    expect(float32.upcast).toBe(1);
+    expect(toFloat32(float32.bytes).upcast).toBe(0);
+    const file = join(mkdtempSync(join(tmpdir(), 'half-')), 'half.onnx');
+    writeFileSync(file, bytes);
+    const r = await checkOnnx(file);
+    console.log(`float16 model: ${r.maxRelDiff.toExponential(2)} from onnxruntime, ${r.float32Reference!.maxRelDiff.toExponential(2)} from its float32 copy`);
+    expect(r.float32Reference!.maxRelDiff).toBeLessThanOrEqual(1e-6);
   });
 });

@@ -424,3 +424,35 @@ export function withInputSize(bytes: Uint8Array, height: number, width: number):
   graph.valueInfo = [];
   return onnx.ModelProto.encode(model).finish();
 }
+
+/** An initializer or Constant tensor in float16, rewritten in float32 (values unchanged). */
+function upcastTensor(t: OnnxTypes.ITensorProto): number {
+  if (t.dataType !== FLOAT16) return 0;
+  const values = tensorProto(t).data;
+  t.dataType = FLOAT;
+  t.rawData = new Uint8Array(Float32Array.from(values).buffer);
+  t.int32Data = [];
+  return 1;
+}
+
+/**
+ * The model with every float16 tensor, Cast target and declared type turned into float32: the
+ * same weights, computed at float32 precision. Half-precision models (ISNet's `medium` file) run
+ * in float16 on onnxruntime, about 1e-3 relative from any float32 computation; this copy is the
+ * float32 reference that the tfjs import (always float32) is checked against. `upcast` counts the
+ * tensors converted (0: the model had none in float16).
+ */
+export function toFloat32(bytes: Uint8Array): { bytes: Uint8Array; upcast: number } {
+  const model = onnx.ModelProto.decode(bytes);
+  const graph = model.graph!;
+  let upcast = 0;
+  for (const t of graph.initializer ?? []) upcast += upcastTensor(t);
+  for (const node of graph.node ?? [])
+    for (const a of node.attribute ?? []) {
+      if (a.t) upcast += upcastTensor(a.t);
+      if (node.opType === 'Cast' && a.name === 'to' && num(a.i) === FLOAT16) a.i = FLOAT;
+    }
+  for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])])
+    if (v.type?.tensorType?.elemType === FLOAT16) v.type.tensorType.elemType = FLOAT;
+  return { bytes: onnx.ModelProto.encode(model).finish(), upcast };
+}
