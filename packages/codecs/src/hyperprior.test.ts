@@ -5,6 +5,7 @@ import { readBitstream } from '@lic-backdoor/entropy';
 import { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js';
 import { HyperpriorCodec } from './hyperprior-codec.js';
 import { GaussianConditional, erfc, scaleTable } from './entropy-models/gaussian-conditional.js';
+import { FixedPointScales } from './entropy-models/fixed-point-scales.js';
 import { createCodecTrainable } from './trainable.js';
 
 const kodim = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'kodak', 'kodim23.png');
@@ -52,6 +53,34 @@ describe.each([
     expect(Math.abs(payloadBits - estimateBits)).toBeLessThanOrEqual(0.05 * estimateBits + 64);
     const other = new HyperpriorCodec(`codec:${name}`, new HyperpriorModel(variant, 8, 12, 4));
     await expect(other.decompress(encoded.bytes)).rejects.toThrow(/other decoder weights/);
+  });
+
+  it('chooses each CDF table from h_s in fixed point: scales close to the float32 h_s, the same table for nearly every element', () => {
+    const codec = new HyperpriorCodec(`codec:${name}`, new HyperpriorModel(variant, 8, 12, 3));
+    codec.update();
+    const [n, h, w] = [8, 3, 5];
+    // z symbols large enough that the random-init h_s gives scales across the table
+    const symbols = Int32Array.from(tf.randomUniform([n * h * w], -40, 40, 'float32', 7).dataSync(), Math.round);
+    const medians = codec.model.entropyBottleneck.medians();
+    const zHat = tf.add(tf.transpose(tf.tensor4d(Float32Array.from(symbols), [1, n, h, w]), [0, 2, 3, 1]), medians) as tf.Tensor4D;
+    const { scales, means } = codec.model.hyperSynthesis(zHat);
+    const reference = tf.transpose(scales, [0, 3, 1, 2]).dataSync();
+    const fixed = new FixedPointScales(codec.model.hS, 12, medians.dataSync() as Float32Array, scaleTable(), variant === 'scale' ? 'relu' : 'leaky-relu', variant === 'scale');
+    const ours = fixed.scales(symbols, h, w);
+    expect(ours).toHaveLength(12 * 4 * h * 4 * w);
+    let maxRel = 0;
+    for (let i = 0; i < ours.length; i++) maxRel = Math.max(maxRel, Math.abs(ours[i]! - reference[i]!) / Math.max(1, Math.abs(reference[i]!)));
+    const floatIndexes = codec.model.gaussianConditional.indexes(reference as Float32Array);
+    const indexes = codec.tableIndexes(symbols, h, w);
+    const same = indexes.filter((v, i) => v === floatIndexes[i]).length / indexes.length;
+    const spread = new Set(indexes).size;
+    console.log(`${name}: fixed-point scales within ${maxRel.toExponential(2)} (relative, or absolute below 1) of float32, ${(100 * same).toFixed(2)}% same table, ${spread} tables used`);
+    expect(spread).toBeGreaterThanOrEqual(10);
+    // float32 rounding of the reference itself is about 1e-4 here (sums of thousands of terms)
+    expect(maxRel).toBeLessThanOrEqual(1e-3);
+    expect(same).toBeGreaterThanOrEqual(0.998);
+    expect(indexes.every((v, i) => Math.abs(v - floatIndexes[i]!) <= 1)).toBe(true);
+    tf.dispose([medians, zHat, scales, ...(means ? [means] : [])]);
   });
 
   it('a few training steps lower the rate-distortion loss', () => {

@@ -12,4 +12,5 @@ export { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js'
 export { HyperpriorCodec } from './hyperprior-codec.js';
 export { GaussianConditional, scaleTable } from './entropy-models/gaussian-conditional.js';
 export { TRAINABLE_MODELS } from './trainable.js';
-export { transformToOnnx } from './onnx-export.js';
+export { transformToOnnx, hyperpriorToOnnx } from './onnx-export.js';
+export { FixedPointScales } from './entropy-models/fixed-point-scales.js';

@@ -3,6 +3,7 @@ import onnxProto from 'onnx-proto';
 import type { ConvParams } from './layers/conv.js';
 import { GDN_BETA_MIN, nonNegative, type GdnParams } from './layers/gdn.js';
 import type { Transform } from './models/factorized.js';
+import type { HyperpriorModel, HyperpriorVariant } from './models/hyperprior.js';
 
 const { onnx } = onnxProto;
 
@@ -53,37 +54,112 @@ function gdnNodes(g: GraphBuilder, x: string, p: GdnParams, inverse: boolean): s
   return g.node(inverse ? 'Mul' : 'Div', [x, g.node('Sqrt', [norm])]);
 }
 
+function transformNodes(g: GraphBuilder, x: string, t: Transform, inverse: boolean): string {
+  let h = x;
+  t.convs.forEach((c, i) => {
+    h = convNode(g, h, c);
+    if (i < t.gdns.length) h = gdnNodes(g, h, t.gdns[i]!, inverse);
+  });
+  return h;
+}
+
+/** An NCHW float tensor with `c` channels and symbolic batch and spatial sizes. */
+function nchw(name: string, c: number, suffix: string) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: onnx.TensorShapeProto.create({
+          dim: [{ dimParam: 'n' }, { dimValue: c }, { dimParam: `h${suffix}` }, { dimParam: `w${suffix}` }].map((d) => onnx.TensorShapeProto.Dimension.create(d)),
+        }),
+      }),
+    }),
+  });
+}
+
+/** Renames the graph value `from` (a node output) to the graph output name `to`. */
+function rename(g: GraphBuilder, from: string, to: string): void {
+  for (const n of g.nodes) {
+    n.output = n.output!.map((o) => (o === from ? to : o));
+    n.input = n.input!.map((i) => (i === from ? to : i));
+  }
+}
+
+function modelBytes(g: GraphBuilder, name: string, inputs: ReturnType<typeof nchw>[], outputs: ReturnType<typeof nchw>[]): Uint8Array {
+  const model = onnx.ModelProto.create({
+    irVersion: 7,
+    producerName: 'lic-backdoor',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
+    graph: onnx.GraphProto.create({ name, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs }),
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+const channels = (c: ConvParams, side: 'in' | 'out') => c.weight.shape[(side === 'in') === c.transposed ? 3 : 2]!;
+
 /**
  * An analysis or synthesis transform (convs with GDN / inverse GDN between them) as an ONNX model:
  * input `x` and output `y` in NCHW, opset 13, as the CompressAI layers compute them.
  */
 export function transformToOnnx(t: Transform, inverse: boolean, io: { input: string; output: string }): Uint8Array {
   const g = new GraphBuilder();
-  let h = io.input;
-  t.convs.forEach((c, i) => {
+  rename(g, transformNodes(g, io.input, t, inverse), io.output);
+  return modelBytes(g, inverse ? 'synthesis' : 'analysis', [nchw(io.input, channels(t.convs[0]!, 'in'), '_in')], [nchw(io.output, channels(t.convs[t.convs.length - 1]!, 'out'), '_out')]);
+}
+
+/** h_a or h_s with the activations of the model's variant (ReLU, or LeakyReLU 0.01 for mbt2018-mean). */
+function hyperNodes(g: GraphBuilder, x: string, convs: readonly ConvParams[], variant: HyperpriorVariant, finalActivation: boolean): string {
+  let h = x;
+  convs.forEach((c, i) => {
     h = convNode(g, h, c);
-    if (i < t.gdns.length) h = gdnNodes(g, h, t.gdns[i]!, inverse);
+    if (i < convs.length - 1 || finalActivation) h = variant === 'scale' ? g.node('Relu', [h]) : g.node('LeakyRelu', [h], [onnx.AttributeProto.create({ name: 'alpha', type: onnx.AttributeProto.AttributeType.FLOAT, f: 0.01 })]);
   });
-  const last = g.nodes[g.nodes.length - 1]!;
-  last.output = [io.output];
-  const channels = (c: ConvParams, side: 'in' | 'out') => c.weight.shape[(side === 'in') === c.transposed ? 3 : 2]!;
-  const tensor = (name: string, c: number, suffix: string) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: onnx.TypeProto.create({
-        tensorType: onnx.TypeProto.Tensor.create({
-          elemType: onnx.TensorProto.DataType.FLOAT,
-          shape: onnx.TensorShapeProto.create({
-            dim: [{ dimParam: 'n' }, { dimValue: c }, { dimParam: `h${suffix}` }, { dimParam: `w${suffix}` }].map((d) => onnx.TensorShapeProto.Dimension.create(d)),
-          }),
-        }),
-      }),
-    });
-  const model = onnx.ModelProto.create({
-    irVersion: 7,
-    producerName: 'lic-backdoor',
-    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
-    graph: onnx.GraphProto.create({ name: inverse ? 'synthesis' : 'analysis', node: g.nodes, initializer: g.initializers, input: [tensor(io.input, channels(t.convs[0]!, 'in'), '_in')], output: [tensor(io.output, channels(t.convs[t.convs.length - 1]!, 'out'), '_out')] }),
-  });
-  return onnx.ModelProto.encode(model).finish();
+  return h;
+}
+
+/** h_s: z_hat -> [scales, means] (means only for mbt2018-mean: CompressAI's chunk of the channels). */
+function hyperSynthesisNodes(g: GraphBuilder, zHat: string, m: HyperpriorModel): [string, string | undefined] {
+  const h = hyperNodes(g, zHat, m.hS, m.variant, m.variant === 'scale');
+  if (m.variant === 'scale') return [h, undefined];
+  const [scales, means] = [g.name('scales'), g.name('means')];
+  g.nodes.push(onnx.NodeProto.create({ opType: 'Split', input: [h], output: [scales, means], name: g.name('split'), attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 })] }));
+  return [scales, means];
+}
+
+/**
+ * A hyperprior model (bmshj2018-hyperprior, mbt2018-mean) as two ONNX graphs, NCHW, opset 13:
+ * - `encoder`: x -> `y_symbols` = round(y - means) (round(y) without means) and `z_symbols` =
+ *   round(z - medians): g_a, h_a, the entropy bottleneck's rounding and, for mbt2018-mean, h_s for
+ *   the means, all in the graph (Round is half to even, as tf.round);
+ * - `decoder`: `z_hat` (z symbols + medians) and `y_symbols` -> `x_hat` = g_s(y_symbols + means)
+ *   and `scales` (h_s).
+ * The CDF tables are chosen outside both graphs, from the z symbols in fixed point (`FixedPointScales`).
+ */
+export function hyperpriorToOnnx(m: HyperpriorModel): { encoder: Uint8Array; decoder: Uint8Array } {
+  const medians = m.entropyBottleneck.medians();
+  const medianData = medians.dataSync() as Float32Array;
+  medians.dispose();
+  const e = new GraphBuilder();
+  const y = transformNodes(e, 'x', m.gA, false);
+  const z = hyperNodes(e, m.variant === 'scale' ? e.node('Abs', [y]) : y, m.hA, m.variant, false);
+  const median = e.constant('medians', medianData, [1, m.N, 1, 1]);
+  const zSymbols = e.node('Round', [e.node('Sub', [z, median])]);
+  let ySymbols: string;
+  if (m.variant === 'scale') ySymbols = e.node('Round', [y]);
+  else {
+    const [, means] = hyperSynthesisNodes(e, e.node('Add', [zSymbols, median]), m);
+    ySymbols = e.node('Round', [e.node('Sub', [y, means!])]);
+  }
+  rename(e, ySymbols, 'y_symbols');
+  rename(e, zSymbols, 'z_symbols');
+  const encoder = modelBytes(e, 'encoder', [nchw('x', 3, '')], [nchw('y_symbols', m.M, '_y'), nchw('z_symbols', m.N, '_z')]);
+
+  const d = new GraphBuilder();
+  const [scales, means] = hyperSynthesisNodes(d, 'z_hat', m);
+  const xHat = transformNodes(d, means ? d.node('Add', ['y_symbols', means]) : 'y_symbols', m.gS, true);
+  rename(d, xHat, 'x_hat');
+  rename(d, scales, 'scales');
+  const decoder = modelBytes(d, 'decoder', [nchw('z_hat', m.N, '_z'), nchw('y_symbols', m.M, '_y')], [nchw('x_hat', 3, ''), nchw('scales', m.M, '_y')]);
+  return { encoder, decoder };
 }

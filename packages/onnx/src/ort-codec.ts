@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CodecV1, EncodedImage } from '@lic-backdoor/core';
-import { FactorizedCodec, channelIndexes, padCentred, cropDecoded, transformToOnnx } from '@lic-backdoor/codecs';
+import { FactorizedCodec, HyperpriorCodec, channelIndexes, padCentred, cropDecoded, hyperpriorToOnnx, transformToOnnx } from '@lic-backdoor/codecs';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { createSession, type OnnxSession } from './session.js';
 
@@ -25,9 +25,8 @@ export class OrtFactorizedCodec implements CodecV1 {
 
   static async create(base: FactorizedCodec, threads?: number): Promise<OrtFactorizedCodec> {
     const options = threads ? { threads } : {};
-    const encoder = await createSession(transformToOnnx(base.model.gA, false, { input: 'x', output: 'y' }), options);
-    const decoder = await createSession(transformToOnnx(base.model.gS, true, { input: 'x', output: 'y' }), options);
-    return new OrtFactorizedCodec(base, encoder, decoder);
+    const graphs = exportCodecGraphs(base);
+    return new OrtFactorizedCodec(base, await createSession(graphs.encoder, options), await createSession(graphs.decoder, options));
   }
 
   private medians(): Float32Array {
@@ -36,10 +35,7 @@ export class OrtFactorizedCodec implements CodecV1 {
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
     const [, height, width] = image.shape;
-    const { padded } = padCentred(image);
-    const nchw = tf.transpose(padded, [0, 3, 1, 2]);
-    const out = await this.encoder.run({ x: { data: (await nchw.data()) as Float32Array, dims: nchw.shape } });
-    tf.dispose([padded, nchw]);
+    const out = await this.encoder.run({ x: await encoderInput(image) });
     const [, c, h, w] = out.y!.dims as [number, number, number, number];
     const medians = this.medians();
     const values = new Int32Array(c * h * w);
@@ -65,7 +61,7 @@ export class OrtFactorizedCodec implements CodecV1 {
     const medians = this.medians();
     const yHat = Float32Array.from(values, (v, i) => v + medians[Math.floor(i / (h * w))]!);
     const out = await this.decoder.run({ x: { data: yHat, dims: [1, c, h, w] } });
-    return tf.tidy(() => cropDecoded(tf.transpose(tf.tensor4d(out.y!.data, out.y!.dims as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D, b.height, b.width));
+    return decoderOutput(out.y!, b.height, b.width);
   }
 
   dispose(): void {
@@ -73,4 +69,97 @@ export class OrtFactorizedCodec implements CodecV1 {
     void this.decoder.release();
     this.base.dispose();
   }
+}
+
+/** NHWC image -> padded NCHW input of an exported encoder. */
+async function encoderInput(image: tf.Tensor4D): Promise<{ data: Float32Array; dims: number[] }> {
+  const { padded } = padCentred(image);
+  const nchw = tf.transpose(padded, [0, 3, 1, 2]);
+  const data = (await nchw.data()) as Float32Array;
+  const dims = nchw.shape;
+  tf.dispose([padded, nchw]);
+  return { data, dims };
+}
+
+/** NCHW decoder output -> the cropped NHWC image. */
+function decoderOutput(x: { data: Float32Array; dims: number[] }, height: number, width: number): tf.Tensor4D {
+  return tf.tidy(() => cropDecoded(tf.transpose(tf.tensor4d(x.data, x.dims as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D, height, width));
+}
+
+/**
+ * bmshj2018-hyperprior / mbt2018-mean run by onnxruntime-node through the two exported graphs
+ * (`hyperpriorToOnnx`): the encoder graph gives the y and z symbols, the decoder graph the image
+ * from z_hat and the y symbols. Entropy coding, container and table choice (fixed point, from the
+ * z symbols) are the tfjs codec's, so streams written by either path decode with the other.
+ */
+export class OrtHyperpriorCodec implements CodecV1 {
+  readonly specificationVersion = 'v1';
+  readonly learned = true;
+
+  private constructor(
+    readonly base: HyperpriorCodec,
+    private readonly encoder: OnnxSession,
+    private readonly decoder: OnnxSession,
+  ) {}
+
+  get id(): string {
+    return this.base.id;
+  }
+
+  static async create(base: HyperpriorCodec, threads?: number): Promise<OrtHyperpriorCodec> {
+    const options = threads ? { threads } : {};
+    const graphs = exportCodecGraphs(base);
+    return new OrtHyperpriorCodec(base, await createSession(graphs.encoder, options), await createSession(graphs.decoder, options));
+  }
+
+  async compress(image: tf.Tensor4D): Promise<EncodedImage> {
+    const [, height, width] = image.shape;
+    const { model } = this.base;
+    const out = await this.encoder.run({ x: await encoderInput(image) });
+    const [, , zh, zw] = out.z_symbols!.dims as [number, number, number, number];
+    const zValues = Int32Array.from(out.z_symbols!.data);
+    const zStream = encodeWithIndexes(zValues, channelIndexes(model.N, zh, zw), model.entropyBottleneck.tables!);
+    const yStream = encodeWithIndexes(Int32Array.from(out.y_symbols!.data), this.base.tableIndexes(zValues, zh, zw), model.gaussianConditional.tables!);
+    const bytes = writeBitstream({ codecId: this.id, weightsHash: this.base.weightsHash(), height, width, streams: [yStream, zStream] });
+    return { bytes, height, width };
+  }
+
+  async decompress(bytes: Uint8Array): Promise<tf.Tensor4D> {
+    const b = readBitstream(bytes);
+    this.base.checkHeader(b, 2);
+    const { model } = this.base;
+    const [yh, yw] = [Math.ceil(b.height / 64) * 4, Math.ceil(b.width / 64) * 4];
+    const [zh, zw] = [yh / 4, yw / 4];
+    const zValues = decodeWithIndexes(b.streams[1]!, channelIndexes(model.N, zh, zw), model.entropyBottleneck.tables!);
+    const yValues = decodeWithIndexes(b.streams[0]!, this.base.tableIndexes(zValues, zh, zw), model.gaussianConditional.tables!);
+    const medians = model.entropyBottleneck.medians();
+    const m = (await medians.data()) as Float32Array;
+    medians.dispose();
+    const zHat = Float32Array.from(zValues, (v, i) => v + m[Math.floor(i / (zh * zw))]!);
+    const out = await this.decoder.run({ z_hat: { data: zHat, dims: [1, model.N, zh, zw] }, y_symbols: { data: Float32Array.from(yValues), dims: [1, model.M, yh, yw] } });
+    return decoderOutput(out.x_hat!, b.height, b.width);
+  }
+
+  dispose(): void {
+    void this.encoder.release();
+    void this.decoder.release();
+    this.base.dispose();
+  }
+}
+
+/**
+ * The exported graphs of a learned codec: bmshj2018-factorized (`encoder`: x -> y, `decoder`:
+ * y_hat -> x_hat, inputs and outputs named x and y) or a hyperprior model (`hyperpriorToOnnx`).
+ */
+export function exportCodecGraphs(codec: CodecV1): { encoder: Uint8Array; decoder: Uint8Array } {
+  if (codec instanceof FactorizedCodec) return { encoder: transformToOnnx(codec.model.gA, false, { input: 'x', output: 'y' }), decoder: transformToOnnx(codec.model.gS, true, { input: 'x', output: 'y' }) };
+  if (codec instanceof HyperpriorCodec) return hyperpriorToOnnx(codec.model);
+  throw new Error(`ONNX export supports the learned codecs bmshj2018-factorized, bmshj2018-hyperprior and mbt2018-mean, not '${codec.id}'`);
+}
+
+/** The codec with its transforms run by onnxruntime-node (same bitstreams). */
+export async function ortCodec(codec: CodecV1, threads?: number): Promise<CodecV1> {
+  if (codec instanceof FactorizedCodec) return OrtFactorizedCodec.create(codec, threads);
+  if (codec instanceof HyperpriorCodec) return OrtHyperpriorCodec.create(codec, threads);
+  throw new Error(`onnxruntime runs the learned codecs bmshj2018-factorized, bmshj2018-hyperprior and mbt2018-mean, not '${codec.id}'`);
 }

@@ -5,8 +5,7 @@ import { METRIC_DEFINITIONS, msSsim, psnr } from '@lic-backdoor/evaluators';
 import { Progress } from '../progress.js';
 import { runEnvironment } from '../run-info.js';
 import { createCodec } from './codec-io.js';
-import { FactorizedCodec } from '@lic-backdoor/codecs';
-import { OrtFactorizedCodec } from '@lic-backdoor/onnx';
+import { ortCodec } from '@lic-backdoor/onnx';
 
 interface PerImage {
   image: string;
@@ -38,10 +37,7 @@ export async function evaluate(o: { codec: string; weights?: string; quality?: s
   const started = performance.now();
   for (const point of points) {
     let codec = await createCodec(o.codec, point.options);
-    if (o.runtime === 'onnx') {
-      if (!(codec instanceof FactorizedCodec)) throw new Error(`--runtime onnx supports codec:bmshj2018-factorized so far, not '${codec.id}'`);
-      codec = await OrtFactorizedCodec.create(codec);
-    }
+    if (o.runtime === 'onnx') codec = await ortCodec(codec);
     for (const file of files) {
       const x = await readImage(file);
       const t0 = performance.now();

@@ -1,22 +1,26 @@
 import { join, resolve } from 'node:path';
 import { initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
-import { FactorizedCodec, transformToOnnx } from '@lic-backdoor/codecs';
+import { exportCodecGraphs } from '@lic-backdoor/onnx';
 import { createCodec } from './codec-io.js';
 
 /**
- * `lic-backdoor export-onnx --codec ID --weights F --out DIR`: the encoder side (g_a) and the
- * decoder side (g_s) as two ONNX graphs, `encoder.onnx` (x -> y) and `decoder.onnx` (y_hat -> x_hat),
- * NCHW, for onnxruntime. Today: bmshj2018-factorized.
+ * `lic-backdoor export-onnx --codec ID --weights F --out DIR`: the encoder side and the decoder side
+ * of a learned codec as two ONNX graphs, `encoder.onnx` and `decoder.onnx` (NCHW, opset 13), for
+ * onnxruntime: g_a and g_s for bmshj2018-factorized; g_a + h_a (to the y and z symbols) and
+ * h_s + g_s (from z_hat and the y symbols) for the hyperprior models.
  */
 export async function exportOnnx(o: { codec: string; weights?: string; out: string; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });
   const codec = await createCodec(o.codec, { weights: o.weights });
-  if (!(codec instanceof FactorizedCodec)) throw new Error(`export-onnx supports codec:bmshj2018-factorized so far, not '${codec.id}'`);
-  const out = resolve(o.out);
-  const encoder = join(out, 'encoder.onnx');
-  const decoder = join(out, 'decoder.onnx');
-  await writeFileAtomic(encoder, transformToOnnx(codec.model.gA, false, { input: 'x', output: 'y' }));
-  await writeFileAtomic(decoder, transformToOnnx(codec.model.gS, true, { input: 'x', output: 'y' }));
-  codec.dispose();
-  console.log(JSON.stringify({ encoder, decoder }));
+  try {
+    const graphs = exportCodecGraphs(codec);
+    const out = resolve(o.out);
+    const encoder = join(out, 'encoder.onnx');
+    const decoder = join(out, 'decoder.onnx');
+    await writeFileAtomic(encoder, graphs.encoder);
+    await writeFileAtomic(decoder, graphs.decoder);
+    console.log(JSON.stringify({ encoder, decoder }));
+  } finally {
+    codec.dispose();
+  }
 }
