@@ -2,7 +2,8 @@ import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initializeBackend } from '@lic-backdoor/core';
 import { FactorizedPrior } from './models/factorized.js';
-import { transformToOnnx } from './onnx-export.js';
+import { HyperpriorModel } from './models/hyperprior.js';
+import { hyperpriorToOnnx, transformToOnnx } from './onnx-export.js';
 
 beforeAll(() => initializeBackend({ prefer: 'wasm' }));
 
@@ -36,5 +37,42 @@ describe('codec transforms exported to ONNX', () => {
     const xOrt = await run(transformToOnnx(model.gS, true, { input: 'x', output: 'y' }), tf.round(y) as tf.Tensor4D);
     expect(xOrt.dims).toEqual([2, 3, 64, 96]);
     expect(maxRelative(xOrt.data as Float32Array, await tf.transpose(xHat, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(1e-4);
+  });
+});
+
+describe.each([
+  ['bmshj2018-hyperprior', 'scale'],
+  ['mbt2018-mean', 'mean-scale'],
+] as const)('%s exported to ONNX', (name, variant) => {
+  it('the encoder graph gives the tfjs symbols; the decoder graph the tfjs image and scales within 1e-4', async () => {
+    const model = new HyperpriorModel(variant, 8, 12, 7);
+    const { encoder, decoder } = hyperpriorToOnnx(model);
+    const x = tf.tensor4d(createRng(4).uniformArray(64 * 128 * 3), [1, 64, 128, 3]);
+    // the tfjs path, as HyperpriorCodec.compress computes it
+    const y = model.analysis(x);
+    const zSymbols = model.entropyBottleneck.quantize(model.hyperAnalysis(y));
+    const zHat = model.entropyBottleneck.dequantize(zSymbols);
+    const { scales, means } = model.hyperSynthesis(zHat);
+    const ySymbols = tf.round(means ? tf.sub(y, means) : y) as tf.Tensor4D;
+    const xHat = model.synthesis((means ? tf.add(ySymbols, means) : ySymbols) as tf.Tensor4D);
+    const nchw = async (t: tf.Tensor4D) => new ort.Tensor('float32', (await tf.transpose(t, [0, 3, 1, 2]).data()) as Float32Array, [t.shape[0], t.shape[3], t.shape[1], t.shape[2]]);
+
+    const enc = await ort.InferenceSession.create(encoder, { executionProviders: ['cpu'] });
+    const e = await enc.run({ x: await nchw(x) });
+    await enc.release();
+    const mismatches = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).filter((v, i) => v !== b[i]).length;
+    const ySymbolsRef = (await tf.transpose(ySymbols, [0, 3, 1, 2]).data()) as Float32Array;
+    // rounding of values within float error of a half can differ: at most one symbol in a thousand, by one
+    expect(e.y_symbols!.dims).toEqual([1, 12, 4, 8]);
+    expect(mismatches(e.z_symbols!.data as Float32Array, await tf.transpose(zSymbols, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(zSymbols.size / 1000);
+    expect(mismatches(e.y_symbols!.data as Float32Array, ySymbolsRef)).toBeLessThanOrEqual(ySymbols.size / 1000);
+
+    const dec = await ort.InferenceSession.create(decoder, { executionProviders: ['cpu'] });
+    const d = await dec.run({ z_hat: await nchw(zHat), y_symbols: await nchw(ySymbols) });
+    await dec.release();
+    expect(d.x_hat!.dims).toEqual([1, 3, 64, 128]);
+    expect(maxRelative(d.x_hat!.data as Float32Array, await tf.transpose(xHat, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(1e-4);
+    expect(maxRelative(d.scales!.data as Float32Array, await tf.transpose(scales, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(1e-4);
+    console.log(`${name}: ONNX encoder/decoder graphs match tfjs`);
   });
 });
