@@ -4,29 +4,46 @@ import { FactorizedCodec, HyperpriorCodec, channelIndexes, padCentred, cropDecod
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { createSession, type OnnxSession } from './session.js';
 
-/**
- * The factorized codec with its transforms run by onnxruntime-node (the exported g_a and g_s) and
- * the same entropy coding, container, codec id and weights hash as the tfjs codec, so that streams
- * written by one decode with the other.
- */
-export class OrtFactorizedCodec implements CodecV1 {
+/** A learned codec whose transforms run in onnxruntime-node sessions of its exported graphs. */
+abstract class OrtLearnedCodec<Base extends FactorizedCodec | HyperpriorCodec> implements CodecV1 {
   readonly specificationVersion = 'v1';
   readonly learned = true;
 
-  private constructor(
-    readonly base: FactorizedCodec,
-    private readonly encoder: OnnxSession,
-    private readonly decoder: OnnxSession,
+  protected constructor(
+    readonly base: Base,
+    protected readonly encoder: OnnxSession,
+    protected readonly decoder: OnnxSession,
   ) {}
 
   get id(): string {
     return this.base.id;
   }
 
+  abstract compress(image: tf.Tensor4D): Promise<EncodedImage>;
+  abstract decompress(bytes: Uint8Array): Promise<tf.Tensor4D>;
+
+  dispose(): void {
+    void this.encoder.release();
+    void this.decoder.release();
+    this.base.dispose();
+  }
+}
+
+/** Sessions of the codec's exported encoder and decoder graphs. */
+async function sessions(codec: CodecV1, threads?: number): Promise<[OnnxSession, OnnxSession]> {
+  const graphs = exportCodecGraphs(codec);
+  const options = threads ? { threads } : {};
+  return [await createSession(graphs.encoder, options), await createSession(graphs.decoder, options)];
+}
+
+/**
+ * The factorized codec with its transforms run by onnxruntime-node (the exported g_a and g_s) and
+ * the same entropy coding, container, codec id and weights hash as the tfjs codec, so that streams
+ * written by one decode with the other.
+ */
+export class OrtFactorizedCodec extends OrtLearnedCodec<FactorizedCodec> {
   static async create(base: FactorizedCodec, threads?: number): Promise<OrtFactorizedCodec> {
-    const options = threads ? { threads } : {};
-    const graphs = exportCodecGraphs(base);
-    return new OrtFactorizedCodec(base, await createSession(graphs.encoder, options), await createSession(graphs.decoder, options));
+    return new OrtFactorizedCodec(base, ...(await sessions(base, threads)));
   }
 
   private medians(): Float32Array {
@@ -63,12 +80,6 @@ export class OrtFactorizedCodec implements CodecV1 {
     const out = await this.decoder.run({ x: { data: yHat, dims: [1, c, h, w] } });
     return decoderOutput(out.y!, b.height, b.width);
   }
-
-  dispose(): void {
-    void this.encoder.release();
-    void this.decoder.release();
-    this.base.dispose();
-  }
 }
 
 /** NHWC image -> padded NCHW input of an exported encoder. */
@@ -92,24 +103,9 @@ function decoderOutput(x: { data: Float32Array; dims: number[] }, height: number
  * from z_hat and the y symbols. Entropy coding, container and table choice (fixed point, from the
  * z symbols) are the tfjs codec's, so streams written by either path decode with the other.
  */
-export class OrtHyperpriorCodec implements CodecV1 {
-  readonly specificationVersion = 'v1';
-  readonly learned = true;
-
-  private constructor(
-    readonly base: HyperpriorCodec,
-    private readonly encoder: OnnxSession,
-    private readonly decoder: OnnxSession,
-  ) {}
-
-  get id(): string {
-    return this.base.id;
-  }
-
+export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
   static async create(base: HyperpriorCodec, threads?: number): Promise<OrtHyperpriorCodec> {
-    const options = threads ? { threads } : {};
-    const graphs = exportCodecGraphs(base);
-    return new OrtHyperpriorCodec(base, await createSession(graphs.encoder, options), await createSession(graphs.decoder, options));
+    return new OrtHyperpriorCodec(base, ...(await sessions(base, threads)));
   }
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
@@ -138,12 +134,6 @@ export class OrtHyperpriorCodec implements CodecV1 {
     const zHat = Float32Array.from(zValues, (v, i) => v + m[Math.floor(i / (zh * zw))]!);
     const out = await this.decoder.run({ z_hat: { data: zHat, dims: [1, model.N, zh, zw] }, y_symbols: { data: Float32Array.from(yValues), dims: [1, model.M, yh, yw] } });
     return decoderOutput(out.x_hat!, b.height, b.width);
-  }
-
-  dispose(): void {
-    void this.encoder.release();
-    void this.decoder.release();
-    this.base.dispose();
   }
 }
 
