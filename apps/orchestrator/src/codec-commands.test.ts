@@ -93,6 +93,18 @@ describe('train-codec', () => {
     }
   });
 
+  it('cross-decode: streams of the tfjs and the onnxruntime path decode through both within one level', () => {
+    const data = mkdtempSync(join(tmpdir(), 'tc-cross-'));
+    writeFileSync(join(data, 'a.png'), readFileSync(kodim));
+    const r = run('cross-decode', '--codec', 'bmshj2018-factorized', '--weights', join(full, 'model.safetensors'), '--data', data, '--out', join(data, 'cross.json'));
+    expect(r.code).toBe(0);
+    const last = JSON.parse(r.out.trim().split('\n').pop()!) as { images: number; sameBytes: number; maxDifference: number };
+    expect(last.images).toBe(1);
+    expect(last.sameBytes).toBe(1);
+    expect(last.maxDifference).toBeLessThanOrEqual(1);
+    expect(JSON.parse(readFileSync(join(data, 'cross.json'), 'utf8')).per_image).toHaveLength(1);
+  });
+
   it('JPEG through compress/decompress, and eval writes CompressAI-shaped results with definitions', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tc-jpeg-'));
     expect(run('compress', kodim, '--codec', 'jpeg', '--quality', '50', '-o', join(dir, 'k.jpg')).code).toBe(0);
