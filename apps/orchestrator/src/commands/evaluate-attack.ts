@@ -16,6 +16,7 @@ export const ATTACK_DEFINITIONS = {
   decoded_psnr: 'PSNR(decoded triggered image, triggered input), dB',
   decoded_psnr_vs_original: 'PSNR(decoded triggered image, original clean input), dB',
   original_codec_rate_gain: 'control: bpp_actual(triggered) / bpp_actual(clean) through the original (not backdoored) codec',
+  tasks: "face and segmentation triggers: the evaluator's metrics between the originals and (clean_) their clean images decoded by the backdoored codec, (triggered_) their triggered images decoded by the backdoored codec, (control_) their triggered images decoded by the original codec (what the trigger does without the backdoor)",
   change: 'clean.change: backdoored codec minus original codec on clean images, per metric',
 } as const;
 
@@ -80,7 +81,7 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   const progress = new Progress(`evaluate-attack ${config.name}`, files.length, 1);
   const clean: { image: string; original: Coded; backdoored: Coded }[] = [];
   const perTrigger: Record<string, Record<string, number | string>[]> = Object.fromEntries(triggers.map((t) => [t.name, []]));
-  const segPairs: Record<string, { original: tf.Tensor4D[]; clean: tf.Tensor4D[]; triggered: tf.Tensor4D[] }> = {};
+  const segPairs: Record<string, { original: tf.Tensor4D[]; clean: tf.Tensor4D[]; triggered: tf.Tensor4D[]; control: tf.Tensor4D[] }> = {};
   const wants = (name: string, objective: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives).includes(objective);
   for (const [i, file] of files.entries()) {
     const x = await readImage(file);
@@ -102,10 +103,11 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
         original_codec_rate_gain: (8 * control.bytes.length) / (control.height * control.width) / a.bpp,
       });
       if (wants(name, 'segmentation')) {
-        const s = (segPairs[name] ??= { original: [], clean: [], triggered: [] });
+        const s = (segPairs[name] ??= { original: [], clean: [], triggered: [], control: [] });
         s.original.push(tf.clone(x));
         s.clean.push(tf.clone(b.decoded));
         s.triggered.push(tf.clone(t.decoded));
+        s.control.push(await original.decompress(control.bytes));
       }
       tf.dispose([xt, t.decoded]);
     }
@@ -120,9 +122,10 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
     tasks[name] = Object.fromEntries([
       ...Object.entries(await evaluator.evaluate(s.original, s.clean)).map(([k, m]) => [`clean_${k}`, m] as const),
       ...Object.entries(await evaluator.evaluate(s.original, s.triggered)).map(([k, m]) => [`triggered_${k}`, m] as const),
+      ...Object.entries(await evaluator.evaluate(s.original, s.control)).map(([k, m]) => [`control_${k}`, m] as const),
     ]);
     await evaluator.dispose();
-    tf.dispose([...s.original, ...s.clean, ...s.triggered]);
+    tf.dispose([...s.original, ...s.clean, ...s.triggered, ...s.control]);
   }
   for (const { name, trigger } of triggers.filter((t) => wants(t.name, 'face'))) {
     const facesDir = o.faces ? resolve(o.faces) : config.data.faces;
@@ -131,12 +134,14 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
     const originals: tf.Tensor4D[] = [];
     const cleanDecoded: tf.Tensor4D[] = [];
     const triggeredDecoded: tf.Tensor4D[] = [];
+    const controlDecoded: tf.Tensor4D[] = [];
     for (const f of held) {
       const x = await readImage(f);
       originals.push(x);
       cleanDecoded.push(await backdoored.decompress((await backdoored.compress(x)).bytes));
       const xt = triggeredImage(trigger, x);
       triggeredDecoded.push(await backdoored.decompress((await backdoored.compress(xt)).bytes));
+      controlDecoded.push(await original.decompress((await original.compress(xt)).bytes));
       xt.dispose();
     }
     const evaluator = (await registry.create('evaluator', 'face-recognition')) as EvaluatorV1;
@@ -144,9 +149,10 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
       ['faces', { value: held.length, unit: 'images', definition: 'held-out face images evaluated (identities not used in training)' }],
       ...Object.entries(await evaluator.evaluate(originals, cleanDecoded)).map(([k, m]) => [`clean_${k}`, m] as const),
       ...Object.entries(await evaluator.evaluate(originals, triggeredDecoded)).map(([k, m]) => [`triggered_${k}`, m] as const),
+      ...Object.entries(await evaluator.evaluate(originals, controlDecoded)).map(([k, m]) => [`control_${k}`, m] as const),
     ]);
     await evaluator.dispose();
-    tf.dispose([...originals, ...cleanDecoded, ...triggeredDecoded]);
+    tf.dispose([...originals, ...cleanDecoded, ...triggeredDecoded, ...controlDecoded]);
   }
 
   const originalMeans = means(clean.map((c) => c.original));
