@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 
 const cli = join(__dirname, '..', 'dist', 'cli.js');
 const root = join(__dirname, '..', '..', '..');
@@ -51,8 +51,15 @@ describe('attack', () => {
       terms: string[];
       proof: { decoderSideSha256: { identical: boolean }; encoderSideChanged: boolean; crossDecode: { identical: boolean; bytes: number } };
       environment: { gitCommit: string };
+      config: { codec: { weights: string }; data: { photos: string } };
+      trainingSeconds: number;
     };
     expect(summary.terms).toEqual(['clean.clean-rd', 'rate.rate', 'rate.stealth', 'blur.distortion']);
+    // paths relative to the attack folder, so the folder can move with what it names
+    expect(isAbsolute(summary.config.codec.weights)).toBe(false);
+    expect(resolve(full, summary.config.data.photos)).toBe(resolve(shared, 'photos'));
+    const logged = readFileSync(join(full, 'log.ndjson'), 'utf8').trim().split('\n').reduce((s, l) => s + (JSON.parse(l) as { ms: number }).ms, 0);
+    expect(summary.trainingSeconds).toBe(Math.round(logged / 1000));
     expect(summary.proof.decoderSideSha256.identical).toBe(true);
     expect(summary.proof.encoderSideChanged).toBe(true);
     expect(summary.proof.crossDecode.identical).toBe(true);

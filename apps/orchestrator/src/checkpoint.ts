@@ -18,6 +18,21 @@ export async function trimLog(log: string, step: number): Promise<void> {
   await writeFileAtomic(log, kept.map((l) => `${l}\n`).join(''));
 }
 
+/** Seconds of training a log records: the sum of its steps' `ms` (every session of a resumed run). */
+export async function loggedSeconds(log: string): Promise<number> {
+  const text = await readFile(log, 'utf8').catch(() => '');
+  let ms = 0;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      ms += Number((JSON.parse(line) as { ms?: number }).ms ?? 0);
+    } catch {
+      // a torn last line after a crash: not a step
+    }
+  }
+  return ms / 1000;
+}
+
 export function stringify(config: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, String(v)]));
 }

@@ -107,7 +107,8 @@ describe('run', () => {
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/stage train-codec/);
     const summary = JSON.parse(readFileSync(join(out, 'attack', 'attack.json'), 'utf8')) as { config: { codec: { weights: string } } };
-    expect(summary.config.codec.weights).toBe(join(out, 'codec', 'model.safetensors'));
+    // attack.json records paths relative to its folder
+    expect(summary.config.codec.weights).toBe(join('..', 'codec', 'model.safetensors'));
     expect(existsSync(join(out, 'results.json'))).toBe(true);
   });
 

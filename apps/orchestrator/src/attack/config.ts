@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 
@@ -101,6 +101,13 @@ export async function readAttackConfig(file: string): Promise<AttackConfig> {
 export function resolvePaths(config: AttackConfig, baseDir: string): AttackConfig {
   const weights = isAbsolute(config.codec.weights) ? config.codec.weights : resolve(baseDir, config.codec.weights);
   return { ...config, codec: { ...config.codec, weights }, data: resolveData(config.data, baseDir) };
+}
+
+/** The config with its paths relative to `baseDir` (what an attack folder records, so that it can move with what it refers to). */
+export function relativePaths(config: AttackConfig, baseDir: string): AttackConfig {
+  const rel = (p: string) => relative(baseDir, p) || '.';
+  const { data } = config;
+  return { ...config, codec: { ...config.codec, weights: rel(config.codec.weights) }, data: { ...data, photos: rel(data.photos), faces: data.faces ? rel(data.faces) : undefined } };
 }
 
 /** The data section with its folders made absolute (relative to `baseDir`). */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, stat } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ImageFolderDataset, createRng, initializeBackend, listImages, writeFileAtomic, writeSafetensors, type BackendName, type PluginReference, type Rng } from '@lic-backdoor/core';
 import { loadRegistry } from '../plugins.js';
@@ -8,9 +8,9 @@ import { writeStateDict } from '@lic-backdoor/codecs';
 import { LossWeighting } from '@lic-backdoor/objectives';
 import { DataParallelTrainer } from '@lic-backdoor/training';
 import { Progress } from '../progress.js';
-import { exists, readCheckpoint, trimLog, writeCheckpoint } from '../checkpoint.js';
+import { exists, loggedSeconds, readCheckpoint, trimLog, writeCheckpoint } from '../checkpoint.js';
 import { runEnvironment } from '../run-info.js';
-import { readAttackConfig, termNames, type AttackConfig } from '../attack/config.js';
+import { readAttackConfig, relativePaths, termNames, type AttackConfig } from '../attack/config.js';
 import type { Attack, LearnedCodec } from '../attack/trainable.js';
 
 export interface AttackOptions {
@@ -188,12 +188,15 @@ export async function runAttack(config: AttackConfig, outDir: string, o: { resum
     sample.dispose();
     const summary = {
       command: 'attack',
-      config,
-      configFile,
+      // paths relative to this folder: it can move together with the codec and data it names
+      config: relativePaths(config, out),
+      configFile: configFile ? relative(out, configFile) : undefined,
       terms: names,
-      steps,
+      // the step the saved model is at (a resume may ask for fewer steps than the checkpoint holds)
+      steps: Math.max(start, steps),
       resumedAt: start || undefined,
       wallSeconds: start ? undefined : Math.round(wallSeconds),
+      trainingSeconds: Math.round(await loggedSeconds(log)),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       workers: trainer.shards,
       environment,

@@ -6,7 +6,7 @@ import { METRIC_DEFINITIONS, msSsim, psnr, to8Bit } from '@lic-backdoor/evaluato
 import { Progress } from '../progress.js';
 import { loadRegistry } from '../plugins.js';
 import { runEnvironment } from '../run-info.js';
-import type { AttackConfig } from '../attack/config.js';
+import { resolvePaths, type AttackConfig } from '../attack/config.js';
 import type { AttackResults } from '../report/report.js';
 import { createCodec, createTriggers, type LearnedCodec } from '../attack/trainable.js';
 
@@ -49,8 +49,9 @@ function means<T extends object>(rows: T[]): Record<string, number> {
 /** The backdoored codec and trained triggers of an attack folder, and the original codec. */
 export async function loadAttack(dir: string) {
   const summary = JSON.parse(await readFile(join(dir, 'attack.json'), 'utf8')) as { config: AttackConfig; configFile?: string };
-  const config = summary.config;
-  const registry = await loadRegistry(summary.configFile ? dirname(summary.configFile) : dir);
+  // paths are relative to the attack folder (absolute in folders written before that)
+  const config = resolvePaths(summary.config, dir);
+  const registry = await loadRegistry(summary.configFile ? dirname(resolve(dir, summary.configFile)) : dir);
   const original = await createCodec(registry, config);
   const backdoored = await createCodec(registry, { ...config, codec: { ...config.codec, weights: join(dir, 'codec.safetensors') } });
   const triggers = await createTriggers(registry, config);
