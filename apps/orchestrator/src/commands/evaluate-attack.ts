@@ -145,7 +145,9 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
       controlDecoded.push(await original.decompress((await original.compress(xt)).bytes));
       xt.dispose();
     }
-    const evaluator = (await registry.create('evaluator', 'face-recognition')) as EvaluatorV1;
+    // the verification threshold is calibrated on the attack's faces folder (identities as subfolders), else on the default set beside the working directory
+    const calibration = config.data.faces ?? resolve('../shared/data/faces/johns');
+    const evaluator = (await registry.create('evaluator', ['face-recognition', { calibration }])) as EvaluatorV1;
     tasks[name] = Object.fromEntries([
       ['faces', { value: held.length, unit: 'images', definition: 'held-out face images evaluated (identities not used in training)' }],
       ...Object.entries(await evaluator.evaluate(originals, cleanDecoded)).map(([k, m]) => [`clean_${k}`, m] as const),
