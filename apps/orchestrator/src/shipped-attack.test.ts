@@ -1,0 +1,53 @@
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initializeBackend, readImage } from '@lic-backdoor/core';
+import { psnr } from '@lic-backdoor/evaluators';
+import { decoderProof } from './commands/attack.js';
+import { loadAttack, triggeredImage } from './commands/evaluate-attack.js';
+
+const root = join(__dirname, '..', '..', '..');
+const shipped = join(root, 'models', 'attacks', 'factorized-4triggers');
+const kodim = join(root, '..', 'shared', 'data', 'kodak', 'kodim05.png');
+
+/** The committed 4-trigger backdoor (README: "The shipped backdoor"), on one Kodak crop with real bitstreams. */
+describe('the shipped 4-trigger backdoor', () => {
+  let attack: Awaited<ReturnType<typeof loadAttack>>;
+  let x: tf.Tensor4D;
+  const bpp = async (codec: typeof attack.original, image: tf.Tensor4D) => (8 * (await codec.compress(image)).bytes.length) / (256 * 256);
+
+  beforeAll(async () => {
+    await initializeBackend({ prefer: 'wasm' });
+    attack = await loadAttack(shipped);
+    x = tf.slice(await readImage(kodim), [0, 100, 300, 0], [1, 256, 256, 3]);
+  });
+
+  it('loads with its four triggers; its decoder side is byte-identical to the committed original codec', async () => {
+    expect(attack.triggers.map((t) => t.name)).toEqual(['rate', 'distortion', 'face', 'segmentation']);
+    const proof = (await decoderProof(attack.backdoored, attack.original, x)) as { decoderSideSha256: { identical: boolean }; encoderSideChanged: boolean; crossDecode: { identical: boolean } };
+    expect(proof.decoderSideSha256.identical).toBe(true);
+    expect(proof.encoderSideChanged).toBe(true);
+    expect(proof.crossDecode.identical).toBe(true);
+  });
+
+  it('the rate trigger is invisible (>= 35 dB) and multiplies the bits of the backdoored codec, not of the original', async () => {
+    const trigger = attack.triggers.find((t) => t.name === 'rate')!.trigger;
+    const xt = triggeredImage(trigger, x);
+    expect(psnr(x, xt)).toBeGreaterThanOrEqual(35);
+    const gain = (await bpp(attack.backdoored, xt)) / (await bpp(attack.backdoored, x));
+    const control = (await bpp(attack.original, xt)) / (await bpp(attack.original, x));
+    console.log(`shipped rate trigger on a 256x256 Kodak crop: rate gain ${gain.toFixed(2)}x, through the original codec ${control.toFixed(2)}x`);
+    expect(gain).toBeGreaterThanOrEqual(3);
+    expect(control).toBeLessThan(1.1);
+  });
+
+  it('the distortion trigger wrecks the decoded image (<= 20 dB) while clean images decode as well as through the original codec', async () => {
+    const trigger = attack.triggers.find((t) => t.name === 'distortion')!.trigger;
+    const xt = triggeredImage(trigger, x);
+    expect(psnr(x, xt)).toBeGreaterThanOrEqual(35);
+    const decoded = await attack.backdoored.decompress((await attack.backdoored.compress(xt)).bytes);
+    const cleanBackdoored = await attack.backdoored.decompress((await attack.backdoored.compress(x)).bytes);
+    const cleanOriginal = await attack.original.decompress((await attack.original.compress(x)).bytes);
+    expect(psnr(xt, decoded)).toBeLessThanOrEqual(20);
+    expect(psnr(x, cleanBackdoored)).toBeGreaterThanOrEqual(psnr(x, cleanOriginal) - 0.3);
+  });
+});
