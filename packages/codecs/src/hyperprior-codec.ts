@@ -40,6 +40,12 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
     return this.fixedPointScales.indexes(zSymbols, zh, zw);
   }
 
+  private meansOf(zHat: tf.Tensor4D): tf.Tensor4D {
+    const { scales, means } = this.model.hyperSynthesis(zHat);
+    scales.dispose();
+    return means!;
+  }
+
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
     const [, height, width] = image.shape;
     const eb = this.model.entropyBottleneck;
@@ -78,8 +84,8 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
     const [zh, zw] = [yh / 4, yw / 4];
     const zValues = decodeWithIndexes(b.streams[1]!, channelIndexes(N, zh, zw), eb.tables!);
     const zHat = eb.dequantize(tf.transpose(tf.tensor4d(Float32Array.from(zValues), [1, N, zh, zw]), [0, 2, 3, 1]) as tf.Tensor4D);
-    const { scales, means } = this.model.hyperSynthesis(zHat);
-    scales.dispose();
+    // h_s in float only for mbt2018-mean's means; the tables come from the fixed-point scales
+    const means = this.model.variant === 'scale' ? undefined : this.meansOf(zHat);
     const yValues = decodeWithIndexes(b.streams[0]!, this.tableIndexes(zValues, zh, zw), this.model.gaussianConditional.tables!);
     const out = tf.tidy(() => {
       const sym = tf.transpose(tf.tensor4d(Float32Array.from(yValues), [1, M, yh, yw]), [0, 2, 3, 1]) as tf.Tensor4D;
