@@ -30,14 +30,14 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
     m.gaussianConditional.update();
     super.update();
     const medians = m.entropyBottleneck.medians();
-    this.fixedPointScales = new FixedPointScales(m.hS, m.M, medians.dataSync() as Float32Array, m.gaussianConditional.table, m.variant === 'scale' ? 'relu' : 'leaky-relu', m.variant === 'scale');
+    this.fixedPointScales = new FixedPointScales(m.hS, m.M, medians.dataSync() as Float32Array, m.variant === 'scale' ? 'relu' : 'leaky-relu', m.variant === 'scale');
     medians.dispose();
   }
 
   /** The CDF table index of each y element (channel-major), from the z symbols (channel-major [N, zh, zw]). */
   tableIndexes(zSymbols: Int32Array, zh: number, zw: number): Int32Array {
     if (!this.fixedPointScales) throw new Error(`${this.id}: no CDF tables; call update()`);
-    return this.fixedPointScales.indexes(zSymbols, zh, zw);
+    return this.model.gaussianConditional.indexes(this.fixedPointScales.scales(zSymbols, zh, zw));
   }
 
   private meansOf(zHat: tf.Tensor4D): tf.Tensor4D {

@@ -65,7 +65,7 @@ describe.each([
     const zHat = tf.add(tf.transpose(tf.tensor4d(Float32Array.from(symbols), [1, n, h, w]), [0, 2, 3, 1]), medians) as tf.Tensor4D;
     const { scales, means } = codec.model.hyperSynthesis(zHat);
     const reference = tf.transpose(scales, [0, 3, 1, 2]).dataSync();
-    const fixed = new FixedPointScales(codec.model.hS, 12, medians.dataSync() as Float32Array, scaleTable(), variant === 'scale' ? 'relu' : 'leaky-relu', variant === 'scale');
+    const fixed = new FixedPointScales(codec.model.hS, 12, medians.dataSync() as Float32Array, variant === 'scale' ? 'relu' : 'leaky-relu', variant === 'scale');
     const ours = fixed.scales(symbols, h, w);
     expect(ours).toHaveLength(12 * 4 * h * 4 * w);
     let maxRel = 0;

@@ -1,5 +1,4 @@
 import type { ConvParams } from '../layers/conv.js';
-import { SCALE_BOUND } from './gaussian-conditional.js';
 
 /** Fractional bits of the activations (z_hat and every hidden layer). */
 const ACTIVATION_BITS = 16;
@@ -55,26 +54,21 @@ function integerLayer(p: ConvParams, cout: number): IntegerLayer {
 export class FixedPointScales {
   private readonly layers: IntegerLayer[];
   private readonly medians: Float64Array;
-  /** The scale table bounded below by 0.11 (float32 values, compared exactly with the exact scales). */
-  private readonly thresholds: Float64Array;
 
   /**
    * @param hS h_s's layers (the last one's first `M` output channels are the scales)
    * @param medians the entropy bottleneck's medians of z, one per channel
-   * @param table the Gaussian conditional's scale table
    * @param activation after each hidden layer (and after the last one when `finalActivation`)
    */
   constructor(
     hS: readonly ConvParams[],
     private readonly M: number,
     medians: Float32Array,
-    table: Float32Array,
     private readonly activation: 'relu' | 'leaky-relu',
     private readonly finalActivation: boolean,
   ) {
     this.layers = hS.map((p, i) => integerLayer(p, i === hS.length - 1 ? M : p.transposed ? p.weight.shape[2]! : p.weight.shape[3]!));
     this.medians = Float64Array.from(medians, (m) => Math.round(m * 2 ** ACTIVATION_BITS));
-    this.thresholds = Float64Array.from(table, (t) => Math.max(t, Math.fround(SCALE_BOUND)));
   }
 
   /** The scales, channel-major [M, 4h, 4w], from the integer z symbols (channel-major [N, h, w]); exact multiples of 2^-32. */
@@ -98,16 +92,6 @@ export class FixedPointScales {
         out[c * ah * aw + k] = (this.finalActivation ? Math.max(0, v) : v) / 2 ** (ACTIVATION_BITS + WEIGHT_BITS);
       }
     return out;
-  }
-
-  /** Table index of every y element (channel-major, as `scales`): the first table entry >= max(scale, 0.11), else the last one. */
-  indexes(zSymbols: Int32Array, h: number, w: number): Int32Array {
-    const t = this.thresholds;
-    return Int32Array.from(this.scales(zSymbols, h, w), (s) => {
-      let i = 0;
-      while (i < t.length - 1 && s > t[i]!) i++;
-      return i;
-    });
   }
 
   private act(v: number): number {

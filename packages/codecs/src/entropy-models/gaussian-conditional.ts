@@ -76,7 +76,7 @@ export class GaussianConditional {
    * Table index of each scale: the first table entry >= max(scale, 0.11), or the last one
    * (CompressAI's build_indexes).
    */
-  indexes(scales: Float32Array): Int32Array {
+  indexes(scales: ArrayLike<number>): Int32Array {
     const t = this.table;
     const bound = Math.fround(SCALE_BOUND);
     return Int32Array.from(scales, (raw) => {
