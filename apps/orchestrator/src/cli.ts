@@ -77,6 +77,7 @@ program
   .requiredOption('--out <dir>', 'output folder: config.json, log.ndjson, checkpoint.safetensors, model.safetensors')
   .option('--resume', 'continue from <out>/checkpoint.safetensors')
   .option('--init-weights <file>', 'start from these weights (a model.safetensors) with a fresh optimizer; ignored with --resume')
+  .option('--init-partial', 'with --init-weights: take only the tensors whose name and shape fit (e.g. g_a and g_s of a factorized model into mbt2018-mean)')
   .option('--N <n>', 'hidden channels', integer, 128)
   .option('--M <m>', 'latent channels', integer, 192)
   .option('--batch <b>', 'crops per step', integer, 8)

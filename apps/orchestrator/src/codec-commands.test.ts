@@ -62,6 +62,16 @@ describe('train-codec', () => {
     expect(losses(dir)[0]).not.toBe(losses(fresh)[0]);
   });
 
+  it('--init-weights F --init-partial warm-starts mbt2018-mean from a factorized model; without it the misfit is an error', () => {
+    const args = tiny.map((a) => (a === 'bmshj2018-factorized' ? 'mbt2018-mean' : a));
+    const strict = run('train-codec', ...args, '--steps', '1', '--out', mkdtempSync(join(tmpdir(), 'tc-strict-')), '--init-weights', join(full, 'model.safetensors'));
+    expect(strict.code).toBe(1);
+    expect(strict.err).toMatch(/does not fit mbt2018-mean/);
+    const r = run('train-codec', ...args, '--steps', '1', '--out', mkdtempSync(join(tmpdir(), 'tc-partial-')), '--init-weights', join(full, 'model.safetensors'), '--init-partial');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/initialised \d+ tensors from .*: g_a, g_s.*; kept the initialisation of h_a, h_s/);
+  });
+
   it('compress and decompress through files: the decoder reads only the file and the weights', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tc-codec-'));
     const weights = join(full, 'model.safetensors');

@@ -7,6 +7,8 @@ import { HyperpriorCodec } from './hyperprior-codec.js';
 import { GaussianConditional, erfc, scaleTable } from './entropy-models/gaussian-conditional.js';
 import { FixedPointScales } from './entropy-models/fixed-point-scales.js';
 import { createCodecTrainable } from './trainable.js';
+import { FactorizedPrior } from './models/factorized.js';
+import { overlayStateDict } from './weights.js';
 
 const kodim = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'kodak', 'kodim23.png');
 
@@ -112,5 +114,26 @@ describe('GaussianConditional', () => {
     expect(Math.abs(erfc(1) - 0.157299207050285) / 0.157299207050285).toBeLessThan(1.2e-7);
     expect(Math.abs(erfc(3) - 2.20904969985854e-5) / 2.20904969985854e-5).toBeLessThan(1.2e-7);
     expect(erfc(-1)).toBeCloseTo(2 - 0.157299207050285, 7);
+  });
+});
+
+describe('partial initialisation (overlayStateDict)', () => {
+  it("warm-starts mbt2018-mean's g_a and g_s from bmshj2018-factorized, keeping everything else", () => {
+    const source = new FactorizedPrior(8, 12, 5).stateDict();
+    const target = new HyperpriorModel('mean-scale', 8, 12, 6);
+    const before = target.stateDict();
+    const { state, loaded, kept } = overlayStateDict(before, source);
+    expect(loaded.length).toBeGreaterThan(0);
+    const transforms = Object.keys(before).filter((k) => k.startsWith('g_a.') || k.startsWith('g_s.'));
+    expect(loaded.filter((k) => k.startsWith('g_'))).toEqual(transforms);
+    // beyond the transforms only shape-independent buffers fit (the bottleneck's target, its bound)
+    expect(loaded.filter((k) => !k.startsWith('g_')).every((k) => !before[k]!.shape.includes(8))).toBe(true);
+    // the factorized entropy bottleneck covers M=12 channels, mbt's covers N=8: kept
+    expect(kept).toContain('entropy_bottleneck._matrix0');
+    expect(kept.filter((k) => k.startsWith('h_'))).toHaveLength(12);
+    target.loadStateDict(state);
+    const after = target.stateDict();
+    expect(Array.from(after['g_s.0.weight']!.data)).toEqual(Array.from(source['g_s.0.weight']!.data));
+    expect(Array.from(after['h_a.0.weight']!.data)).toEqual(Array.from(before['h_a.0.weight']!.data));
   });
 });

@@ -4,7 +4,7 @@ export { FactorizedCodec } from './learned-codec.js';
 export { ClassicalCodec } from './classical.js';
 export { EntropyBottleneck } from './entropy-models/entropy-bottleneck.js';
 export { gdn, createGdn, nonNegative } from './layers/gdn.js';
-export { readStateDict, writeStateDict } from './weights.js';
+export { readStateDict, writeStateDict, overlayStateDict, type Overlay } from './weights.js';
 export { padCentred, cropTo, cropDecoded, channelIndexes } from './padding.js';
 export { createCodecTrainable, type CodecTrainingOptions } from './trainable.js';
 export type { StateDict, StateTensor } from './models/state-dict.js';

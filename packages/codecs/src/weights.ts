@@ -15,3 +15,32 @@ export async function readStateDict(file: string): Promise<{ state: StateDict; m
 export async function writeStateDict(file: string, state: StateDict, metadata: Record<string, string> = {}): Promise<void> {
   await writeSafetensors(file, state, metadata);
 }
+
+/** What `overlayStateDict` took from the source and what kept the target's values. */
+export interface Overlay {
+  /** The target with every fitting tensor of the source in place. */
+  state: StateDict;
+  /** Keys taken from the source (same name and shape). */
+  loaded: string[];
+  /** Keys of the target that the source lacks or has with another shape. */
+  kept: string[];
+}
+
+/**
+ * Partial initialisation: every tensor of `source` whose name and shape match one of `target`
+ * replaces it; the rest of `target` stays. For example the analysis and synthesis transforms of a
+ * trained bmshj2018-factorized model warm-start mbt2018-mean, whose transforms have the same names.
+ */
+export function overlayStateDict(target: StateDict, source: StateDict): Overlay {
+  const state: StateDict = { ...target };
+  const loaded: string[] = [];
+  const kept: string[] = [];
+  for (const [key, t] of Object.entries(target)) {
+    const s = source[key];
+    if (s && s.shape.length === t.shape.length && s.shape.every((d, i) => d === t.shape[i])) {
+      state[key] = s;
+      loaded.push(key);
+    } else kept.push(key);
+  }
+  return { state, loaded, kept };
+}

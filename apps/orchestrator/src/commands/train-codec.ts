@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ImageFolderDataset, createRng, initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
-import { createCodecTrainable, readStateDict, TRAINABLE_MODELS, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
+import { createCodecTrainable, overlayStateDict, readStateDict, TRAINABLE_MODELS, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
 import { DataParallelTrainer } from '@lic-backdoor/training';
 import { Progress } from '../progress.js';
 import { exists, readCheckpoint, stringify, trimLog, writeCheckpoint } from '../checkpoint.js';
@@ -16,6 +16,8 @@ export interface TrainCodecOptions {
   out: string;
   resume?: boolean;
   initWeights?: string;
+  /** With initWeights: load only the tensors whose name and shape fit (warm start from another model). */
+  initPartial?: boolean;
   N: number;
   M: number;
   batch: number;
@@ -83,9 +85,16 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
     }
     if (!hasCheckpoint && o.initWeights) {
       const { state } = await readStateDict(resolve(o.initWeights));
-      trainable.model.loadStateDict(state);
+      if (o.initPartial) {
+        const overlay = overlayStateDict(trainable.model.stateDict(), state);
+        if (!overlay.loaded.length) throw new Error(`${o.initWeights} has no tensor that fits ${o.model} N=${o.N} M=${o.M}`);
+        trainable.model.loadStateDict(overlay.state);
+        console.error(`initialised ${overlay.loaded.length} tensors from ${o.initWeights}: ${prefixes(overlay.loaded)}; kept the initialisation of ${prefixes(overlay.kept) || 'none'}`);
+      } else {
+        trainable.model.loadStateDict(state);
+        console.error(`starting from the weights of ${o.initWeights} (fresh optimizer state)`);
+      }
       trainer.loadParametersFromTrainable();
-      console.error(`starting from the weights of ${o.initWeights} (fresh optimizer state)`);
     }
     await writeFileAtomic(
       join(out, 'config.json'),
@@ -129,3 +138,8 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
   }
 }
 
+
+/** The distinct module prefixes of state-dict keys ('g_a', 'h_s', 'entropy_bottleneck'). */
+function prefixes(keys: readonly string[]): string {
+  return [...new Set(keys.map((k) => k.split('.')[0]!))].join(', ');
+}
