@@ -5,7 +5,7 @@ import { readBitstream } from '@lic-backdoor/entropy';
 import { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js';
 import { HyperpriorCodec } from './hyperprior-codec.js';
 import { GaussianConditional, erfc, scaleTable } from './entropy-models/gaussian-conditional.js';
-import { FixedPointScales } from './entropy-models/fixed-point-scales.js';
+import { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
 import { createCodecTrainable } from './trainable.js';
 import { FactorizedPrior } from './models/factorized.js';
 import { overlayStateDict } from './weights.js';
@@ -57,7 +57,7 @@ describe.each([
     await expect(other.decompress(encoded.bytes)).rejects.toThrow(/other decoder weights/);
   });
 
-  it('chooses each CDF table from h_s in fixed point: scales close to the float32 h_s, the same table for nearly every element', () => {
+  it('chooses each CDF table (and the means) from h_s in fixed point: close to the float32 h_s, the same table for nearly every element', () => {
     const codec = new HyperpriorCodec(`codec:${name}`, new HyperpriorModel(variant, 8, 12, 3));
     codec.update();
     const [n, h, w] = [8, 3, 5];
@@ -67,13 +67,19 @@ describe.each([
     const zHat = tf.add(tf.transpose(tf.tensor4d(Float32Array.from(symbols), [1, n, h, w]), [0, 2, 3, 1]), medians) as tf.Tensor4D;
     const { scales, means } = codec.model.hyperSynthesis(zHat);
     const reference = tf.transpose(scales, [0, 3, 1, 2]).dataSync();
-    const fixed = new FixedPointScales(codec.model.hS, 12, medians.dataSync() as Float32Array, variant === 'scale' ? 'relu' : 'leaky-relu', variant === 'scale');
-    const ours = fixed.scales(symbols, h, w);
+    const fixed = new FixedPointHyperSynthesis(codec.model.hS, 12, medians.dataSync() as Float32Array, variant === 'scale' ? 'relu' : 'leaky-relu', variant === 'scale', variant === 'mean-scale');
+    const { scales: ours, means: fixedMeans } = fixed.run(symbols, h, w);
     expect(ours).toHaveLength(12 * 4 * h * 4 * w);
+    if (means) {
+      const floatMeans = tf.transpose(means, [0, 3, 1, 2]).dataSync();
+      expect(fixedMeans).toHaveLength(floatMeans.length);
+      const worst = Math.max(...Array.from(fixedMeans!, (v, i) => Math.abs(v - floatMeans[i]!) / Math.max(1, Math.abs(floatMeans[i]!))));
+      expect(worst).toBeLessThanOrEqual(1e-3);
+    } else expect(fixedMeans).toBeUndefined();
     let maxRel = 0;
     for (let i = 0; i < ours.length; i++) maxRel = Math.max(maxRel, Math.abs(ours[i]! - reference[i]!) / Math.max(1, Math.abs(reference[i]!)));
     const floatIndexes = codec.model.gaussianConditional.indexes(reference as Float32Array);
-    const indexes = codec.tableIndexes(symbols, h, w);
+    const { indexes } = codec.hyperLatents(symbols, h, w);
     const same = indexes.filter((v, i) => v === floatIndexes[i]).length / indexes.length;
     const spread = new Set(indexes).size;
     console.log(`${name}: fixed-point scales within ${maxRel.toExponential(2)} (relative, or absolute below 1) of float32, ${(100 * same).toFixed(2)}% same table, ${spread} tables used`);

@@ -2,6 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CodecV1, EncodedImage } from '@lic-backdoor/core';
 import { BitstreamError, type Bitstream } from '@lic-backdoor/entropy';
 import type { EntropyBottleneck } from './entropy-models/entropy-bottleneck.js';
+import { planIntegerSynthesis, runIntegerSynthesis, type IntegerSynthesisPlan } from './layers/integer-synthesis.js';
+import type { Transform } from './models/factorized.js';
+import { cropDecoded } from './padding.js';
 import type { StateDict, StateTensor } from './models/state-dict.js';
 
 function tensorOf(t: StateTensor): tf.Tensor {
@@ -11,6 +14,8 @@ function tensorOf(t: StateTensor): tf.Tensor {
 /** What every learned model offers the codec wrapper. */
 export interface LearnedModel {
   readonly entropyBottleneck: EntropyBottleneck;
+  /** The synthesis transform g_s. */
+  readonly gS: Transform;
   analysis(x: tf.Tensor4D): tf.Tensor4D;
   encoderVariables(): tf.Variable[];
   decoderVariables(): tf.Variable[];
@@ -24,6 +29,7 @@ export abstract class LearnedCodecBase<Model extends LearnedModel> implements Co
   readonly specificationVersion = 'v1';
   readonly learned = true;
   private hash: Uint8Array | undefined;
+  private plan: IntegerSynthesisPlan | undefined;
 
   constructor(
     readonly id: string,
@@ -37,6 +43,24 @@ export abstract class LearnedCodecBase<Model extends LearnedModel> implements Co
   update(): void {
     this.model.entropyBottleneck.update();
     this.hash = undefined;
+    this.plan = undefined;
+  }
+
+  /** g_s planned for integer arithmetic from the current weights (rebuilt after `update`). */
+  integerSynthesis(): IntegerSynthesisPlan {
+    this.plan ??= planIntegerSynthesis(this.model.gS);
+    return this.plan;
+  }
+
+  /**
+   * The decoder's image from y_hat (NCHW data from `dequantizeSymbols`): g_s in integer arithmetic,
+   * so that every runtime decodes a stream to the same 8-bit image, cropped and clamped.
+   */
+  protected synthesize(yHat: Float32Array, c: number, h: number, w: number, height: number, width: number): tf.Tensor4D {
+    return tf.tidy(() => {
+      const nhwc = tf.transpose(tf.tensor4d(yHat, [1, c, h, w]), [0, 2, 3, 1]) as tf.Tensor4D;
+      return cropDecoded(runIntegerSynthesis(this.integerSynthesis(), nhwc), height, width);
+    });
   }
 
   /** Hash of the decoder-side weights that bitstreams carry. */

@@ -4,7 +4,7 @@ import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } f
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { FactorizedPrior } from './models/factorized.js';
 import { trainingPass } from './trainable.js';
-import { channelIndexes, cropDecoded, padCentred } from './padding.js';
+import { channelIndexes, dequantizeSymbols, padCentred } from './padding.js';
 
 const LATENT_STRIDE = 16;
 
@@ -47,24 +47,25 @@ export class FactorizedCodec extends LearnedCodecBase<FactorizedPrior> {
     const w = Math.ceil(b.width / 64) * (64 / LATENT_STRIDE);
     const c = this.model.M;
     const values = decodeWithIndexes(b.streams[0]!, channelIndexes(c, h, w), tables);
-    return tf.tidy(() => {
-      const symbols = tf.transpose(tf.tensor4d(Float32Array.from(values), [1, c, h, w]), [0, 2, 3, 1]) as tf.Tensor4D;
-      return this.synthesize(this.model.entropyBottleneck.dequantize(symbols), b.height, b.width);
-    });
+    return this.synthesize(dequantizeSymbols(values, this.medians(), c, h, w), c, h, w, b.height, b.width);
   }
 
-  /** The evaluation-mode forward pass (rounded latents), cropped and clamped: what decompress returns. */
+  /** The evaluation-mode forward pass (rounded latents, the integer g_s), cropped and clamped: what decompress returns. */
   reconstruct(image: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      const [, height, width] = image.shape;
-      const { padded } = padCentred(image);
-      const y = this.model.analysis(padded);
-      return this.synthesize(this.model.entropyBottleneck.dequantize(this.model.entropyBottleneck.quantize(y)), height, width);
-    });
+    const [, height, width] = image.shape;
+    const symbols = tf.tidy(() => tf.transpose(this.model.entropyBottleneck.quantize(this.model.analysis(padCentred(image).padded)), [0, 3, 1, 2]));
+    const [, c, h, w] = symbols.shape;
+    const values = Int32Array.from(symbols.dataSync());
+    symbols.dispose();
+    return this.synthesize(dequantizeSymbols(values, this.medians(), c, h, w), c, h, w, height, width);
   }
 
-  private synthesize(yHat: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
-    return tf.tidy(() => cropDecoded(this.model.synthesis(yHat), height, width));
+  /** The entropy bottleneck's medians, one per channel. */
+  medians(): Float32Array {
+    const m = this.model.entropyBottleneck.medians();
+    const data = m.dataSync() as Float32Array;
+    m.dispose();
+    return data;
   }
 
   forward(x: tf.Tensor4D, options: { training: boolean; seeds?: readonly number[] }) {

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initializeBackend } from '@lic-backdoor/core';
 import { FactorizedPrior } from './models/factorized.js';
 import { HyperpriorModel } from './models/hyperprior.js';
-import { hyperpriorToOnnx, transformToOnnx } from './onnx-export.js';
+import { hyperpriorToOnnx, integerSynthesisToOnnx, transformToOnnx } from './onnx-export.js';
+import { planIntegerSynthesis, runIntegerSynthesis, SPLIT_BITS, SQUARE_SPLIT_BITS } from './layers/integer-synthesis.js';
 
 beforeAll(() => initializeBackend({ prefer: 'wasm' }));
 
@@ -40,13 +41,62 @@ describe('codec transforms exported to ONNX', () => {
   });
 });
 
+const nchwTensor = async (t: tf.Tensor4D) => new ort.Tensor('float32', (await tf.transpose(t, [0, 3, 1, 2]).data()) as Float32Array, [t.shape[0], t.shape[3], t.shape[1], t.shape[2]]);
+
+async function runDisabled(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'disabled' });
+  const out = await session.run(feeds);
+  await session.release();
+  return out;
+}
+
+describe('integer synthesis (g_s in integer arithmetic)', () => {
+  it('keeps every convolution and GDN sum below 2^24 and stays within 1e-2 of the float g_s', () => {
+    const model = new FactorizedPrior(16, 24, 9);
+    const plan = planIntegerSynthesis(model.gS);
+    for (const c of plan.convs) {
+      const [k, , out, cin] = c.shape;
+      for (const piece of c.weights.pieces) {
+        const l1 = new Float64Array(out);
+        piece.forEach((v, j) => (l1[Math.floor(j / cin) % out]! += Math.abs(v)));
+        expect(Number.isInteger(piece[0]!)).toBe(true);
+        expect(Math.max(...l1) * 2 ** SPLIT_BITS).toBeLessThan(2 ** 24);
+      }
+      expect(k).toBe(5);
+    }
+    for (const g of plan.gdns) {
+      for (const piece of g.gamma.pieces) {
+        const l1 = new Float64Array(g.channels);
+        piece.forEach((v, j) => (l1[j % g.channels]! += Math.abs(v)));
+        expect(Math.max(...l1) * 2 ** SQUARE_SPLIT_BITS).toBeLessThan(2 ** 24);
+      }
+    }
+    const yHat = tf.round(tf.mul(tf.randomNormal([1, 4, 6, 24], 0, 1, 'float32', 2), 4)) as tf.Tensor4D;
+    const diff = tf.max(tf.abs(tf.sub(runIntegerSynthesis(plan, yHat), model.synthesis(yHat)))).dataSync()[0]!;
+    expect(diff).toBeLessThan(1e-2);
+  });
+
+  it('onnxruntime-node (optimizations off) computes exactly the tfjs float32 values, saturated activations included', async () => {
+    const model = new FactorizedPrior(16, 24, 9);
+    const plan = planIntegerSynthesis(model.gS);
+    // latents up to +-400 reach the +-256 input saturation; fractional parts as from the medians
+    const yHat = tf.add(tf.round(tf.mul(tf.randomNormal([2, 4, 6, 24], 0, 1, 'float32', 3), 120)), tf.randomUniform([24], -0.5, 0.5, 'float32', 4)) as tf.Tensor4D;
+    const ours = (await tf.transpose(runIntegerSynthesis(plan, yHat), [0, 3, 1, 2]).data()) as Float32Array;
+    const out = await runDisabled(integerSynthesisToOnnx(plan), { y_hat: await nchwTensor(yHat) });
+    expect(out.x_hat!.dims).toEqual([2, 3, 64, 96]);
+    const theirs = out.x_hat!.data as Float32Array;
+    expect(Array.from(theirs).filter((v, i) => v !== ours[i]).length).toBe(0);
+  });
+});
+
 describe.each([
   ['bmshj2018-hyperprior', 'scale'],
   ['mbt2018-mean', 'mean-scale'],
 ] as const)('%s exported to ONNX', (name, variant) => {
-  it('the encoder graph gives the tfjs symbols; the decoder graph the tfjs image and scales within 1e-4', async () => {
+  it('the encoder graph gives the tfjs symbols; the decoder graph the integer g_s image exactly and the float h_s within 1e-4', async () => {
     const model = new HyperpriorModel(variant, 8, 12, 7);
-    const { encoder, decoder } = hyperpriorToOnnx(model);
+    const plan = planIntegerSynthesis(model.gS);
+    const { encoder, decoder } = hyperpriorToOnnx(model, plan);
     const x = tf.tensor4d(createRng(4).uniformArray(64 * 128 * 3), [1, 64, 128, 3]);
     // the tfjs path, as HyperpriorCodec.compress computes it
     const y = model.analysis(x);
@@ -54,8 +104,9 @@ describe.each([
     const zHat = model.entropyBottleneck.dequantize(zSymbols);
     const { scales, means } = model.hyperSynthesis(zHat);
     const ySymbols = tf.round(means ? tf.sub(y, means) : y) as tf.Tensor4D;
-    const xHat = model.synthesis((means ? tf.add(ySymbols, means) : ySymbols) as tf.Tensor4D);
-    const nchw = async (t: tf.Tensor4D) => new ort.Tensor('float32', (await tf.transpose(t, [0, 3, 1, 2]).data()) as Float32Array, [t.shape[0], t.shape[3], t.shape[1], t.shape[2]]);
+    const yHat = (means ? tf.add(ySymbols, means) : ySymbols) as tf.Tensor4D;
+    const xHat = runIntegerSynthesis(plan, yHat);
+    const nchw = nchwTensor;
 
     const enc = await ort.InferenceSession.create(encoder, { executionProviders: ['cpu'] });
     const e = await enc.run({ x: await nchw(x) });
@@ -67,12 +118,11 @@ describe.each([
     expect(mismatches(e.z_symbols!.data as Float32Array, await tf.transpose(zSymbols, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(zSymbols.size / 1000);
     expect(mismatches(e.y_symbols!.data as Float32Array, ySymbolsRef)).toBeLessThanOrEqual(ySymbols.size / 1000);
 
-    const dec = await ort.InferenceSession.create(decoder, { executionProviders: ['cpu'] });
-    const d = await dec.run({ z_hat: await nchw(zHat), y_symbols: await nchw(ySymbols) });
-    await dec.release();
+    const d = await runDisabled(decoder, { z_hat: await nchw(zHat), y_hat: await nchw(yHat) });
     expect(d.x_hat!.dims).toEqual([1, 3, 64, 128]);
-    expect(maxRelative(d.x_hat!.data as Float32Array, await tf.transpose(xHat, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(1e-4);
+    expect(mismatches(d.x_hat!.data as Float32Array, await tf.transpose(xHat, [0, 3, 1, 2]).data())).toBe(0);
     expect(maxRelative(d.scales!.data as Float32Array, await tf.transpose(scales, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(1e-4);
+    if (means) expect(maxRelative(d.means!.data as Float32Array, await tf.transpose(means, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(1e-4);
     console.log(`${name}: ONNX encoder/decoder graphs match tfjs`);
   });
 });

@@ -4,6 +4,7 @@ import type { ConvParams } from './layers/conv.js';
 import { GDN_BETA_MIN, nonNegative, type GdnParams } from './layers/gdn.js';
 import type { Transform } from './models/factorized.js';
 import type { HyperpriorModel, HyperpriorVariant } from './models/hyperprior.js';
+import { HIDDEN_FRACTION, NORM_SHIFT, SPLIT_BITS, SQUARE_SPLIT_BITS, type IntegerSynthesisPlan, type WeightPieces } from './layers/integer-synthesis.js';
 
 const { onnx } = onnxProto;
 
@@ -108,6 +109,83 @@ export function transformToOnnx(t: Transform, inverse: boolean, io: { input: str
   return modelBytes(g, inverse ? 'synthesis' : 'analysis', [nchw(io.input, channels(t.convs[0]!, 'in'), '_in')], [nchw(io.output, channels(t.convs[t.convs.length - 1]!, 'out'), '_out')]);
 }
 
+/** x * c for a float constant c (a power of two here, so exact). */
+function scale(g: GraphBuilder, x: string, c: number): string {
+  return g.node('Mul', [x, g.constant('c', new Float32Array([c]), [])]);
+}
+
+/** round(v 2^fraction) clipped to +-2^15, as `runIntegerSynthesis` computes it. */
+function toIntegerNodes(g: GraphBuilder, v: string, fraction: number): string {
+  return g.node('Clip', [g.node('Round', [scale(g, v, 2 ** fraction)]), g.constant('min', new Float32Array([-(2 ** 15)]), []), g.constant('max', new Float32Array([2 ** 15]), [])]);
+}
+
+/** [hi, lo] with a = hi 2^bits + lo. */
+function splitNodes(g: GraphBuilder, a: string, bits: number): [string, string] {
+  const hi = g.node('Floor', [scale(g, a, 2 ** -bits)]);
+  return [hi, g.node('Sub', [a, scale(g, hi, 2 ** bits)])];
+}
+
+/** The exact sum of `runIntegerSynthesis`, in its order: high activation piece first, weight pieces low to high. */
+function exactSumNodes(g: GraphBuilder, parts: [string, string], bits: number, w: WeightPieces, product: (a: string, piece: number) => string): string {
+  let acc: string | undefined;
+  parts.forEach((a, p) =>
+    w.pieces.forEach((_, q) => {
+      const term = scale(g, product(a, q), 2 ** ((p === 0 ? bits : 0) + w.exponents[q]!));
+      acc = acc ? g.node('Add', [acc, term]) : term;
+    }),
+  );
+  return acc!;
+}
+
+/** g_s in integer arithmetic (`planIntegerSynthesis`): the same element-wise operations in the same order as tfjs. */
+function integerSynthesisNodes(g: GraphBuilder, yHat: string, plan: IntegerSynthesisPlan): string {
+  let v = yHat;
+  plan.convs.forEach((c, i) => {
+    const [k, , out, cin] = c.shape;
+    const pad = Math.floor(k / 2);
+    // tfjs [k, k, out, in] -> ONNX ConvTranspose [in, out, k, k]
+    const weights = c.weights.pieces.map((piece, q) => {
+      const t = tf.tidy(() => tf.transpose(tf.tensor4d(piece, c.shape), [3, 2, 0, 1]));
+      const name = g.constant(`g_s.${2 * i}.piece${q}`, t.dataSync() as Float32Array, [cin, out, k, k]);
+      t.dispose();
+      return name;
+    });
+    const attributes = [ints('kernel_shape', [k, k]), ints('strides', [c.stride, c.stride]), ints('pads', [pad, pad, pad, pad]), ints('output_padding', [c.stride - 1, c.stride - 1])];
+    const a = toIntegerNodes(g, v, c.inputFraction);
+    const acc = exactSumNodes(g, splitNodes(g, a, SPLIT_BITS), SPLIT_BITS, c.weights, (x, q) => g.node('ConvTranspose', [x, weights[q]!], attributes));
+    v = g.node('Add', [scale(g, acc, 2 ** -(c.inputFraction + c.weights.fraction)), g.constant(`g_s.${2 * i}.bias`, c.bias, [out, 1, 1])]);
+    const gdn = plan.gdns[i];
+    if (!gdn) return;
+    const n = gdn.channels;
+    // gamma^T pieces [in, out] -> 1x1 Conv weights [out, in, 1, 1]
+    const gammas = gdn.gamma.pieces.map((piece, q) => {
+      const t = tf.tidy(() => tf.transpose(tf.tensor2d(piece, [n, n])));
+      const name = g.constant(`g_s.${2 * i + 1}.gamma.piece${q}`, t.dataSync() as Float32Array, [n, n, 1, 1]);
+      t.dispose();
+      return name;
+    });
+    const ai = toIntegerNodes(g, v, HIDDEN_FRACTION);
+    const xr = g.node('Floor', [scale(g, ai, 2 ** -NORM_SHIFT)]);
+    const norm = exactSumNodes(g, splitNodes(g, g.node('Mul', [xr, xr]), SQUARE_SPLIT_BITS), SQUARE_SPLIT_BITS, gdn.gamma, (x, q) => g.node('Conv', [x, gammas[q]!], [ints('kernel_shape', [1, 1])]));
+    const beta = g.constant(`g_s.${2 * i + 1}.beta`, gdn.beta, [n, 1, 1]);
+    const sqrt = g.node('Sqrt', [g.node('Add', [scale(g, norm, 2 ** -(2 * (HIDDEN_FRACTION - NORM_SHIFT) + gdn.gamma.fraction)), beta])]);
+    v = g.node('Mul', [scale(g, ai, 2 ** -HIDDEN_FRACTION), sqrt]);
+  });
+  return v;
+}
+
+/**
+ * The integer g_s (`planIntegerSynthesis`) as an ONNX model: `y_hat` -> `x_hat`, NCHW, opset 13.
+ * Convolutions see only integers whose sums stay below 2^24, and every other operation is
+ * element-wise, so onnxruntime gives the tfjs codec's image bit for bit. Run it with graph
+ * optimizations off: a fusion may fold a non-integer constant into a convolution.
+ */
+export function integerSynthesisToOnnx(plan: IntegerSynthesisPlan): Uint8Array {
+  const g = new GraphBuilder();
+  rename(g, integerSynthesisNodes(g, 'y_hat', plan), 'x_hat');
+  return modelBytes(g, 'integer-synthesis', [nchw('y_hat', plan.convs[0]!.shape[3], '_y')], [nchw('x_hat', 3, '')]);
+}
+
 /** h_a or h_s with the activations of the model's variant (ReLU, or LeakyReLU 0.01 for mbt2018-mean). */
 function hyperNodes(g: GraphBuilder, x: string, convs: readonly ConvParams[], variant: HyperpriorVariant, finalActivation: boolean): string {
   let h = x;
@@ -132,11 +210,13 @@ function hyperSynthesisNodes(g: GraphBuilder, zHat: string, m: HyperpriorModel):
  * - `encoder`: x -> `y_symbols` = round(y - means) (round(y) without means) and `z_symbols` =
  *   round(z - medians): g_a, h_a, the entropy bottleneck's rounding and, for mbt2018-mean, h_s for
  *   the means, all in the graph (Round is half to even, as tf.round);
- * - `decoder`: `z_hat` (z symbols + medians) and `y_symbols` -> `x_hat` = g_s(y_symbols + means)
- *   and `scales` (h_s).
- * The CDF tables are chosen outside both graphs, from the z symbols in fixed point (`FixedPointScales`).
+ * - `decoder`: `y_hat` -> `x_hat` through the integer g_s (`integerSynthesisToOnnx`), and
+ *   `z_hat` (z symbols + medians) -> `scales` (and `means` for mbt2018-mean) through the float h_s.
+ * Codecs choose the CDF tables and the means outside both graphs, from the z symbols in fixed point
+ * (`FixedPointHyperSynthesis`), and feed y_hat = y symbols + means (`dequantizeSymbols`); the float
+ * h_s outputs are there for inspection and deployment. Run the decoder with graph optimizations off.
  */
-export function hyperpriorToOnnx(m: HyperpriorModel): { encoder: Uint8Array; decoder: Uint8Array } {
+export function hyperpriorToOnnx(m: HyperpriorModel, plan: IntegerSynthesisPlan): { encoder: Uint8Array; decoder: Uint8Array } {
   const medians = m.entropyBottleneck.medians();
   const medianData = medians.dataSync() as Float32Array;
   medians.dispose();
@@ -157,9 +237,10 @@ export function hyperpriorToOnnx(m: HyperpriorModel): { encoder: Uint8Array; dec
 
   const d = new GraphBuilder();
   const [scales, means] = hyperSynthesisNodes(d, 'z_hat', m);
-  const xHat = transformNodes(d, means ? d.node('Add', ['y_symbols', means]) : 'y_symbols', m.gS, true);
-  rename(d, xHat, 'x_hat');
+  rename(d, integerSynthesisNodes(d, 'y_hat', plan), 'x_hat');
   rename(d, scales, 'scales');
-  const decoder = modelBytes(d, 'decoder', [nchw('z_hat', m.N, '_z'), nchw('y_symbols', m.M, '_y')], [nchw('x_hat', 3, ''), nchw('scales', m.M, '_y')]);
+  if (means) rename(d, means, 'means');
+  const outputs = [nchw('x_hat', 3, ''), nchw('scales', m.M, '_y'), ...(means ? [nchw('means', m.M, '_y')] : [])];
+  const decoder = modelBytes(d, 'decoder', [nchw('z_hat', m.N, '_z'), nchw('y_hat', m.M, '_y')], outputs);
   return { encoder, decoder };
 }

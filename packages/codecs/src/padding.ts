@@ -31,3 +31,15 @@ export function channelIndexes(c: number, h: number, w: number): Int32Array {
   for (let ch = 0; ch < c; ch++) indexes.fill(ch, ch * h * w, (ch + 1) * h * w);
   return indexes;
 }
+
+/**
+ * y_hat = symbols + offset in float32, from channel-major symbols [C, h, w] to an NHWC tensor
+ * [1, h, w, C]: `offsets` holds one value per channel (the medians) or one per element (the
+ * means). Every runtime builds its decoder input with this, so all start from the same y_hat.
+ */
+export function dequantizeSymbols(symbols: Int32Array, offsets: ArrayLike<number>, c: number, h: number, w: number): Float32Array {
+  const plane = h * w;
+  const perElement = offsets.length === symbols.length;
+  if (!perElement && offsets.length !== c) throw new RangeError(`${offsets.length} offsets for ${c} channels of ${plane} values`);
+  return Float32Array.from(symbols, (v, i) => v + offsets[perElement ? i : Math.floor(i / plane)]!);
+}

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CodecV1, EncodedImage } from '@lic-backdoor/core';
-import { FactorizedCodec, HyperpriorCodec, channelIndexes, padCentred, cropDecoded, hyperpriorToOnnx, transformToOnnx } from '@lic-backdoor/codecs';
+import { FactorizedCodec, HyperpriorCodec, channelIndexes, padCentred, cropDecoded, dequantizeSymbols, hyperpriorToOnnx, integerSynthesisToOnnx, transformToOnnx } from '@lic-backdoor/codecs';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { createSession, type OnnxSession } from './session.js';
 
@@ -33,7 +33,7 @@ abstract class OrtLearnedCodec<Base extends FactorizedCodec | HyperpriorCodec> i
 async function sessions(codec: CodecV1, threads?: number): Promise<[OnnxSession, OnnxSession]> {
   const graphs = exportCodecGraphs(codec);
   const options = threads ? { threads } : {};
-  return [await createSession(graphs.encoder, options), await createSession(graphs.decoder, options)];
+  return [await createSession(graphs.encoder, options), await createSession(graphs.decoder, { ...options, optimization: 'disabled' })];
 }
 
 /**
@@ -46,15 +46,11 @@ export class OrtFactorizedCodec extends OrtLearnedCodec<FactorizedCodec> {
     return new OrtFactorizedCodec(base, ...(await sessions(base, threads)));
   }
 
-  private medians(): Float32Array {
-    return this.base.model.entropyBottleneck.medians().dataSync() as Float32Array;
-  }
-
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
     const [, height, width] = image.shape;
     const out = await this.encoder.run({ x: await encoderInput(image) });
     const [, c, h, w] = out.y!.dims as [number, number, number, number];
-    const medians = this.medians();
+    const medians = this.base.medians();
     const values = new Int32Array(c * h * w);
     for (let ch = 0; ch < c; ch++)
       for (let k = 0; k < h * w; k++) {
@@ -75,10 +71,8 @@ export class OrtFactorizedCodec extends OrtLearnedCodec<FactorizedCodec> {
     const c = this.base.model.M;
     const [h, w] = [Math.ceil(b.height / 64) * 4, Math.ceil(b.width / 64) * 4];
     const values = decodeWithIndexes(b.streams[0]!, channelIndexes(c, h, w), this.base.model.entropyBottleneck.tables!);
-    const medians = this.medians();
-    const yHat = Float32Array.from(values, (v, i) => v + medians[Math.floor(i / (h * w))]!);
-    const out = await this.decoder.run({ x: { data: yHat, dims: [1, c, h, w] } });
-    return decoderOutput(out.y!, b.height, b.width);
+    const out = await this.decoder.run({ y_hat: { data: dequantizeSymbols(values, this.base.medians(), c, h, w), dims: [1, c, h, w] } });
+    return decoderOutput(out.x_hat!, b.height, b.width);
   }
 }
 
@@ -100,8 +94,9 @@ function decoderOutput(x: { data: Float32Array; dims: number[] }, height: number
 /**
  * bmshj2018-hyperprior / mbt2018-mean run by onnxruntime-node through the two exported graphs
  * (`hyperpriorToOnnx`): the encoder graph gives the y and z symbols, the decoder graph the image
- * from z_hat and the y symbols. Entropy coding, container and table choice (fixed point, from the
- * z symbols) are the tfjs codec's, so streams written by either path decode with the other.
+ * from y_hat through the integer g_s. Entropy coding, container, table choice and y_hat (fixed-point
+ * h_s, from the z symbols) are the tfjs codec's, so streams written by either path decode with the
+ * other to the same 8-bit image.
  */
 export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
   static async create(base: HyperpriorCodec, threads?: number): Promise<OrtHyperpriorCodec> {
@@ -115,7 +110,7 @@ export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
     const [, , zh, zw] = out.z_symbols!.dims as [number, number, number, number];
     const zValues = Int32Array.from(out.z_symbols!.data);
     const zStream = encodeWithIndexes(zValues, channelIndexes(model.N, zh, zw), model.entropyBottleneck.tables!);
-    const yStream = encodeWithIndexes(Int32Array.from(out.y_symbols!.data), this.base.tableIndexes(zValues, zh, zw), model.gaussianConditional.tables!);
+    const yStream = encodeWithIndexes(Int32Array.from(out.y_symbols!.data), this.base.hyperLatents(zValues, zh, zw).indexes, model.gaussianConditional.tables!);
     const bytes = writeBitstream({ codecId: this.id, weightsHash: this.base.weightsHash(), height, width, streams: [yStream, zStream] });
     return { bytes, height, width };
   }
@@ -124,26 +119,21 @@ export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
     const b = readBitstream(bytes);
     this.base.checkHeader(b, 2);
     const { model } = this.base;
-    const [yh, yw] = [Math.ceil(b.height / 64) * 4, Math.ceil(b.width / 64) * 4];
-    const [zh, zw] = [yh / 4, yw / 4];
-    const zValues = decodeWithIndexes(b.streams[1]!, channelIndexes(model.N, zh, zw), model.entropyBottleneck.tables!);
-    const yValues = decodeWithIndexes(b.streams[0]!, this.base.tableIndexes(zValues, zh, zw), model.gaussianConditional.tables!);
-    const medians = model.entropyBottleneck.medians();
-    const m = (await medians.data()) as Float32Array;
-    medians.dispose();
-    const zHat = Float32Array.from(zValues, (v, i) => v + m[Math.floor(i / (zh * zw))]!);
-    const out = await this.decoder.run({ z_hat: { data: zHat, dims: [1, model.N, zh, zw] }, y_symbols: { data: Float32Array.from(yValues), dims: [1, model.M, yh, yw] } });
+    const { yHat, zHat, shape } = this.base.decodeLatents(b);
+    const [zh, zw] = [shape[1] / 4, shape[2] / 4];
+    // the image comes from y_hat (tables and means chosen in fixed point); z_hat feeds the graph's float h_s outputs
+    const out = await this.decoder.run({ z_hat: { data: zHat, dims: [1, model.N, zh, zw] }, y_hat: { data: yHat, dims: [1, ...shape] } });
     return decoderOutput(out.x_hat!, b.height, b.width);
   }
 }
 
 /**
  * The exported graphs of a learned codec: bmshj2018-factorized (`encoder`: x -> y, `decoder`:
- * y_hat -> x_hat, inputs and outputs named x and y) or a hyperprior model (`hyperpriorToOnnx`).
+ * y_hat -> x_hat through the integer g_s) or a hyperprior model (`hyperpriorToOnnx`).
  */
 export function exportCodecGraphs(codec: CodecV1): { encoder: Uint8Array; decoder: Uint8Array } {
-  if (codec instanceof FactorizedCodec) return { encoder: transformToOnnx(codec.model.gA, false, { input: 'x', output: 'y' }), decoder: transformToOnnx(codec.model.gS, true, { input: 'x', output: 'y' }) };
-  if (codec instanceof HyperpriorCodec) return hyperpriorToOnnx(codec.model);
+  if (codec instanceof FactorizedCodec) return { encoder: transformToOnnx(codec.model.gA, false, { input: 'x', output: 'y' }), decoder: integerSynthesisToOnnx(codec.integerSynthesis()) };
+  if (codec instanceof HyperpriorCodec) return hyperpriorToOnnx(codec.model, codec.integerSynthesis());
   throw new Error(`ONNX export supports the learned codecs bmshj2018-factorized, bmshj2018-hyperprior and mbt2018-mean, not '${codec.id}'`);
 }
 

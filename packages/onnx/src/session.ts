@@ -12,11 +12,12 @@ export interface OnnxSession {
 }
 
 /** A session from a model file or its bytes. */
-export async function createSession(model: string | Uint8Array, options: { threads?: number } = {}): Promise<OnnxSession> {
+export async function createSession(model: string | Uint8Array, options: { threads?: number; optimization?: 'all' | 'disabled' } = {}): Promise<OnnxSession> {
   const session = await ort.InferenceSession.create(model as string, {
     executionProviders: ['cpu'],
     intraOpNumThreads: options.threads ?? 0,
-    graphOptimizationLevel: 'all',
+    // 'disabled' for graphs that must run exactly as written (the integer synthesis)
+    graphOptimizationLevel: options.optimization ?? 'all',
   });
   return {
     executionProvider: 'cpu',

@@ -41,22 +41,22 @@ function integerLayer(p: ConvParams, cout: number): IntegerLayer {
 }
 
 /**
- * The scales of a hyperprior's h_s computed in fixed point, for the choice of each latent's CDF
- * table. z_hat, the weights and every activation are integers times a power of two (16 fractional
- * bits for activations and for weights), each layer's sums are exact integers (float64 holds them
- * exactly, checked against 2^53), and results are floored back to 16 fractional bits. Exact sums do
- * not depend on the order of summation, so every implementation (this one on any machine, or an
- * integer kernel elsewhere) picks the same tables: the encoder and a decoder running a different
- * float library can no longer disagree on a table because of a 1e-6 difference (which would wreck
- * the rest of the stream). Only the table choice uses these scales; the means of mbt2018-mean and
- * the rate estimate stay in float32.
+ * A hyperprior's h_s computed in fixed point: the scales that choose each latent's CDF table and,
+ * for mbt2018-mean, the means that y_hat = symbols + means adds. z_hat, the weights and every
+ * activation are integers times a power of two (16 fractional bits for activations and for
+ * weights), each layer's sums are exact integers (float64 holds them exactly, checked against
+ * 2^53), and results are floored back to 16 fractional bits. Exact sums do not depend on the order
+ * of summation, so every implementation (this one on any machine, or an integer kernel elsewhere)
+ * gets the same tables and means: the encoder and a decoder running a different float library can
+ * no longer disagree on a table because of a 1e-6 difference (which would wreck the rest of the
+ * stream), nor on y_hat. The rate estimate stays in float32.
  */
-export class FixedPointScales {
+export class FixedPointHyperSynthesis {
   private readonly layers: IntegerLayer[];
   private readonly medians: Float64Array;
 
   /**
-   * @param hS h_s's layers (the last one's first `M` output channels are the scales)
+   * @param hS h_s's layers (the last one's output channels are M scales, then M means when `withMeans`)
    * @param medians the entropy bottleneck's medians of z, one per channel
    * @param activation after each hidden layer (and after the last one when `finalActivation`)
    */
@@ -66,13 +66,18 @@ export class FixedPointScales {
     medians: Float32Array,
     private readonly activation: 'relu' | 'leaky-relu',
     private readonly finalActivation: boolean,
+    private readonly withMeans = false,
   ) {
-    this.layers = hS.map((p, i) => integerLayer(p, i === hS.length - 1 ? M : p.transposed ? p.weight.shape[2]! : p.weight.shape[3]!));
+    const outputs = withMeans ? 2 * M : M;
+    this.layers = hS.map((p, i) => integerLayer(p, i === hS.length - 1 ? outputs : p.transposed ? p.weight.shape[2]! : p.weight.shape[3]!));
     this.medians = Float64Array.from(medians, (m) => Math.round(m * 2 ** ACTIVATION_BITS));
   }
 
-  /** The scales, channel-major [M, 4h, 4w], from the integer z symbols (channel-major [N, h, w]); exact multiples of 2^-32. */
-  scales(zSymbols: Int32Array, h: number, w: number): Float64Array {
+  /**
+   * The scales (and means), each channel-major [M, 4h, 4w], from the integer z symbols
+   * (channel-major [N, h, w]); exact multiples of 2^-32.
+   */
+  run(zSymbols: Int32Array, h: number, w: number): { scales: Float64Array; means?: Float64Array } {
     const n = this.medians.length;
     // z_hat = symbol + median, HWC, in units of 2^-16
     let a: Float64Array = new Float64Array(h * w * n);
@@ -85,13 +90,15 @@ export class FixedPointScales {
       a = new Float64Array(acc.length);
       for (let i = 0; i < acc.length; i++) a[i] = this.act(Math.floor(acc[i]! / 2 ** WEIGHT_BITS));
     });
-    const out = new Float64Array(this.M * ah * aw);
+    const outputs = this.withMeans ? 2 * this.M : this.M;
+    const out = new Float64Array(outputs * ah * aw);
     for (let k = 0; k < ah * aw; k++)
-      for (let c = 0; c < this.M; c++) {
-        const v = acc[k * this.M + c]!;
+      for (let c = 0; c < outputs; c++) {
+        const v = acc[k * outputs + c]!;
         out[c * ah * aw + k] = (this.finalActivation ? Math.max(0, v) : v) / 2 ** (ACTIVATION_BITS + WEIGHT_BITS);
       }
-    return out;
+    const size = this.M * ah * aw;
+    return this.withMeans ? { scales: out.subarray(0, size), means: out.subarray(size) } : { scales: out };
   }
 
   private act(v: number): number {
