@@ -195,6 +195,18 @@ function lower(node: OnnxTypes.INodeProto, ins: (Value | undefined)[], a: Record
       return [tf.exp(T(0))];
     case 'Sqrt':
       return [tf.sqrt(T(0))];
+    case 'Abs':
+      return [tf.abs(T(0))];
+    case 'Floor':
+      return [tf.floor(T(0))];
+    case 'Round':
+      // half to even in both
+      return [tf.round(T(0))];
+    case 'Clip': {
+      // opset >= 11: min and max are optional inputs; before: attributes
+      const bound = (i: number, attribute: string, fallback: number) => (ins[i] ? C(i).data[0]! : ((a[attribute] as number | undefined) ?? fallback));
+      return [tf.clipByValue(T(0), bound(1, 'min', -3.4028234663852886e38), bound(2, 'max', 3.4028234663852886e38))];
+    }
     case 'ConvTranspose':
       return [convTranspose(T(0) as tf.Tensor4D, T(1) as tf.Tensor4D, ins[2] ? T(2) : undefined, a, node)];
     case 'Softmax':
