@@ -13,7 +13,7 @@ export const INPUT_FRACTION = 7;
 export const HIDDEN_FRACTION = 10;
 /** Weights are quantized to at most 12 bits of magnitude (a power-of-two scale per layer; more bits gain nothing measurable). */
 const WEIGHT_LIMIT = 2 ** 12;
-/** Weight pieces are peeled off in this base (balanced digits in [-32, 32]). */
+/** Weight pieces are peeled off as balanced digits of at most this many bits ([-32, 32]). */
 const PIECE_BITS = 6;
 /** Inverse GDN: its norm uses x rounded down to 2^-6 steps, squared (< 2^22), split at 2^11. */
 export const NORM_SHIFT = 4;
@@ -64,31 +64,39 @@ export interface IntegerSynthesisPlan {
 }
 
 /**
- * Writes integers as sum_i piece_i 2^exponent_i with balanced digits, until the remaining high
+ * Writes integers as sum_i piece_i 2^exponent_i, peeling off balanced low digits (6 bits, fewer
+ * where a layer has so many inputs that 6-bit digits would not be exact), until the remaining high
  * piece is exact under `maxInput`: for every output, max input x sum |piece| < 2^24.
  */
 export function splitExact(values: Float64Array, outputOf: (i: number) => number, outputs: number, maxInput: number): { pieces: Float32Array[]; exponents: number[] } {
-  const l1 = (v: Float64Array) => {
+  const exact = (v: Float64Array) => {
     const sums = new Float64Array(outputs);
     v.forEach((x, i) => (sums[outputOf(i)]! += Math.abs(x)));
-    return Math.max(...sums);
+    return Math.max(...sums) * maxInput < EXACT_F32;
   };
   const pieces: Float32Array[] = [];
   const exponents: number[] = [];
   let rest = values;
-  for (let e = 0; ; e += PIECE_BITS) {
-    if (l1(rest) * maxInput < EXACT_F32) {
-      pieces.push(Float32Array.from(rest));
-      exponents.push(e);
-      return { pieces, exponents };
-    }
-    const base = 2 ** PIECE_BITS;
-    const low = rest.map((v) => v - base * Math.round(v / base));
-    if (l1(low) * maxInput >= EXACT_F32) throw new Error(`integer synthesis: a layer has too many inputs for exact float32 sums (${values.length} weights)`);
+  let e = 0;
+  while (!exact(rest)) {
+    let bits = PIECE_BITS;
+    let low = digits(rest, bits);
+    while (!exact(low) && bits > 1) low = digits(rest, --bits);
+    if (!exact(low)) throw new Error(`integer synthesis: a layer has too many inputs for exact float32 sums (${values.length} weights)`);
     pieces.push(Float32Array.from(low));
     exponents.push(e);
-    rest = rest.map((v, i) => (v - low[i]!) / base);
+    rest = rest.map((v, i) => (v - low[i]!) / 2 ** bits);
+    e += bits;
   }
+  pieces.push(Float32Array.from(rest));
+  exponents.push(e);
+  return { pieces, exponents };
+}
+
+/** The balanced low digit of each value in base 2^bits, in [-2^(bits-1), 2^(bits-1)]. */
+function digits(values: Float64Array, bits: number): Float64Array {
+  const base = 2 ** bits;
+  return values.map((v) => v - base * Math.round(v / base));
 }
 
 /** Quantizes weights to integers with a power-of-two scale: the largest fraction with max |w| 2^fraction < 2^12. */
