@@ -19,12 +19,26 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
   private fixedPoint: FixedPointHyperSynthesis | undefined;
 
   override update(): void {
-    const m = this.model;
-    m.gaussianConditional.update();
+    this.model.gaussianConditional.update();
     super.update();
-    const medians = m.entropyBottleneck.medians();
-    this.fixedPoint = new FixedPointHyperSynthesis(m.hS, m.M, medians.dataSync() as Float32Array, m.variant === 'scale' ? 'relu' : 'leaky-relu', m.variant === 'scale', m.variant === 'mean-scale');
-    medians.dispose();
+    this.fixedPoint = undefined;
+  }
+
+  /**
+   * The fixed-point h_s of the current weights, and the Gaussian conditional's tables (a fixed
+   * function of its scale table), made on first use: weights loaded with their entropy bottleneck's
+   * tables need nothing else.
+   */
+  private fixedPointHyperSynthesis(): FixedPointHyperSynthesis {
+    const m = this.model;
+    if (!m.entropyBottleneck.tables) throw new Error(`${this.id}: no CDF tables; load weights that have them or call update()`);
+    if (!m.gaussianConditional.tables) m.gaussianConditional.update();
+    if (!this.fixedPoint) {
+      const medians = m.entropyBottleneck.medians();
+      this.fixedPoint = new FixedPointHyperSynthesis(m.hS, m.M, medians.dataSync() as Float32Array, m.variant === 'scale' ? 'relu' : 'leaky-relu', m.variant === 'scale', m.variant === 'mean-scale');
+      medians.dispose();
+    }
+    return this.fixedPoint;
   }
 
   /**
@@ -32,8 +46,7 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
    * offset that y_hat = symbols + offset adds (the means of mbt2018-mean, else 0), channel-major.
    */
   hyperLatents(zSymbols: Int32Array, zh: number, zw: number): { indexes: Int32Array; offsets: Float32Array } {
-    if (!this.fixedPoint) throw new Error(`${this.id}: no CDF tables; call update()`);
-    const { scales, means } = this.fixedPoint.run(zSymbols, zh, zw);
+    const { scales, means } = this.fixedPointHyperSynthesis().run(zSymbols, zh, zw);
     return { indexes: this.model.gaussianConditional.indexes(scales), offsets: means ? Float32Array.from(means) : new Float32Array(scales.length) };
   }
 
@@ -57,14 +70,14 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
     const [, height, width] = image.shape;
     const eb = this.model.entropyBottleneck;
-    if (!eb.tables || !this.model.gaussianConditional.tables) throw new Error(`${this.id}: no CDF tables; call update()`);
+    this.fixedPointHyperSynthesis();
     const { padded } = padCentred(image);
     const { y, z, zValues, zShape } = this.latents(padded);
     const [zc, zh, zw] = zShape;
-    const zStream = encodeWithIndexes(zValues, channelIndexes(zc, zh, zw), eb.tables);
+    const zStream = encodeWithIndexes(zValues, channelIndexes(zc, zh, zw), eb.tables!);
     const { indexes, offsets } = this.hyperLatents(zValues, zh, zw);
     const ySym = this.ySymbols(y, offsets);
-    const yStream = encodeWithIndexes(ySym, indexes, this.model.gaussianConditional.tables);
+    const yStream = encodeWithIndexes(ySym, indexes, this.model.gaussianConditional.tables!);
     // the estimate from the float h_s (the quantities the evaluation forward pass computes)
     const bits = tf.tidy(() => {
       const [, yh, yw, c] = y.shape;
@@ -89,6 +102,7 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
   /** y_hat and z_hat (channel-major, from `dequantizeSymbols`) of a checked bitstream, and y_hat's shape [M, yh, yw]. */
   decodeLatents(b: Bitstream): { yHat: Float32Array; zHat: Float32Array; shape: [number, number, number] } {
     const { N, M } = this.model;
+    this.fixedPointHyperSynthesis();
     const [yh, yw] = [Math.ceil(b.height / 64) * 4, Math.ceil(b.width / 64) * 4];
     const [zh, zw] = [yh / 4, yw / 4];
     const zValues = decodeWithIndexes(b.streams[1]!, channelIndexes(N, zh, zw), this.model.entropyBottleneck.tables!);

@@ -123,6 +123,22 @@ describe('GaussianConditional', () => {
   });
 });
 
+describe('hyperprior weights from a state dict', () => {
+  it.each(['scale', 'mean-scale'] as const)('%s: a codec on loaded weights (tables from the file, no update()) decodes like the original', async (variant) => {
+    const original = new HyperpriorCodec('codec:x', new HyperpriorModel(variant, 8, 12, 3));
+    original.update();
+    const loaded = new HyperpriorModel(variant, 8, 12, 99);
+    loaded.loadStateDict(original.model.stateDict());
+    const codec = new HyperpriorCodec('codec:x', loaded);
+    expect(loaded.entropyBottleneck.tables).toBeDefined();
+    const x = await crop(64, 64);
+    const encoded = await codec.compress(x);
+    expect(Buffer.from(encoded.bytes).equals(Buffer.from((await original.compress(x)).bytes))).toBe(true);
+    const [a, b] = [await tensorToRgb(await codec.decompress(encoded.bytes)), await tensorToRgb(await original.decompress(encoded.bytes))];
+    expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
+  });
+});
+
 describe('partial initialisation (overlayStateDict)', () => {
   it("warm-starts mbt2018-mean's g_a and g_s from bmshj2018-factorized, keeping everything else", () => {
     const source = new FactorizedPrior(8, 12, 5).stateDict();
