@@ -106,13 +106,14 @@ describe.each([
 });
 
 describe('GaussianConditional', () => {
-  it('has 64 scales from 0.11 to 256 and picks the first table scale >= the scale', () => {
+  it('has 64 scales from 0.11 to 256 and picks the table scale nearest in log scale', () => {
     const table = scaleTable();
     expect(table).toHaveLength(64);
     expect(table[0]).toBeCloseTo(0.11, 6);
     expect(table[63]).toBeCloseTo(256, 3);
     const gc = new GaussianConditional();
-    expect(Array.from(gc.indexes(Float32Array.from([0.01, 0.11, table[10]! * 1.0001, 1e6])))).toEqual([0, 0, 11, 63]);
+    const mid = Math.sqrt(table[10]! * table[11]!);
+    expect(Array.from(gc.indexes([0.01, 0.11, table[10]! * 1.0001, mid * 0.9999, mid * 1.0001, table[11]! * 0.9999, 1e6]))).toEqual([0, 0, 10, 10, 11, 11, 63]);
   });
 
   it('erfc is accurate to 1.2e-7 relative at reference points', () => {

@@ -73,17 +73,28 @@ export class GaussianConditional {
   }
 
   /**
-   * Table index of each scale: the first table entry >= max(scale, 0.11), or the last one
-   * (CompressAI's build_indexes).
+   * Table index of each scale: the table entry nearest to max(scale, 0.11) in log scale, i.e. the
+   * number of geometric midpoints sqrt(t_i t_(i+1)) below it. CompressAI's build_indexes takes the
+   * first entry >= the scale instead; with table entries 13% apart that codes a distribution wider
+   * than the model's and cost 2.7-3.9% more bits than the likelihood on Kodak (mbt2018-mean, N=64),
+   * against 0.03-0.05% for the nearest entry.
    */
   indexes(scales: ArrayLike<number>): Int32Array {
-    const t = this.table;
+    const midpoints = this.midpoints;
     const bound = Math.fround(SCALE_BOUND);
     return Int32Array.from(scales, (raw) => {
       const s = Math.max(raw, bound);
       let i = 0;
-      while (i < t.length - 1 && s > t[i]!) i++;
+      while (i < midpoints.length && s > midpoints[i]!) i++;
       return i;
     });
   }
+
+  /** sqrt(t_i t_(i+1)) for consecutive table entries, float64. */
+  private get midpoints(): Float64Array {
+    this.#midpoints ??= Float64Array.from({ length: this.table.length - 1 }, (_, i) => Math.sqrt(this.table[i]! * this.table[i + 1]!));
+    return this.#midpoints;
+  }
+
+  #midpoints: Float64Array | undefined;
 }
