@@ -33,9 +33,9 @@ export function channelIndexes(c: number, h: number, w: number): Int32Array {
 }
 
 /**
- * y_hat = symbols + offset in float32, from channel-major symbols [C, h, w] to an NHWC tensor
- * [1, h, w, C]: `offsets` holds one value per channel (the medians) or one per element (the
- * means). Every runtime builds its decoder input with this, so all start from the same y_hat.
+ * y_hat = symbols + offset in float32, channel-major [C, h, w] like the symbols: `offsets` holds
+ * one value per channel (the medians) or one per element (the means). Every runtime builds its
+ * decoder input with this, so all start from the same y_hat.
  */
 export function dequantizeSymbols(symbols: Int32Array, offsets: ArrayLike<number>, c: number, h: number, w: number): Float32Array {
   const plane = h * w;
