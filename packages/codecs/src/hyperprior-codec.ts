@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { EncodedImage } from '@lic-backdoor/core';
-import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream, type Bitstream } from '@lic-backdoor/entropy';
+import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream, type Bitstream, type CdfTables } from '@lic-backdoor/entropy';
 import { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { HyperpriorModel } from './models/hyperprior.js';
@@ -25,29 +25,26 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
   }
 
   /**
-   * The fixed-point h_s of the current weights, and the Gaussian conditional's tables (a fixed
-   * function of its scale table), made on first use: weights loaded with their entropy bottleneck's
-   * tables need nothing else.
+   * The CDF tables of z (the entropy bottleneck's, from the weights or `update`) and of y (the
+   * Gaussian conditional's, a fixed function of its scale table, made on first use).
    */
-  private fixedPointHyperSynthesis(): FixedPointHyperSynthesis {
+  tables(): { z: CdfTables; y: CdfTables } {
     const m = this.model;
     if (!m.entropyBottleneck.tables) throw new Error(`${this.id}: no CDF tables; load weights that have them or call update()`);
     if (!m.gaussianConditional.tables) m.gaussianConditional.update();
-    if (!this.fixedPoint) {
-      const medians = m.entropyBottleneck.medians();
-      this.fixedPoint = new FixedPointHyperSynthesis(m.hS, m.M, medians.dataSync() as Float32Array, m.variant === 'scale' ? 'relu' : 'leaky-relu', m.variant === 'scale', m.variant === 'mean-scale');
-      medians.dispose();
-    }
-    return this.fixedPoint;
+    return { z: m.entropyBottleneck.tables, y: m.gaussianConditional.tables! };
   }
 
   /**
    * From the z symbols (channel-major [N, zh, zw]): the CDF table index of each y element and the
-   * offset that y_hat = symbols + offset adds (the means of mbt2018-mean, else 0), channel-major.
+   * offset that y_hat = symbols + offset adds (the means of mbt2018-mean, else 0), channel-major,
+   * from h_s in fixed point (made from the current weights on first use).
    */
   hyperLatents(zSymbols: Int32Array, zh: number, zw: number): { indexes: Int32Array; offsets: Float32Array } {
-    const { scales, means } = this.fixedPointHyperSynthesis().run(zSymbols, zh, zw);
-    return { indexes: this.model.gaussianConditional.indexes(scales), offsets: means ? Float32Array.from(means) : new Float32Array(scales.length) };
+    const m = this.model;
+    this.fixedPoint ??= new FixedPointHyperSynthesis(m.hS, m.M, this.medians(), m.variant === 'scale' ? 'relu' : 'leaky-relu', m.variant === 'scale', m.variant === 'mean-scale');
+    const { scales, means } = this.fixedPoint.run(zSymbols, zh, zw);
+    return { indexes: m.gaussianConditional.indexes(scales), offsets: means ? Float32Array.from(means) : new Float32Array(scales.length) };
   }
 
   /** z symbols (channel-major) of a padded image's z, with y. */
@@ -70,14 +67,14 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
     const [, height, width] = image.shape;
     const eb = this.model.entropyBottleneck;
-    this.fixedPointHyperSynthesis();
+    const tables = this.tables();
     const { padded } = padCentred(image);
     const { y, z, zValues, zShape } = this.latents(padded);
     const [zc, zh, zw] = zShape;
-    const zStream = encodeWithIndexes(zValues, channelIndexes(zc, zh, zw), eb.tables!);
+    const zStream = encodeWithIndexes(zValues, channelIndexes(zc, zh, zw), tables.z);
     const { indexes, offsets } = this.hyperLatents(zValues, zh, zw);
     const ySym = this.ySymbols(y, offsets);
-    const yStream = encodeWithIndexes(ySym, indexes, this.model.gaussianConditional.tables!);
+    const yStream = encodeWithIndexes(ySym, indexes, tables.y);
     // the estimate from the float h_s (the quantities the evaluation forward pass computes)
     const bits = tf.tidy(() => {
       const [, yh, yw, c] = y.shape;
@@ -102,16 +99,13 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
   /** y_hat and z_hat (channel-major, from `dequantizeSymbols`) of a checked bitstream, and y_hat's shape [M, yh, yw]. */
   decodeLatents(b: Bitstream): { yHat: Float32Array; zHat: Float32Array; shape: [number, number, number] } {
     const { N, M } = this.model;
-    this.fixedPointHyperSynthesis();
+    const tables = this.tables();
     const [yh, yw] = [Math.ceil(b.height / 64) * 4, Math.ceil(b.width / 64) * 4];
     const [zh, zw] = [yh / 4, yw / 4];
-    const zValues = decodeWithIndexes(b.streams[1]!, channelIndexes(N, zh, zw), this.model.entropyBottleneck.tables!);
+    const zValues = decodeWithIndexes(b.streams[1]!, channelIndexes(N, zh, zw), tables.z);
     const { indexes, offsets } = this.hyperLatents(zValues, zh, zw);
-    const yValues = decodeWithIndexes(b.streams[0]!, indexes, this.model.gaussianConditional.tables!);
-    const medians = this.model.entropyBottleneck.medians();
-    const zHat = dequantizeSymbols(zValues, medians.dataSync(), N, zh, zw);
-    medians.dispose();
-    return { yHat: dequantizeSymbols(yValues, offsets, M, yh, yw), zHat, shape: [M, yh, yw] };
+    const yValues = decodeWithIndexes(b.streams[0]!, indexes, tables.y);
+    return { yHat: dequantizeSymbols(yValues, offsets, M, yh, yw), zHat: dequantizeSymbols(zValues, this.medians(), N, zh, zw), shape: [M, yh, yw] };
   }
 
   /** The evaluation-mode pass (rounded latents, fixed-point h_s, integer g_s), cropped and clamped: what decompress returns. */

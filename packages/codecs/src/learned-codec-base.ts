@@ -63,6 +63,14 @@ export abstract class LearnedCodecBase<Model extends LearnedModel> implements Co
     });
   }
 
+  /** The entropy bottleneck's medians, one per channel. */
+  medians(): Float32Array {
+    const m = this.model.entropyBottleneck.medians();
+    const data = m.dataSync() as Float32Array;
+    m.dispose();
+    return data;
+  }
+
   /** Hash of the decoder-side weights that bitstreams carry. */
   weightsHash(): Uint8Array {
     this.hash ??= this.model.decoderHash();

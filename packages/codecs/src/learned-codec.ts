@@ -60,14 +60,6 @@ export class FactorizedCodec extends LearnedCodecBase<FactorizedPrior> {
     return this.synthesize(dequantizeSymbols(values, this.medians(), c, h, w), c, h, w, height, width);
   }
 
-  /** The entropy bottleneck's medians, one per channel. */
-  medians(): Float32Array {
-    const m = this.model.entropyBottleneck.medians();
-    const data = m.dataSync() as Float32Array;
-    m.dispose();
-    return data;
-  }
-
   forward(x: tf.Tensor4D, options: { training: boolean; seeds?: readonly number[] }) {
     return trainingPass(this.model, x, options);
   }

@@ -109,8 +109,9 @@ export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
     const out = await this.encoder.run({ x: await encoderInput(image) });
     const [, , zh, zw] = out.z_symbols!.dims as [number, number, number, number];
     const zValues = Int32Array.from(out.z_symbols!.data);
-    const zStream = encodeWithIndexes(zValues, channelIndexes(model.N, zh, zw), model.entropyBottleneck.tables!);
-    const yStream = encodeWithIndexes(Int32Array.from(out.y_symbols!.data), this.base.hyperLatents(zValues, zh, zw).indexes, model.gaussianConditional.tables!);
+    const tables = this.base.tables();
+    const zStream = encodeWithIndexes(zValues, channelIndexes(model.N, zh, zw), tables.z);
+    const yStream = encodeWithIndexes(Int32Array.from(out.y_symbols!.data), this.base.hyperLatents(zValues, zh, zw).indexes, tables.y);
     const bytes = writeBitstream({ codecId: this.id, weightsHash: this.base.weightsHash(), height, width, streams: [yStream, zStream] });
     return { bytes, height, width };
   }

@@ -138,7 +138,6 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
   }
 }
 
-
 /** The distinct module prefixes of state-dict keys ('g_a', 'h_s', 'entropy_bottleneck'). */
 function prefixes(keys: readonly string[]): string {
   return [...new Set(keys.map((k) => k.split('.')[0]!))].join(', ');
