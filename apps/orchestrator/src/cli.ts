@@ -88,6 +88,7 @@ program
   .option('--seed <s>', 'seed of initialisation, crops and noise', (v) => Number.parseInt(v, 10), 0)
   .option('--lr <lr>', 'Adam learning rate of the model', number, 1e-4)
   .option('--aux-lr <lr>', 'Adam learning rate of the quantiles (auxiliary loss)', number, 1e-3)
+  .option('--clip-norm <n>', "clip the model's gradient to this L2 norm, as CompressAI's training does (0: off)", number, 1)
   .addOption(backendOption())
   .action(trainCodec);
 

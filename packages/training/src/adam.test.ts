@@ -25,6 +25,26 @@ describe('FlatAdam', () => {
     expect(adam.state.step).toBe(50);
   });
 
+  it('clips the gradient norm as clip_grad_norm_ does, and returns the norm before clipping', () => {
+    // a gradient (3, 4) of norm 5 clipped to 1 becomes (3, 4) / (5 + 1e-6); after two steps the
+    // moments of the clipped run equal those of an unclipped run fed the clipped gradient
+    const clipped = new FlatAdam(2, { learningRate: 0.01, clipNorm: 1 });
+    const reference = new FlatAdam(2, { learningRate: 0.01 });
+    const [p, q] = [new Float32Array([1, 1]), new Float32Array([1, 1])];
+    expect(clipped.update(p, new Float32Array([3, 4]))).toBeCloseTo(5, 6);
+    reference.update(q, new Float32Array([3 / (5 + 1e-6), 4 / (5 + 1e-6)]));
+    expect(clipped.update(p, new Float32Array([0.3, 0.4]))).toBeCloseTo(0.5, 6); // under the bound: unchanged
+    reference.update(q, new Float32Array([0.3, 0.4]));
+    for (const [a, b] of [[clipped.state.m, reference.state.m], [clipped.state.v, reference.state.v], [p, q]] as const) {
+      for (let i = 0; i < 2; i++) expect(a[i]).toBeCloseTo(b[i]!, 7);
+    }
+    expect(clipped.state.m[0]).toBeCloseTo(0.9 * 0.1 * 0.6 + 0.1 * 0.3, 6);
+  });
+
+  it('rejects a clip norm that is not positive', () => {
+    expect(() => new FlatAdam(2, { learningRate: 1, clipNorm: 0 })).toThrow(/clipNorm/);
+  });
+
   it('rejects arrays of the wrong size', () => {
     expect(() => new FlatAdam(2, { learningRate: 1 }).update(new Float32Array(3), new Float32Array(3))).toThrow(/over 2 values/);
   });

@@ -58,6 +58,8 @@ describe('DataParallelTrainer', () => {
         const ra = await a.step({ ...batch, data: batch.data.slice() }, seeds, i);
         const rb = await b.step(batch, seeds, i);
         expect(Math.abs(rb.losses.main! - ra.losses.main!) / ra.losses.main!).toBeLessThan(1e-4);
+        expect(rb.gradientNorms.main).toBeGreaterThan(0);
+        expect(Math.abs(rb.gradientNorms.main! - ra.gradientNorms.main!) / ra.gradientNorms.main!).toBeLessThan(1e-4);
       }
     } finally {
       await Promise.all([a.close(), b.close()]);

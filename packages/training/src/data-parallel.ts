@@ -36,6 +36,8 @@ export interface DataParallelOptions {
 export interface StepResult {
   losses: Record<string, number>;
   metrics: Record<string, number>;
+  /** L2 norm of each group's summed gradient, before clipping. */
+  gradientNorms: Record<string, number>;
   /** Milliseconds spent on this thread's shard, waiting for the workers, and updating. */
   timings: { shardMs: number; waitMs: number; updateMs: number; slowestWorkerMs: number };
 }
@@ -257,10 +259,10 @@ export class DataParallelTrainer {
     const results = [local, ...(await this.withTimeout(Promise.all(remote), stepIndex))];
     const t2 = performance.now();
     this.pending.clear();
-    this.applyGradients();
+    const gradientNorms = this.applyGradients();
     loadParameters(this.trainable, this.entries, this.params);
     const slowestWorkerMs = Math.max(0, ...results.slice(1).map((r) => r.computeMs ?? 0));
-    return { ...combine(results), timings: { shardMs: t1 - t0, waitMs: t2 - t1, updateMs: performance.now() - t2, slowestWorkerMs } };
+    return { ...combine(results), gradientNorms, timings: { shardMs: t1 - t0, waitMs: t2 - t1, updateMs: performance.now() - t2, slowestWorkerMs } };
   }
 
   private withTimeout<T>(promise: Promise<T>, stepIndex: number): Promise<T> {
@@ -272,14 +274,16 @@ export class DataParallelTrainer {
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** Sums the shard slots and applies one Adam update per group to the shared parameters. */
-  private applyGradients(): void {
+  /** Sums the shard slots and applies one Adam update per group to the shared parameters; returns each group's gradient norm. */
+  private applyGradients(): Record<string, number> {
     const sum = this.grads.subarray(0, this.total);
     for (let k = 1; k < this.shards; k++) {
       const slot = this.grads.subarray(k * this.total, (k + 1) * this.total);
       for (let i = 0; i < this.total; i++) sum[i]! += slot[i]!;
     }
-    for (const { optimizer, start, end } of this.adam.values()) optimizer.update(this.params.subarray(start, end), sum.subarray(start, end));
+    const norms: Record<string, number> = {};
+    for (const [group, { optimizer, start, end }] of this.adam) norms[group] = optimizer.update(this.params.subarray(start, end), sum.subarray(start, end));
+    return norms;
   }
 
   /** Stops every worker; the trainer cannot step afterwards. Safe to call twice. */

@@ -31,6 +31,7 @@ export const runConfig = z
         batch: z.number().int().positive().default(8),
         size: z.number().int().positive().multipleOf(64).default(128),
         lr: z.number().positive().default(1e-4),
+        clipNorm: z.number().nonnegative().default(1).describe("clip the model's gradient to this L2 norm (0: off)"),
       })
       .strict()
       .optional()

@@ -28,6 +28,8 @@ export interface TrainCodecOptions {
   seed: number;
   lr: number;
   auxLr: number;
+  /** Largest L2 norm of the model's gradient (CompressAI: 1.0); 0 turns clipping off. */
+  clipNorm: number;
   backend?: BackendName;
 }
 
@@ -35,7 +37,7 @@ const MODELS: readonly string[] = TRAINABLE_MODELS;
 
 /**
  * `lic-backdoor train-codec`: trains a learned codec on seeded random crops with the data-parallel
- * engine (Adam `lr` for the model, `auxLr` for the quantiles), logs every step as NDJSON,
+ * engine (Adam `lr` for the model with its gradient norm clipped at `clipNorm`, `auxLr` for the quantiles), logs every step as NDJSON,
  * checkpoints atomically every `checkpointEvery` steps (model, flat parameters, Adam state), and
  * writes `model.safetensors` (CompressAI state dict with CDF tables) at the end. `--resume`
  * continues from the checkpoint; batches depend only on (seed, step), so a resumed run sees the
@@ -46,6 +48,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
   for (const [name, v] of Object.entries({ lambda: o.lambda, lr: o.lr, auxLr: o.auxLr })) {
     if (!(v > 0)) throw new Error(`--${name} must be a positive number, got ${v}`);
   }
+  if (!(o.clipNorm >= 0)) throw new Error(`--clip-norm must be 0 (off) or a positive number, got ${o.clipNorm}`);
   if (o.size % 64 !== 0) throw new Error(`--size must be a multiple of 64, got ${o.size}`);
   const out = resolve(o.out);
   const checkpointFile = join(out, 'checkpoint.safetensors');
@@ -66,7 +69,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
   const trainer = await DataParallelTrainer.create({
     trainable: { module: import.meta.resolve('@lic-backdoor/codecs/trainable'), options: config },
     workers: o.workers,
-    optimizers: { main: { learningRate: o.lr }, aux: { learningRate: o.auxLr } },
+    optimizers: { main: { learningRate: o.lr, clipNorm: o.clipNorm || undefined }, aux: { learningRate: o.auxLr } },
     backend: o.backend,
   });
   const trainable = trainer.trainable as ReturnType<typeof createCodecTrainable>;
@@ -120,7 +123,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
       const r = await trainer.step({ data, shape: [o.batch, o.size, o.size, 3] }, seeds, step);
       const ms = performance.now() - t0;
       const mse = r.metrics['main.mse']!;
-      const record = { step: step + 1, loss: r.losses.main, bpp: r.metrics['main.bpp'], mse, psnr: 10 * Math.log10(1 / mse), aux: r.losses.aux, ms: Math.round(ms), time: new Date().toISOString() };
+      const record = { step: step + 1, loss: r.losses.main, bpp: r.metrics['main.bpp'], mse, psnr: 10 * Math.log10(1 / mse), aux: r.losses.aux, gradNorm: r.gradientNorms.main, ms: Math.round(ms), time: new Date().toISOString() };
       await appendFile(log, `${JSON.stringify(record)}\n`);
       progress.update(step + 1, `loss ${record.loss!.toFixed(4)} bpp ${record.bpp!.toFixed(3)} psnr ${record.psnr.toFixed(2)} ${record.ms} ms/step`);
       const diverged = guard.check(record.loss!);
