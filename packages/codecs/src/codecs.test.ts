@@ -116,6 +116,25 @@ describe('GDN', () => {
     expect(y[1]).toBeCloseTo(2 / Math.sqrt(beta[1]! + 0.1 * 1 + 2 * 4), 4);
     expect(gdn(x, p, true).dataSync()[0]).toBeCloseTo(Math.sqrt(beta[0]! + 0.5 + 1), 4);
   });
+
+  it('has the gradient of x / sqrt(beta + gamma x^2) (central differences, float64 reference)', () => {
+    const p = createGdn(2, 'g');
+    p.gamma.assign(tf.sqrt(tf.tensor2d([0.5, 0.25, 0.1, 2], [2, 2])));
+    const beta = Array.from(nonNegative(p.beta, 1e-6).dataSync());
+    const gamma = [[0.5, 0.25], [0.1, 2]];
+    const value = ([a, b]: number[]) => [a! / Math.sqrt(beta[0]! + gamma[0]![0]! * a! * a! + gamma[0]![1]! * b! * b!), b! / Math.sqrt(beta[1]! + gamma[1]![0]! * a! * a! + gamma[1]![1]! * b! * b!)];
+    const point = [0.7, -1.3];
+    const weights = [0.9, -0.4];
+    const [g] = tf.grads((x: tf.Tensor) => tf.sum(tf.mul(gdn(x as tf.Tensor4D, p, false), tf.tensor1d(weights))))([tf.tensor4d(point, [1, 1, 1, 2])]);
+    const analytic = g!.dataSync();
+    for (let i = 0; i < 2; i++) {
+      const h = 1e-6;
+      const plus = value(point.map((v, j) => (j === i ? v + h : v)));
+      const minus = value(point.map((v, j) => (j === i ? v - h : v)));
+      const numeric = (weights[0]! * (plus[0]! - minus[0]!) + weights[1]! * (plus[1]! - minus[1]!)) / (2 * h);
+      expect(analytic[i]).toBeCloseTo(numeric, 4);
+    }
+  });
 });
 
 describe('classical codecs', () => {

@@ -18,6 +18,17 @@ export function nonNegativeInit(value: tf.Tensor): tf.Tensor {
 
 export const GDN_BETA_MIN = 1e-6;
 
+/**
+ * 1 / sqrt(x) whose gradient is -dy s^3 / 2 from the saved output s: tfjs differentiates rsqrt
+ * with pow(x, 1.5), which on wasm costs about as much as the layer's matMul.
+ */
+const rsqrt = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const s = tf.rsqrt(x);
+  save([s]);
+  return { value: s, gradFunc: (dy, [saved]) => tf.mul(dy, tf.mul(tf.mul(saved!, tf.square(saved!)), -0.5)) };
+}) as (x: tf.Tensor) => tf.Tensor;
+
 /** The buffers CompressAI keeps beside a GDN's beta and gamma, by state_dict suffix. */
 export function gdnBuffers(): Record<string, number> {
   return {
@@ -56,7 +67,7 @@ export function gdn(x: tf.Tensor4D, p: GdnParams, inverse: boolean): tf.Tensor4D
     const beta = nonNegative(p.beta, GDN_BETA_MIN);
     const gammaT = tf.transpose(nonNegative(p.gamma));
     const norm = tf.add(tf.matMul(tf.reshape(tf.square(x), [-1, c]), gammaT), beta);
-    const scale = inverse ? tf.sqrt(norm) : tf.rsqrt(norm);
+    const scale = inverse ? tf.sqrt(norm) : rsqrt(norm);
     return tf.mul(x, tf.reshape(scale, x.shape)) as tf.Tensor4D;
   });
 }

@@ -141,6 +141,39 @@ describe('fast convolution gradients on wasm match tfjs-cpu built-ins', () => {
     }
   });
 
+  it.each([
+    [[6, 5, 4, 3], [0, 1, 2], false],
+    [[6, 5, 4, 3], [0, 1, 2], true],
+    [[40, 7], [0], false],
+    [[3, 4, 5], [1, 0], true],
+    [[3, 4, 5], [-3], false],
+    [[3, 4, 5], [1, 2], false],
+    [[3, 4, 5], [0, 1, 2], false],
+    [[3, 4, 5], [0, 2], true],
+  ] as const)('sum of %j over %j (keepDims %s) and its gradient match tfjs-cpu within 1e-5', async (shape, axes, keepDims) => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const rng = createRng(shape.length + axes.length);
+      const x = tf.tensor(rng.normalArray(shape.reduce((a, d) => a * d, 1)), [...shape]);
+      const y = tf.sum(x, [...axes], keepDims);
+      const dy = tf.tensor(rng.normalArray(y.size), y.shape);
+      const [gx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.sum(a, [...axes], keepDims), dy)))([x]);
+      return { shape: y.shape, values: [await y.data(), await gx!.data()] as Float32Array[] };
+    };
+    const ref = await run('cpu');
+    const fast = await run('wasm');
+    expect(fast.shape).toEqual(ref.shape);
+    for (let i = 0; i < 2; i++) expect(relativeError(fast.values[i]!, ref.values[i]!)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('an int32 sum over leading axes stays exact (the original kernel)', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32');
+    const y = tf.sum(x, 0);
+    expect(y.dtype).toBe('int32');
+    expect(Array.from(await y.data())).toEqual([9, 12]);
+  });
+
   it('the wasm backend now has a Conv2DBackpropFilter kernel and leaks no tensors', async () => {
     await tf.setBackend('wasm');
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
