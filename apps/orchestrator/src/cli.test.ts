@@ -20,7 +20,7 @@ describe('lic-backdoor CLI', () => {
     expect(r.code).toBe(0);
     const info = JSON.parse(r.out) as { backend: { backend: string; fastKernels: string[]; skipped: unknown[] } };
     expect(info.backend.backend).toBe('wasm');
-    expect(info.backend.fastKernels).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter']);
+    expect(info.backend.fastKernels).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'Sum']);
   });
 
   it('plugins --json lists the registered transforms with their options', () => {
