@@ -36,6 +36,8 @@ const standardCdf = (x: number) => 0.5 * erfc(-x / Math.SQRT2);
  */
 export class GaussianConditional {
   readonly table = scaleTable();
+  /** sqrt(t_i t_(i+1)) for consecutive table entries, float64: the boundaries of `indexes`. */
+  private readonly midpoints = Float64Array.from({ length: this.table.length - 1 }, (_, i) => Math.sqrt(this.table[i]! * this.table[i + 1]!));
   tables: (CdfTables & { cdfLengths: Int32Array }) | undefined;
 
   constructor(readonly prefix = 'gaussian_conditional') {}
@@ -80,7 +82,7 @@ export class GaussianConditional {
    * against 0.03-0.05% for the nearest entry.
    */
   indexes(scales: ArrayLike<number>): Int32Array {
-    const midpoints = this.midpoints;
+    const { midpoints } = this;
     const bound = Math.fround(SCALE_BOUND);
     return Int32Array.from(scales, (raw) => {
       const s = Math.max(raw, bound);
@@ -89,12 +91,4 @@ export class GaussianConditional {
       return i;
     });
   }
-
-  /** sqrt(t_i t_(i+1)) for consecutive table entries, float64. */
-  private get midpoints(): Float64Array {
-    this.#midpoints ??= Float64Array.from({ length: this.table.length - 1 }, (_, i) => Math.sqrt(this.table[i]! * this.table[i + 1]!));
-    return this.#midpoints;
-  }
-
-  #midpoints: Float64Array | undefined;
 }
