@@ -21,6 +21,7 @@ program
   .option('--warmup <k>', 'untimed warm-up steps', int, 2)
   .option('--seed <s>', 'seed of weights and data', int, 0)
   .option('--workers <k>', 'data-parallel shards (worker threads incl. this one); K > 1 also times K = 1', int, 1)
+  .option('--scaling <list>', 'comma-separated worker counts also timed in the same run (scaling curve), e.g. 1,2,4,8', (v) => v.split(',').map(int))
   .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
   .action(async (options) => {
     const result = await trainStep(options, (line) => console.error(line));

@@ -44,4 +44,22 @@ describe('trainStep', () => {
     const loss = (k: number) => lines.filter((l) => l.startsWith(`K=${k}`)).map((l) => Number(/loss ([\d.]+)/.exec(l)![1]));
     expect(loss(2)[1]).toBeCloseTo(loss(1)[1]!, 4);
   });
+
+  it('with --scaling times every K in the same run and reports each point against K = 1', async () => {
+    const lines: string[] = [];
+    const dist = join(__dirname, '..', 'dist', 'autoencoder.js');
+    const result = await trainStep({ N: 8, M: 8, batch: 3, size: 32, steps: 2, warmup: 0, seed: 0, workers: 1, scaling: [3] }, (l) => lines.push(l), dist, () => import('./autoencoder.js'));
+    expect(result.scaling!.map((p) => p.workers)).toEqual([1, 3]);
+    expect(result.scaling![0]).toMatchObject({ speedup: 1, parallel_efficiency: 1, ms_per_step: result.ms_per_step });
+    const k3 = result.scaling![1]!;
+    expect(k3.speedup).toBeCloseTo(result.ms_per_step / k3.ms_per_step, 1);
+    expect(k3.parallel_efficiency).toBeCloseTo(k3.speedup / 3, 1);
+    expect(lines.filter((l) => l.startsWith('K=3'))).toHaveLength(2);
+    const loss = (k: number) => lines.filter((l) => l.startsWith(`K=${k}`)).map((l) => Number(/loss ([\d.]+)/.exec(l)![1]));
+    expect(loss(3)[1]).toBeCloseTo(loss(1)[1]!, 4);
+  });
+
+  it('refuses a worker count above the batch size before starting any worker', async () => {
+    await expect(trainStep({ N: 8, M: 8, batch: 2, size: 32, steps: 1, warmup: 0, seed: 0, workers: 1, scaling: [4] })).rejects.toThrow(/from 1 to the batch size 2: got 1, 4/);
+  });
 });

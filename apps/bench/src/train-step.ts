@@ -12,7 +12,22 @@ export interface TrainStepOptions {
   seed: number;
   /** Data-parallel shards K; with K > 1 the run also times K = 1 for the speed-up. */
   workers: number;
+  /**
+   * Further shard counts timed in the same run (interleaved step by step), for a scaling curve;
+   * K = 1 and `workers` are always among them.
+   */
+  scaling?: readonly number[];
   backend?: BackendName;
+}
+
+/** One point of the scaling curve: K shards against K = 1 in the same run. */
+export interface ScalingPoint {
+  workers: number;
+  ms_per_step: number;
+  /** t1 / tK */
+  speedup: number;
+  /** t1 / (K tK) */
+  parallel_efficiency: number;
 }
 
 export interface TrainStepResult {
@@ -26,6 +41,8 @@ export interface TrainStepResult {
   ms_per_step_k1?: number;
   speedup?: number;
   parallel_efficiency?: number;
+  /** With `scaling`: every K timed, ascending. */
+  scaling?: ScalingPoint[];
   config: Omit<TrainStepOptions, 'backend'>;
 }
 
@@ -73,7 +90,8 @@ async function timeSteps(options: TrainStepOptions, trainers: DataParallelTraine
 
 /**
  * Times Adam steps of the factorized autoencoder through the data-parallel engine: median of
- * `steps` after `warmup` steps, with K = `workers` shards (and K = 1 first when K > 1).
+ * `steps` after `warmup` steps, with K = `workers` shards (and K = 1 first when K > 1, and every
+ * K of `scaling`).
  */
 export async function trainStep(
   options: TrainStepOptions,
@@ -83,28 +101,38 @@ export async function trainStep(
   importer?: (specifier: string) => Promise<unknown>,
 ): Promise<TrainStepResult> {
   const report = await initializeBackend({ prefer: options.backend });
-  const trainers = [await createTrainer(options, options.workers, module, importer)];
-  if (options.workers > 1) trainers.unshift(await createTrainer(options, 1, module, importer));
+  const counts = [...new Set([1, options.workers, ...(options.scaling ?? [])])].sort((a, b) => a - b);
+  if (counts.some((k) => !Number.isInteger(k) || k < 1 || k > options.batch)) {
+    throw new RangeError(`every worker count must be an integer from 1 to the batch size ${options.batch}: got ${counts.join(', ')}`);
+  }
+  const timed = options.workers > 1 || options.scaling?.length ? counts : [options.workers];
+  const trainers: DataParallelTrainer[] = [];
   let all: number[][];
   try {
+    for (const k of timed) trainers.push(await createTrainer(options, k, module, importer));
     all = await timeSteps(options, trainers, log);
   } finally {
     await Promise.all(trainers.map((t) => t.close()));
   }
-  const times = all[all.length - 1]!;
-  const tk = median(times);
-  const k1 = options.workers > 1 ? median(all[0]!) : undefined;
+  const medians = all.map(median);
+  const t1 = medians[0]!;
+  const point = (i: number): ScalingPoint => ({
+    workers: timed[i]!,
+    ms_per_step: Math.round(medians[i]!),
+    speedup: Math.round((t1 / medians[i]!) * 100) / 100,
+    parallel_efficiency: Math.round((t1 / (timed[i]! * medians[i]!)) * 1000) / 1000,
+  });
+  const main = timed.indexOf(options.workers);
   const { backend: _backend, ...config } = options;
   return {
     name: `train-step N=${options.N} M=${options.M} batch=${options.batch}x${options.size}x${options.size} K=${options.workers}`,
     backend: report.backend,
-    ms_per_step: Math.round(tk),
+    ms_per_step: Math.round(medians[main]!),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-    steps_ms: times.map(Math.round),
+    steps_ms: all[main]!.map(Math.round),
     workers: options.workers,
-    ...(k1 !== undefined
-      ? { ms_per_step_k1: Math.round(k1), speedup: Math.round((k1 / tk) * 100) / 100, parallel_efficiency: Math.round((k1 / (options.workers * tk)) * 1000) / 1000 }
-      : {}),
+    ...(options.workers > 1 ? { ms_per_step_k1: Math.round(t1), speedup: point(main).speedup, parallel_efficiency: point(main).parallel_efficiency } : {}),
+    ...(options.scaling?.length ? { scaling: timed.map((_, i) => point(i)) } : {}),
     config,
   };
 }
