@@ -105,34 +105,34 @@ export async function trainStep(
   if (counts.some((k) => !Number.isInteger(k) || k < 1 || k > options.batch)) {
     throw new RangeError(`every worker count must be an integer from 1 to the batch size ${options.batch}: got ${counts.join(', ')}`);
   }
-  const timed = options.workers > 1 || options.scaling?.length ? counts : [options.workers];
   const trainers: DataParallelTrainer[] = [];
   let all: number[][];
   try {
-    for (const k of timed) trainers.push(await createTrainer(options, k, module, importer));
+    for (const k of counts) trainers.push(await createTrainer(options, k, module, importer));
     all = await timeSteps(options, trainers, log);
   } finally {
     await Promise.all(trainers.map((t) => t.close()));
   }
   const medians = all.map(median);
   const t1 = medians[0]!;
-  const point = (i: number): ScalingPoint => ({
-    workers: timed[i]!,
+  const points = counts.map((k, i): ScalingPoint => ({
+    workers: k,
     ms_per_step: Math.round(medians[i]!),
     speedup: Math.round((t1 / medians[i]!) * 100) / 100,
-    parallel_efficiency: Math.round((t1 / (timed[i]! * medians[i]!)) * 1000) / 1000,
-  });
-  const main = timed.indexOf(options.workers);
+    parallel_efficiency: Math.round((t1 / (k * medians[i]!)) * 1000) / 1000,
+  }));
+  const main = counts.indexOf(options.workers);
+  const { ms_per_step, speedup, parallel_efficiency } = points[main]!;
   const { backend: _backend, ...config } = options;
   return {
     name: `train-step N=${options.N} M=${options.M} batch=${options.batch}x${options.size}x${options.size} K=${options.workers}`,
     backend: report.backend,
-    ms_per_step: Math.round(medians[main]!),
+    ms_per_step,
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     steps_ms: all[main]!.map(Math.round),
     workers: options.workers,
-    ...(options.workers > 1 ? { ms_per_step_k1: Math.round(t1), speedup: point(main).speedup, parallel_efficiency: point(main).parallel_efficiency } : {}),
-    ...(options.scaling?.length ? { scaling: timed.map((_, i) => point(i)) } : {}),
+    ...(options.workers > 1 ? { ms_per_step_k1: Math.round(t1), speedup, parallel_efficiency } : {}),
+    ...(options.scaling?.length ? { scaling: points } : {}),
     config,
   };
 }
