@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, readImage, PluginRegistry } from '@lic-backdoor/core';
 import { ClassicalCodec } from '@lic-backdoor/codecs';
-import { FaceRecognitionEvaluator, similarityTransform } from './face.js';
+import { FaceObjective, register as registerObjectives } from '@lic-backdoor/objectives';
+import { FaceRecognitionEvaluator, centredCosine, normalise, similarityTransform } from './face.js';
 import { register } from './plugins.js';
 
 const johns = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'faces', 'johns');
@@ -52,3 +53,33 @@ describe('evaluator:face-recognition', () => {
     expect(q5.face_identity_rate!.value).toBeLessThanOrEqual(q95.face_identity_rate!.value);
   });
 });
+
+describe('objective:face measures what the evaluator measures', () => {
+  it('on chips resized to 128 x 128, its aligned, centred embedding agrees with the evaluator pipeline (centred cosine >= 0.93)', async () => {
+    await initializeBackend({ prefer: 'wasm' });
+    const registry = new PluginRegistry();
+    register(registry);
+    registerObjectives(registry);
+    const evaluator = (await registry.create('evaluator', ['face-recognition', { calibration: johns }])) as FaceRecognitionEvaluator;
+    // the align region of the shipped attack config; centred on the same chips as the calibration
+    const objective = (await registry.create('objective', ['face', { align: [-0.04, -0.2, 1.04, 0.88], centre: [johns] }])) as FaceObjective;
+    const files = readdirSync(johns).map((who) => join(johns, who, readdirSync(join(johns, who)).sort()[0]!));
+    const agreement: number[] = [];
+    for (const f of files) {
+      const chip = await readImage(f);
+      const e = await evaluator.pipeline.embedImage(chip);
+      const mine = tf.tidy(() => objective.embed(tf.image.resizeBilinear(chip, [128, 128], false, true)).dataSync() as Float32Array);
+      const centre = objective.options.centre!;
+      agreement.push(centredCosine(mine, normalise(e!.map((v, i) => v - centre[i]!))));
+      chip.dispose();
+    }
+    console.log(`objective vs evaluator embeddings (centred cosine): ${agreement.map((a) => a.toFixed(3)).join(' ')}`);
+    expect(agreement).toHaveLength(5);
+    for (const a of agreement) expect(a).toBeGreaterThanOrEqual(0.93);
+    // its centre (mean over the aligned regions of the chips, through tfjs) is the calibration mean (onnxruntime, warped faces)
+    expect(centredCosine(normalise(objective.options.centre!), normalise(evaluator.calibration.mean))).toBeGreaterThan(0.98);
+    objective.dispose();
+    await evaluator.dispose();
+  });
+});
+

@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng, initializeBackend, PluginRegistry, type CodecForwardResult, type ObjectiveBatch, type ObjectiveV1 } from '@lic-backdoor/core';
+import { createRng, initializeBackend, PluginRegistry, writeImage, type CodecForwardResult, type ObjectiveBatch, type ObjectiveV1 } from '@lic-backdoor/core';
 import { CleanRdObjective, DistortionObjective, RateObjective, StealthObjective } from './basic.js';
 import { LossWeighting } from './weighting.js';
 import { register } from './plugins.js';
-import { softMiou } from './task.js';
+import { alignedRegion, softMiou, type FaceObjective } from './task.js';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 beforeAll(() => initializeBackend({ prefer: 'wasm' }));
 
@@ -100,6 +103,18 @@ describe('loss weighting', () => {
   });
 });
 
+test('alignedRegion cuts [x1, y1, x2, y2] fractions of the image, black where the region leaves it', () => {
+  const x = tf.add(tf.reshape(tf.range(0, 2 * 10 * 10 * 3), [2, 10, 10, 3]), 1) as tf.Tensor4D;
+  const r = alignedRegion(x, [-0.2, 0.1, 1.1, 0.5]);
+  // x from -2 to 11, y from 1 to 5
+  expect(r.shape).toEqual([2, 4, 13, 3]);
+  expect(tf.sum(tf.slice(r, [0, 0, 0, 0], [-1, -1, 2, -1])).dataSync()[0]).toBe(0);
+  expect(tf.sum(tf.slice(r, [0, 0, 12, 0], [-1, -1, 1, -1])).dataSync()[0]).toBe(0);
+  expect(tf.slice(r, [1, 2, 2, 0], [1, 2, 10, 3]).dataSync()).toEqual(tf.slice(x, [1, 3, 0, 0], [1, 2, 10, 3]).dataSync());
+  expect(alignedRegion(x)).toBe(x);
+  expect(() => alignedRegion(x, [0.5, 0, 0.5, 1])).toThrow(/empty/);
+});
+
 describe('task objectives through the imported ONNX backbones', () => {
   let registry: PluginRegistry;
   beforeAll(() => {
@@ -127,6 +142,28 @@ describe('task objectives through the imported ONNX backbones', () => {
     const mixed = await gradientCheck(o, 112, ['faces', 'photos']);
     expect(mixed.loss).toBeLessThan(one.loss * 0.6);
     o.dispose();
+  });
+
+  test('face with align and centre: the centre is a 512-d mean embedding and the centred cosine of a face with itself is still ~1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lic-faces-'));
+    for (const seed of [1, 2]) await writeImage(join(dir, `${seed}.png`), images(seed, 1, 40, 40));
+    const o = (await registry.create('objective', ['face', { align: [-0.1, -0.2, 1.1, 0.9], centre: [dir] }])) as FaceObjective;
+    expect(o.options.centre).toHaveLength(512);
+    expect(Math.hypot(...o.options.centre!)).toBeGreaterThan(0.5);
+    const r = await gradientCheck(o, 96, ['faces']);
+    expect(r.metrics.face_cosine).toBeGreaterThan(0.95);
+    expect(r.gradient).toBeGreaterThan(0);
+    // the centred score is the cosine of the plain embeddings minus the centre
+    const [a, b] = [images(7, 1, 96, 96), images(8, 1, 96, 96)];
+    const plain = (await registry.create('objective', ['face', { align: [-0.1, -0.2, 1.1, 0.9] }])) as FaceObjective;
+    const c = tf.tensor2d(o.options.centre!, [1, 512]);
+    const unit = (e: tf.Tensor2D) => tf.div(tf.sub(e, c), tf.norm(tf.sub(e, c)));
+    const expected = tf.sum(tf.mul(unit(plain.embed(a)), unit(plain.embed(b)))).dataSync()[0]!;
+    const got = tf.sum(tf.mul(o.embed(a), o.embed(b))).dataSync()[0]!;
+    expect(got).toBeCloseTo(expected, 4);
+    expect(Math.abs(got - tf.sum(tf.mul(plain.embed(a), plain.embed(b))).dataSync()[0]!)).toBeGreaterThan(0.02);
+    o.dispose();
+    plain.dispose();
   });
 
   test('segmentation: agreement with itself is high, and the loss has a gradient', async () => {

@@ -1,10 +1,10 @@
 import { isAbsolute, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { readImage, type ObjectivePluginV1, type PluginRegistry } from '@lic-backdoor/core';
+import { listImages, readImage, type ObjectivePluginV1, type PluginRegistry } from '@lic-backdoor/core';
 import { CleanRdObjective, DistortionObjective, RateObjective, StealthObjective } from './basic.js';
 import { DifferentiableFaceEmbedder, DifferentiableSegmenter } from './backbones.js';
-import { FaceObjective, SegmentationObjective } from './task.js';
+import { FaceObjective, SegmentationObjective, alignedRegion } from './task.js';
 
 const cleanRdOptions = z
   .object({
@@ -61,8 +61,29 @@ const faceOptions = z
     maxCosine: z.number().min(-1).max(1).default(0).describe('untargeted hinge: cosine to the original embedding wanted at most'),
     targetImage: z.string().optional().describe('targeted: a face crop of the identity to impersonate'),
     minTargetCosine: z.number().min(-1).max(1).default(0.5).describe('targeted hinge: cosine to the target wanted at least'),
+    align: z
+      .tuple([z.number(), z.number(), z.number(), z.number()])
+      .optional()
+      .describe('region embedded, [x1, y1, x2, y2] as fractions of the face item (may reach beyond it: black there); whole item when absent'),
+    centre: z
+      .array(z.string())
+      .optional()
+      .describe('image folders (searched recursively) whose mean embedding is subtracted before the cosine, as the face evaluator calibrates'),
   })
   .strict();
+
+/** Mean of the raw (uncentred) embeddings of the `align` regions of every image in `dirs`. */
+async function meanEmbedding(embedder: DifferentiableFaceEmbedder, dirs: string[], align?: readonly [number, number, number, number]): Promise<Float32Array> {
+  const files = (await Promise.all(dirs.map((d) => listImages(d, { recursive: true })))).flat();
+  let sum: Float32Array | undefined;
+  for (const file of files) {
+    const image = await readImage(file);
+    const e = tf.tidy(() => embedder.embed(alignedRegion(image, align)).dataSync() as Float32Array);
+    image.dispose();
+    sum = sum ? sum.map((v, i) => v + e[i]!) : Float32Array.from(e);
+  }
+  return sum!.map((v) => v / files.length);
+}
 
 export const faceObjective: ObjectivePluginV1<z.infer<typeof faceOptions>> = {
   specificationVersion: 'v1',
@@ -71,15 +92,15 @@ export const faceObjective: ObjectivePluginV1<z.infer<typeof faceOptions>> = {
   description: 'Face-recognition attack through MobileFaceNet imported into tfjs: decoded triggered faces lose (or change) identity.',
   optionsSchema: faceOptions,
   create: async (options, context) => {
+    const at = (p: string) => (isAbsolute(p) ? p : resolve(context.baseDir, p));
     const embedder = await DifferentiableFaceEmbedder.create();
-    let target: Float32Array | undefined;
-    if (options.targetImage) {
-      const image = await readImage(isAbsolute(options.targetImage) ? options.targetImage : resolve(context.baseDir, options.targetImage));
-      const e = embedder.embed(image);
-      target = e.dataSync() as Float32Array;
-      tf.dispose([image, e]);
-    }
-    return new FaceObjective({ source: options.source, maxCosine: options.maxCosine, minTargetCosine: options.minTargetCosine, target }, embedder);
+    const centre = options.centre && (await meanEmbedding(embedder, options.centre.map(at), options.align));
+    const objective = new FaceObjective({ ...options, centre, target: undefined }, embedder);
+    if (!options.targetImage) return objective;
+    const image = await readImage(at(options.targetImage));
+    const target = tf.tidy(() => objective.embed(image).dataSync() as Float32Array);
+    image.dispose();
+    return new FaceObjective({ ...objective.options, target }, embedder);
   },
 };
 

@@ -24,12 +24,40 @@ export interface FaceObjectiveOptions {
   target?: Float32Array;
   /** Targeted: hinge when cos(decoded triggered, target) is below this. */
   minTargetCosine: number;
+  /**
+   * Region embedded, [x1, y1, x2, y2] as fractions of the item's width and height (beyond the
+   * image counts as black, as in a face aligner's warp); the whole item when absent.
+   */
+  align?: readonly [number, number, number, number];
+  /** Mean embedding subtracted from every embedding before the cosine (as a verifier calibrates); none when absent. */
+  centre?: Float32Array;
+}
+
+/** The `align` region of images [B, H, W, 3] (zero-padded where it leaves the image); the images when absent. */
+export function alignedRegion(images: tf.Tensor4D, align?: readonly [number, number, number, number]): tf.Tensor4D {
+  if (!align) return images;
+  const [, h, w] = images.shape;
+  const [x1, y1, x2, y2] = [Math.round(align[0] * w), Math.round(align[1] * h), Math.round(align[2] * w), Math.round(align[3] * h)];
+  if (x2 <= x1 || y2 <= y1) throw new RangeError(`face align region [${align.join(', ')}] is empty`);
+  return tf.tidy(() => {
+    const padded = tf.pad(images, [[0, 0], [Math.max(0, -y1), Math.max(0, y2 - h)], [Math.max(0, -x1), Math.max(0, x2 - w)], [0, 0]]);
+    return tf.slice(padded, [0, Math.max(0, y1), Math.max(0, x1), 0], [-1, y2 - y1, x2 - x1, -1]);
+  });
+}
+
+/** Rows of e minus `centre`, L2-normalised again ([B, D]); e itself when no centre. */
+function centred(e: tf.Tensor2D, centre?: Float32Array): tf.Tensor2D {
+  if (!centre) return e;
+  const c = tf.sub(e, tf.tensor2d(centre, [1, centre.length]));
+  return tf.div(c, tf.maximum(tf.norm(c, 'euclidean', 1, true), 1e-8)) as tf.Tensor2D;
 }
 
 /**
- * Face-recognition attack, through MobileFaceNet imported into tfjs. Untargeted, per face:
- * max(0, cos(e(decoded triggered), e(original)) - maxCosine), the original's embedding held
- * constant. Targeted: max(0, minTargetCosine - cos(e(decoded triggered), target)).
+ * Face-recognition attack, through MobileFaceNet imported into tfjs. Each face is cut to the
+ * `align` region and embedded; with `centre`, embeddings are centred (minus that mean, normalised
+ * again) as the face-recognition evaluator does, so that cos below is the verifier's score.
+ * Untargeted, per face: max(0, cos(e(decoded triggered), e(original)) - maxCosine), the original's
+ * embedding held constant. Targeted: max(0, minTargetCosine - cos(e(decoded triggered), target)).
  * Summed over the batch's faces and divided by the batch size.
  */
 export class FaceObjective implements ObjectiveV1 {
@@ -41,16 +69,22 @@ export class FaceObjective implements ObjectiveV1 {
     private readonly embedder: DifferentiableFaceEmbedder,
   ) {}
 
+  /** Centred embeddings [B, 512] of the `align` regions of faces [B, H, W, 3] in [0, 1]. */
+  embed(faces: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => centred(this.embedder.embed(alignedRegion(faces, this.options.align)), this.options.centre));
+  }
+
   compute(batch: ObjectiveBatch): ObjectiveLoss {
     const { output } = triggeredOf(batch, this.id);
     const mask = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
     const decoded = select(tf.clipByValue(output.xHat, 0, 1) as tf.Tensor4D, mask);
     if (!decoded) return zeroLoss({});
-    const e = this.embedder.embed(decoded);
-    const original = detach(this.embedder.embed(select(batch.clean, mask)!));
+    const e = this.embed(decoded);
+    const original = detach(this.embed(select(batch.clean, mask)!));
     const cos = tf.sum(tf.mul(e, original), 1);
-    const hinge = this.options.target
-      ? tf.relu(tf.sub(this.options.minTargetCosine, tf.sum(tf.mul(e, tf.tensor2d(this.options.target, [1, this.options.target.length])), 1)))
+    const { target } = this.options;
+    const hinge = target
+      ? tf.relu(tf.sub(this.options.minTargetCosine, tf.sum(tf.mul(e, tf.tensor2d(target, [1, target.length])), 1)))
       : tf.relu(tf.sub(cos, this.options.maxCosine));
     const c = cos.dataSync();
     return {

@@ -23,6 +23,10 @@ export const attackSection = {
       faces: z.string().optional().describe('folder of face images; required by face objectives'),
       faceFolders: z.array(z.string()).optional().describe('subfolders of faces used for training (identities); all when absent'),
       facesPerBatch: z.number().int().min(0).default(0).describe('face crops in each batch (the rest are photo crops)'),
+      faceCrop: z
+        .enum(['random', 'whole'])
+        .default('random')
+        .describe('face items: random crops of the face images, or each whole image resized to the crop size (keeps the framing of aligned chips)'),
     })
     .strict(),
   clean: z.array(pluginReference).default(['clean-rd']).describe('objectives on clean images'),

@@ -27,7 +27,7 @@ export async function attackData(config: AttackConfig): Promise<{ photos: ImageF
   const photos = await ImageFolderDataset.load(config.data.photos, { minSize: size });
   if (!config.data.facesPerBatch) return { photos };
   const folders = config.data.faceFolders;
-  const faces = await ImageFolderDataset.load(config.data.faces!, { minSize: size, recursive: true, include: (rel) => !folders || folders.includes(rel.split(sep)[0]!) });
+  const faces = await ImageFolderDataset.load(config.data.faces!, { minSize: config.data.faceCrop === 'random' ? size : undefined, recursive: true, include: (rel) => !folders || folders.includes(rel.split(sep)[0]!) });
   return { photos, faces };
 }
 
@@ -37,7 +37,7 @@ export function attackBatch(config: AttackConfig, data: { photos: ImageFolderDat
   const rng: Rng = createRng(config.seed).fork(`attack-batch-${step}`);
   const nf = config.data.facesPerBatch;
   const parts = [data.photos.randomCropData(rng, batch - nf, size, { flip: true })];
-  if (nf) parts.push(data.faces!.randomCropData(rng, nf, size, { flip: true }));
+  if (nf) parts.push(config.data.faceCrop === 'whole' ? data.faces!.resizedData(rng, nf, size, { flip: true }) : data.faces!.randomCropData(rng, nf, size, { flip: true }));
   const all = new Float32Array(batch * size * size * 3);
   let offset = 0;
   for (const p of parts) {

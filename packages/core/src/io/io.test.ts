@@ -68,6 +68,23 @@ describe('ImageFolderDataset', () => {
     await expect(ImageFolderDataset.load(folder, { minSize: 48 })).rejects.toThrow(/smaller than the crop size 48/);
     await expect(ImageFolderDataset.load(join(folder, 'nope'))).rejects.toThrow(DatasetError);
   });
+
+  it('resized items are whole images resized as tf.image.resizeBilinear (half-pixel centres) does, flipped when drawn', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'lic-ds-'));
+    const image = gradient(30, 50);
+    await writeImage(join(folder, '1.png'), image);
+    const ds = await ImageFolderDataset.load(folder);
+    const stored = tf.div(tf.tensor4d(Float32Array.from(ds.images[0]!.data), [1, 30, 50, 3]), 255) as tf.Tensor4D;
+    const expected = tf.image.resizeBilinear(stored, [16, 16], false, true);
+    const got = tf.tensor4d(ds.resizedData(createRng(1), 6, 16, { flip: true }), [6, 16, 16, 3]);
+    const flips = [0, 1, 2, 3, 4, 5].map((b) => (tf.max(tf.abs(tf.sub(tf.slice(got, [b, 0, 0, 0], [1, -1, -1, -1]), expected))).arraySync() as number) > 1e-5);
+    for (const [b, flipped] of flips.entries()) {
+      const want = flipped ? tf.reverse(expected, 2) : expected;
+      expect(tf.max(tf.abs(tf.sub(tf.slice(got, [b, 0, 0, 0], [1, -1, -1, -1]), want))).arraySync()).toBeLessThan(1e-5);
+    }
+    expect(new Set(flips).size).toBe(2);
+    expect([...ds.resizedData(createRng(1), 6, 16, { flip: true })]).toEqual([...got.dataSync()]);
+  });
 });
 
 describe('safetensors', () => {
