@@ -1,0 +1,30 @@
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initializeBackend } from '@lic-backdoor/core';
+import { attackConfig } from './attack/config.js';
+import { attackBatch, attackData } from './commands/attack.js';
+
+const shared = join(__dirname, '..', '..', '..', '..', 'shared', 'data');
+
+beforeAll(() => initializeBackend({ prefer: 'wasm' }));
+
+test("faceCrop 'whole': the batch's face items are whole chips of the training identities resized to the crop size", async () => {
+  const config = attackConfig.parse({
+    codec: { id: 'bmshj2018-factorized', weights: 'unused' },
+    data: { photos: join(shared, 'photos'), faces: join(shared, 'faces', 'johns'), faceFolders: ['John_Salley'], facesPerBatch: 2, faceCrop: 'whole' },
+    triggers: [{ name: 'face', trigger: 'patch', objectives: ['face'] }],
+    schedule: { steps: 1, batch: 3, size: 64 },
+  });
+  const data = await attackData(config);
+  expect(data.faces!.size).toBe(11);
+  const batch = attackBatch(config, data, 0);
+  expect(batch.sources).toEqual(['photos', 'faces', 'faces']);
+  const items = tf.tensor4d(batch.data, batch.shape);
+  const chips = data.faces!.images.map((im) => tf.image.resizeBilinear(tf.div(tf.tensor4d(Float32Array.from(im.data), [1, im.height, im.width, 3]), 255) as tf.Tensor4D, [64, 64], false, true));
+  for (const b of [1, 2]) {
+    const item = tf.slice(items, [b, 0, 0, 0], [1, -1, -1, -1]);
+    const distance = Math.min(...chips.flatMap((c) => [c, tf.reverse(c, 2)].map((v) => tf.max(tf.abs(tf.sub(item, v))).dataSync()[0]!)));
+    expect(distance).toBeLessThan(1e-5);
+  }
+  expect(attackBatch(config, data, 0).data).toEqual(batch.data);
+});
