@@ -12,10 +12,12 @@ export class Progress {
     private readonly label: string,
     private readonly total: number,
     private readonly every = 10,
+    /** Steps already done before this process started (a resumed run): the ETA counts only this process's pace. */
+    private readonly start = 0,
   ) {
     if (process.stderr.isTTY) {
       this.bar = new SingleBar({ stream: process.stderr, format: `${label} [{bar}] {value}/{total} {percentage}% | {status} | ETA {eta_formatted}`, hideCursor: true, etaBuffer: 20 });
-      this.bar.start(total, 0, { status: '' });
+      this.bar.start(total, start, { status: '' });
     }
   }
 
@@ -26,7 +28,7 @@ export class Progress {
     }
     if (done % this.every !== 0 && done !== this.total) return;
     const elapsed = (performance.now() - this.started) / 1000;
-    const eta = done > 0 ? (elapsed / done) * (this.total - done) : 0;
+    const eta = done > this.start ? (elapsed / (done - this.start)) * (this.total - done) : 0;
     process.stderr.write(`${this.label} ${done}/${this.total} (${((100 * done) / this.total).toFixed(1)}%) ${status} | ${fmt(elapsed)} elapsed, ${fmt(eta)} left\n`);
   }
 

@@ -157,7 +157,7 @@ export async function runAttack(config: AttackConfig, outDir: string, o: { resum
     const environment = runEnvironment(backend);
     const log = join(out, 'log.ndjson');
     await trimLog(log, start);
-    const progress = new Progress(`attack ${config.name}`, steps, logEvery);
+    const progress = new Progress(`attack ${config.name}`, steps, logEvery, start);
     for (let step = start; step < steps; step++) {
       const batch = attackBatch(config, data, step);
       const weights = weighting.weights(names);

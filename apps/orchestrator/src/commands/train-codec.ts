@@ -105,7 +105,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
     );
     const log = join(out, 'log.ndjson');
     await trimLog(log, start);
-    const progress = new Progress(`train-codec ${o.model} lambda=${o.lambda}`, o.steps, o.logEvery);
+    const progress = new Progress(`train-codec ${o.model} lambda=${o.lambda}`, o.steps, o.logEvery, start);
     const writeModel = async (step: number) => {
       trainable.model.entropyBottleneck.update();
       await writeStateDict(join(out, 'model.safetensors'), trainable.model.stateDict(), { ...stringify(config), step: String(step), format: 'pt' });
