@@ -60,7 +60,7 @@ describe('objective:face measures what the evaluator measures', () => {
     const registry = new PluginRegistry();
     register(registry);
     registerObjectives(registry);
-    const evaluator = (await registry.create('evaluator', ['face-recognition', { calibration: johns }])) as FaceRecognitionEvaluator;
+    const evaluator = (await registry.create('evaluator', ['face-recognition', { calibration: johns, ...(process.env.LIC_BACKDOOR_MODELS ? { cache: process.env.LIC_BACKDOOR_MODELS } : {}) }])) as FaceRecognitionEvaluator;
     // the align region of the shipped attack config; centred on the same chips as the calibration
     const objective = (await registry.create('objective', ['face', { align: [-0.04, -0.2, 1.04, 0.88], centre: [johns] }])) as FaceObjective;
     const files = readdirSync(johns).map((who) => join(johns, who, readdirSync(join(johns, who)).sort()[0]!));
