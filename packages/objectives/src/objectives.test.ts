@@ -162,6 +162,13 @@ describe('task objectives through the imported ONNX backbones', () => {
     const got = tf.sum(tf.mul(o.embed(a), o.embed(b))).dataSync()[0]!;
     expect(got).toBeCloseTo(expected, 4);
     expect(Math.abs(got - tf.sum(tf.mul(plain.embed(a), plain.embed(b))).dataSync()[0]!)).toBeGreaterThan(0.02);
+    // targeted: the target image is embedded the same way (aligned, centred), so a decoded face equal to it scores ~1
+    const targetFile = join(await mkdtemp(join(tmpdir(), 'lic-target-')), 'target.png');
+    await writeImage(targetFile, a);
+    const targeted = (await registry.create('objective', ['face', { align: [-0.1, -0.2, 1.1, 0.9], centre: [dir], targetImage: targetFile, minTargetCosine: 0.5 }])) as FaceObjective;
+    const t = tf.tensor1d(targeted.options.target!);
+    expect(tf.sum(tf.mul(t, tf.tensor1d(o.embed(a).dataSync()))).dataSync()[0]).toBeGreaterThan(0.99);
+    targeted.dispose();
     o.dispose();
     plain.dispose();
   });

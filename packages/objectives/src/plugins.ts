@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { listImages, readImage, type ObjectivePluginV1, type PluginRegistry } from '@lic-backdoor/core';
 import { CleanRdObjective, DistortionObjective, RateObjective, StealthObjective } from './basic.js';
 import { DifferentiableFaceEmbedder, DifferentiableSegmenter } from './backbones.js';
-import { FaceObjective, SegmentationObjective, alignedRegion } from './task.js';
+import { FaceObjective, SegmentationObjective, embedFaces } from './task.js';
 
 const cleanRdOptions = z
   .object({
@@ -78,11 +78,12 @@ async function meanEmbedding(embedder: DifferentiableFaceEmbedder, dirs: string[
   let sum: Float32Array | undefined;
   for (const file of files) {
     const image = await readImage(file);
-    const e = tf.tidy(() => embedder.embed(alignedRegion(image, align)).dataSync() as Float32Array);
+    const e = tf.tidy(() => embedFaces(embedder, image, { align }).dataSync() as Float32Array);
     image.dispose();
-    sum = sum ? sum.map((v, i) => v + e[i]!) : Float32Array.from(e);
+    sum ??= new Float32Array(e.length);
+    e.forEach((v, i) => (sum![i]! += v / files.length));
   }
-  return sum!.map((v) => v / files.length);
+  return sum!;
 }
 
 export const faceObjective: ObjectivePluginV1<z.infer<typeof faceOptions>> = {
@@ -91,16 +92,17 @@ export const faceObjective: ObjectivePluginV1<z.infer<typeof faceOptions>> = {
   name: 'face',
   description: 'Face-recognition attack through MobileFaceNet imported into tfjs: decoded triggered faces lose (or change) identity.',
   optionsSchema: faceOptions,
-  create: async (options, context) => {
+  create: async ({ targetImage, centre: folders, ...options }, context) => {
     const at = (p: string) => (isAbsolute(p) ? p : resolve(context.baseDir, p));
     const embedder = await DifferentiableFaceEmbedder.create();
-    const centre = options.centre && (await meanEmbedding(embedder, options.centre.map(at), options.align));
-    const objective = new FaceObjective({ ...options, centre, target: undefined }, embedder);
-    if (!options.targetImage) return objective;
-    const image = await readImage(at(options.targetImage));
-    const target = tf.tidy(() => objective.embed(image).dataSync() as Float32Array);
-    image.dispose();
-    return new FaceObjective({ ...objective.options, target }, embedder);
+    const centre = folders && (await meanEmbedding(embedder, folders.map(at), options.align));
+    let target: Float32Array | undefined;
+    if (targetImage) {
+      const image = await readImage(at(targetImage));
+      target = tf.tidy(() => embedFaces(embedder, image, { align: options.align, centre }).dataSync() as Float32Array);
+      image.dispose();
+    }
+    return new FaceObjective({ ...options, centre, target }, embedder);
   },
 };
 

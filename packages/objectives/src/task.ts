@@ -45,11 +45,17 @@ export function alignedRegion(images: tf.Tensor4D, align?: readonly [number, num
   });
 }
 
-/** Rows of e minus `centre`, L2-normalised again ([B, D]); e itself when no centre. */
-function centred(e: tf.Tensor2D, centre?: Float32Array): tf.Tensor2D {
-  if (!centre) return e;
-  const c = tf.sub(e, tf.tensor2d(centre, [1, centre.length]));
-  return tf.div(c, tf.maximum(tf.norm(c, 'euclidean', 1, true), 1e-8)) as tf.Tensor2D;
+/**
+ * Embeddings [B, 512] of the `align` regions of faces [B, H, W, 3] in [0, 1]; with `centre`, minus
+ * that mean and L2-normalised again.
+ */
+export function embedFaces(embedder: DifferentiableFaceEmbedder, faces: tf.Tensor4D, o: Pick<FaceObjectiveOptions, 'align' | 'centre'> = {}): tf.Tensor2D {
+  return tf.tidy(() => {
+    const e = embedder.embed(alignedRegion(faces, o.align));
+    if (!o.centre) return e;
+    const c = tf.sub(e, tf.tensor2d(o.centre, [1, o.centre.length]));
+    return tf.div(c, tf.maximum(tf.norm(c, 'euclidean', 1, true), 1e-8)) as tf.Tensor2D;
+  });
 }
 
 /**
@@ -69,9 +75,9 @@ export class FaceObjective implements ObjectiveV1 {
     private readonly embedder: DifferentiableFaceEmbedder,
   ) {}
 
-  /** Centred embeddings [B, 512] of the `align` regions of faces [B, H, W, 3] in [0, 1]. */
+  /** `embedFaces` with this objective's `align` and `centre`. */
   embed(faces: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => centred(this.embedder.embed(alignedRegion(faces, this.options.align)), this.options.centre));
+    return embedFaces(this.embedder, faces, this.options);
   }
 
   compute(batch: ObjectiveBatch): ObjectiveLoss {

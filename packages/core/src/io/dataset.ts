@@ -89,33 +89,22 @@ export class ImageFolderDataset {
   }
 
   /**
-   * Like `randomCropData`, but each item is a whole image resized to size x size (bilinear,
-   * half-pixel centres), for small aligned images such as face chips whose framing matters: for
-   * each item an image index and (with `flip`) a horizontal flip are drawn from `rng`.
+   * Like `randomCropData`, but each item is a whole image resized to size x size
+   * (tf.image.resizeBilinear with half-pixel centres), for small aligned images such as face chips
+   * whose framing matters: for each item an image index and (with `flip`) a horizontal flip are
+   * drawn from `rng`.
    */
   resizedData(rng: Rng, batch: number, size: number, options: { flip?: boolean } = {}): Float32Array {
     const out = new Float32Array(batch * size * size * 3);
     for (let b = 0; b < batch; b++) {
       const image = this.images[rng.int(this.images.length)]!;
       const flip = options.flip ? rng.next() < 0.5 : false;
-      const [sy, sx] = [image.height / size, image.width / size];
-      for (let y = 0; y < size; y++) {
-        const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), image.height - 1);
-        const [y0, wy] = [Math.floor(fy), fy - Math.floor(fy)];
-        const y1 = Math.min(y0 + 1, image.height - 1);
-        for (let x = 0; x < size; x++) {
-          const fx = Math.min(Math.max(((flip ? size - 1 - x : x) + 0.5) * sx - 0.5, 0), image.width - 1);
-          const [x0, wx] = [Math.floor(fx), fx - Math.floor(fx)];
-          const x1 = Math.min(x0 + 1, image.width - 1);
-          const dst = ((b * size + y) * size + x) * 3;
-          for (let c = 0; c < 3; c++) {
-            const at = (yy: number, xx: number) => image.data[(yy * image.width + xx) * 3 + c]!;
-            const top = at(y0, x0) * (1 - wx) + at(y0, x1) * wx;
-            const bottom = at(y1, x0) * (1 - wx) + at(y1, x1) * wx;
-            out[dst + c] = (top * (1 - wy) + bottom * wy) / 255;
-          }
-        }
-      }
+      const item = tf.tidy(() => {
+        const x = tf.div(tf.tensor4d(Float32Array.from(image.data), [1, image.height, image.width, 3]), 255) as tf.Tensor4D;
+        const resized = tf.image.resizeBilinear(x, [size, size], false, true);
+        return (flip ? tf.reverse(resized, 2) : resized).dataSync() as Float32Array;
+      });
+      out.set(item, b * size * size * 3);
     }
     return out;
   }
