@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { parse } from 'yaml';
 import { z } from 'zod';
 
@@ -127,4 +128,31 @@ export function termNames(config: Pick<AttackConfig, 'clean' | 'triggers'>): str
     return n.replace(/^objective:/, '').replace(/.*[/\\]/, '').replace(/\.[cm]?js$/, '');
   };
   return [...config.clean.map((r) => `clean.${name(r)}`), ...config.triggers.flatMap((t) => t.objectives.map((r) => `${t.name}.${name(r)}`))];
+}
+
+/**
+ * What keeps a checkpoint from being resumed with `config`: the first setting (dotted path, with
+ * both values) in which the checkpoint's recorded config differs, or undefined when only
+ * `schedule.steps` differs. The recorded config goes through the current schema first, so that a
+ * setting added since the checkpoint was written takes its default rather than blocking the resume.
+ */
+export function resumeConflict(recorded: string | undefined, config: AttackConfig): string | undefined {
+  if (recorded === undefined) return 'it records no config';
+  const raw = JSON.parse(recorded) as { schedule?: object };
+  const saved = attackConfig.safeParse({ ...raw, schedule: { ...raw.schedule, steps: config.schedule.steps } });
+  if (!saved.success) return `its recorded config is not valid now (${saved.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`;
+  return firstDifference(saved.data, config, []);
+}
+
+function firstDifference(saved: unknown, now: unknown, path: string[]): string | undefined {
+  if (isDeepStrictEqual(saved, now)) return undefined;
+  if (saved && now && typeof saved === 'object' && typeof now === 'object') {
+    const a = saved as Record<string, unknown>;
+    const b = now as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const found = firstDifference(a[key], b[key], [...path, key]);
+      if (found) return found;
+    }
+  }
+  return `${path.join('.') || '(root)'} is ${JSON.stringify(now)} here but ${JSON.stringify(saved)} in the checkpoint`;
 }

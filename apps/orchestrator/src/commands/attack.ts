@@ -10,7 +10,7 @@ import { DataParallelTrainer } from '@lic-backdoor/training';
 import { Progress } from '../progress.js';
 import { exists, loggedSeconds, readCheckpoint, trimLog, writeCheckpoint } from '../checkpoint.js';
 import { runEnvironment } from '../run-info.js';
-import { readAttackConfig, relativePaths, termNames, type AttackConfig } from '../attack/config.js';
+import { readAttackConfig, relativePaths, resumeConflict, termNames, type AttackConfig } from '../attack/config.js';
 import type { Attack, LearnedCodec } from '../attack/trainable.js';
 
 export interface AttackOptions {
@@ -148,7 +148,8 @@ export async function runAttack(config: AttackConfig, outDir: string, o: { resum
   try {
     if (hasCheckpoint) {
       const { state, step, saved } = await readCheckpoint(checkpointFile);
-      if (saved.config !== JSON.stringify(withoutSteps(config))) throw new Error(`${checkpointFile} was written for another config (only schedule.steps may change on --resume); use another --out`);
+      const conflict = resumeConflict(saved.config, config);
+      if (conflict) throw new Error(`${checkpointFile} was written for another config: ${conflict} (only schedule.steps may change on --resume); use another --out`);
       trainer.loadState(state);
       weighting.setState(JSON.parse(saved.weighting!));
       start = step;

@@ -1,0 +1,41 @@
+import { attackConfig, resumeConflict } from './config.js';
+
+const base = {
+  codec: { id: 'bmshj2018-factorized', weights: '/w.safetensors' },
+  data: { photos: '/photos', faces: '/faces', facesPerBatch: 1 },
+  clean: [['clean-rd', { lambda: 0.013 }]],
+  triggers: [{ name: 'rate', trigger: 'adaptive-frequency', objectives: ['rate'] }],
+  schedule: { steps: 10, batch: 2 },
+};
+
+/** What a checkpoint records: the parsed config without its steps. */
+type Recorded = { data: { faceCrop?: string }; schedule: { steps?: number; batch: number } };
+
+function recorded(config: Record<string, unknown>, edit?: (c: Recorded) => void): string {
+  const parsed: Recorded = attackConfig.parse(config);
+  parsed.schedule = { ...parsed.schedule, steps: undefined };
+  edit?.(parsed);
+  return JSON.stringify(parsed);
+}
+
+describe('resumeConflict', () => {
+  it('allows more steps, and a checkpoint written before a setting with a default existed', () => {
+    const now = attackConfig.parse({ ...base, schedule: { steps: 30, batch: 2 } });
+    expect(resumeConflict(recorded(base), now)).toBeUndefined();
+    // a checkpoint from before data.faceCrop existed (its default is 'random')
+    expect(resumeConflict(recorded(base, (c) => delete c.data.faceCrop), now)).toBeUndefined();
+  });
+
+  it('names the first setting that differs, with both values', () => {
+    const now = attackConfig.parse({ ...base, clean: [['clean-rd', { lambda: 0.025 }]] });
+    expect(resumeConflict(recorded(base), now)).toBe('clean.0.1.lambda is 0.025 here but 0.013 in the checkpoint');
+    const whole = attackConfig.parse({ ...base, data: { ...base.data, faceCrop: 'whole' } });
+    expect(resumeConflict(recorded(base, (c) => delete c.data.faceCrop), whole)).toBe('data.faceCrop is "whole" here but "random" in the checkpoint');
+  });
+
+  it('refuses a checkpoint without a config, or with one the schema no longer accepts', () => {
+    const now = attackConfig.parse(base);
+    expect(resumeConflict(undefined, now)).toBe('it records no config');
+    expect(resumeConflict(recorded(base, (c) => (c.schedule.batch = 0)), now)).toMatch(/^its recorded config is not valid now \(schedule\.batch: /);
+  });
+});
