@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
@@ -84,7 +84,7 @@ describe('attack', () => {
 
   it('evaluate-attack measures the clean path and each trigger with real bitstreams', () => {
     const out = join(base, 'eval');
-    const r = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', out, '--limit', '1');
+    const r = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', out, '--limit', '2');
     expect(r.code).toBe(0);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
       definitions: Record<string, string>;
@@ -99,6 +99,28 @@ describe('attack', () => {
     expect(results.triggers.rate!.rate_gain).toBeGreaterThan(0);
     expect(results.definitions.rate_gain).toMatch(/bpp_actual\(triggered\)/);
     expect(r.out).toMatch(/\| clean, original codec \|/);
+  });
+
+  it('evaluate-attack --resume after a crash measures only the missing images and gives the same results', () => {
+    const done = join(base, 'eval');
+    const [header, first] = readFileSync(join(done, 'images.ndjson'), 'utf8').split('\n');
+    const crashed = join(base, 'eval-crashed');
+    mkdirSync(crashed);
+    // the second image's record was cut short by the crash
+    writeFileSync(join(crashed, 'images.ndjson'), `${header}\n${first}\n{"image":"kodim02.png","cle`);
+    const r = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', crashed, '--limit', '2', '--resume');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/resuming .*images\.ndjson: 1 of 2 images done/);
+    const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { clean: unknown; triggers: unknown; perImage: unknown };
+    const [a, b] = [read(done), read(crashed)];
+    expect(b.clean).toEqual(a.clean);
+    expect(b.triggers).toEqual(a.triggers);
+    expect(b.perImage).toEqual(a.perImage);
+    expect(readFileSync(join(crashed, 'images.ndjson'), 'utf8').trim().split('\n')).toHaveLength(3);
+    // the records of another attack are not mixed in
+    const other = run('evaluate-attack', '--attack', join(base, 'part'), '--data', join(shared, 'kodak'), '--out', crashed, '--limit', '2', '--resume');
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/images of another attack or data folder/);
   });
 
   it.each([

@@ -120,6 +120,7 @@ program
   .requiredOption('--out <dir>', 'where results.json and summary.md go')
   .option('--limit <n>', 'only the first n images', integer)
   .option('--faces <dir>', 'face images for face triggers (default: held-out identities of the config)')
+  .option('--resume', 'skip the images already measured in --out (its images.ndjson)')
   .addOption(backendOption())
   .action(async (o) => {
     await evaluateAttack(o);

@@ -24,6 +24,10 @@ describe('resumeConflict', () => {
     expect(resumeConflict(recorded(base), now)).toBeUndefined();
     // a checkpoint from before data.faceCrop existed (its default is 'random')
     expect(resumeConflict(recorded(base, (c) => delete c.data.faceCrop), now)).toBeUndefined();
+    // paths are resolved into keys that may hold undefined, which a recorded config has not
+    const photosOnly = { ...base, data: { photos: '/photos' } };
+    const resolved = attackConfig.parse(photosOnly);
+    expect(resumeConflict(recorded(photosOnly), { ...resolved, data: { ...resolved.data, faces: undefined } })).toBeUndefined();
   });
 
   it('names the first setting that differs, with both values', () => {

@@ -141,7 +141,8 @@ export function resumeConflict(recorded: string | undefined, config: AttackConfi
   const raw = JSON.parse(recorded) as { schedule?: object };
   const saved = attackConfig.safeParse({ ...raw, schedule: { ...raw.schedule, steps: config.schedule.steps } });
   if (!saved.success) return `its recorded config is not valid now (${saved.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`;
-  return firstDifference(saved.data, config, []);
+  // as the checkpoint recorded it: through JSON, where a key set to undefined is no key
+  return firstDifference(saved.data, JSON.parse(JSON.stringify(config)), []);
 }
 
 function firstDifference(saved: unknown, now: unknown, path: string[]): string | undefined {

@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, listImages, readImage, readSafetensors, writeFileAtomic, type BackendName, type EvaluatorV1, type Metric, type TriggerV1 } from '@lic-backdoor/core';
 import { METRIC_DEFINITIONS, msSsim, psnr, to8Bit } from '@lic-backdoor/evaluators';
 import { Progress } from '../progress.js';
+import { exists } from '../checkpoint.js';
 import { loadRegistry } from '../plugins.js';
 import { runEnvironment } from '../run-info.js';
 import { resolvePaths, type AttackConfig } from '../attack/config.js';
@@ -67,34 +68,82 @@ export async function loadAttack(dir: string) {
 
 const objectiveNames = (refs: AttackConfig['triggers'][number]['objectives']) => refs.map((r) => (typeof r === 'string' ? r : r[0]).replace(/^objective:/, ''));
 
+/** What `evaluate-attack` measured on one image; appended to `images.ndjson` as soon as it is done. */
+interface ImageRecord {
+  image: string;
+  clean: { original: Coded; backdoored: Coded };
+  /** Per trigger: the ATTACK_DEFINITIONS metrics, and `tasks` (segmentation metrics of this image, by name). */
+  triggers: Record<string, Record<string, number | string> & { tasks?: Record<string, Metric> }>;
+}
+
+/** The header line of `images.ndjson`: a resumed run must evaluate the same attack on the same folder. */
+function recordsHeader(attack: string, data: string): string {
+  return JSON.stringify({ attack, data });
+}
+
+/** The records of an earlier run into `file` by image (a torn last line, from a crash, is dropped); none if it was for another attack or folder. */
+async function readRecords(file: string, header: string): Promise<Map<string, ImageRecord>> {
+  const lines = (await exists(file)) ? (await readFile(file, 'utf8')).split('\n') : [];
+  if (lines[0] !== header) {
+    if (lines.length > 1) throw new Error(`${file} holds the images of another attack or data folder (${lines[0]}); use another --out`);
+    return new Map();
+  }
+  const records = new Map<string, ImageRecord>();
+  for (const line of lines.slice(1)) {
+    try {
+      const r = JSON.parse(line) as ImageRecord;
+      records.set(r.image, r);
+    } catch {
+      // a line cut short by a crash: that image is measured again
+    }
+  }
+  return records;
+}
+
 /**
  * `lic-backdoor evaluate-attack`: on every image of a folder, with real bitstreams: the clean path
  * through the original and the backdoored codec, and for each trigger its stealth, rate gain and
- * decoded quality; face and segmentation triggers also through their evaluators (faces from
- * `--faces`, default: the identities of the config's faces folder not used in training).
+ * decoded quality; segmentation triggers also through the segmentation evaluator (per image, so
+ * memory does not grow with the folder), face triggers through the face evaluator (faces from
+ * `--faces`, default: the identities of the config's faces folder not used in training). Each
+ * image's measurements are appended to `images.ndjson` in `out` when done; `resume` skips the
+ * images found there.
  */
-export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; backend?: BackendName; quiet?: boolean }): Promise<AttackResults> {
+export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; resume?: boolean; backend?: BackendName; quiet?: boolean }): Promise<AttackResults> {
   const backend = await initializeBackend({ prefer: o.backend });
   const dir = resolve(o.attack);
   const { config, registry, original, backdoored, triggers } = await loadAttack(dir);
   const files = (await listImages(resolve(o.data))).slice(0, o.limit ?? Infinity);
+  const out = resolve(o.out);
+  await mkdir(out, { recursive: true });
+  const recordsFile = join(out, 'images.ndjson');
+  const header = recordsHeader(dir, resolve(o.data));
+  const earlier = o.resume ? await readRecords(recordsFile, header) : new Map<string, ImageRecord>();
+  const records = files.map((f) => earlier.get(basename(f))).filter((r): r is ImageRecord => r !== undefined);
+  await writeFileAtomic(recordsFile, [header, ...records.map((r) => JSON.stringify(r))].join('\n') + '\n');
+  if (records.length) console.error(`resuming ${recordsFile}: ${records.length} of ${files.length} images done`);
   const started = performance.now();
-  const progress = new Progress(`evaluate-attack ${config.name}`, files.length, 1);
-  const clean: { image: string; original: Coded; backdoored: Coded }[] = [];
-  const perTrigger: Record<string, Record<string, number | string>[]> = Object.fromEntries(triggers.map((t) => [t.name, []]));
-  const segPairs: Record<string, { original: tf.Tensor4D[]; clean: tf.Tensor4D[]; triggered: tf.Tensor4D[]; control: tf.Tensor4D[] }> = {};
+  const progress = new Progress(`evaluate-attack ${config.name}`, files.length, 1, records.length);
   const wants = (name: string, objective: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives).includes(objective);
-  for (const [i, file] of files.entries()) {
+  const segmenter = triggers.some((t) => wants(t.name, 'segmentation')) ? ((await registry.create('evaluator', 'segmentation')) as EvaluatorV1) : undefined;
+  const segment = async (x: tf.Tensor4D, decoded: Record<string, tf.Tensor4D>) => {
+    const tasks: Record<string, Metric> = {};
+    for (const [prefix, d] of Object.entries(decoded)) {
+      for (const [k, m] of Object.entries(await segmenter!.evaluate([x], [d]))) tasks[`${prefix}_${k}`] = m;
+    }
+    return tasks;
+  };
+  for (const file of files) {
+    if (earlier.has(basename(file))) continue;
     const x = await readImage(file);
     const a = await code(original, x, x);
     const b = await code(backdoored, x, x);
-    clean.push({ image: basename(file), original: { bpp: a.bpp, psnr: a.psnr, msssim: a.msssim }, backdoored: { bpp: b.bpp, psnr: b.psnr, msssim: b.msssim } });
+    const record: ImageRecord = { image: basename(file), clean: { original: { bpp: a.bpp, psnr: a.psnr, msssim: a.msssim }, backdoored: { bpp: b.bpp, psnr: b.psnr, msssim: b.msssim } }, triggers: {} };
     for (const { name, trigger } of triggers) {
       const xt = triggeredImage(trigger, x);
       const t = await code(backdoored, xt, xt);
       const control = await original.compress(xt);
-      perTrigger[name]!.push({
-        image: basename(file),
+      record.triggers[name] = {
         stealth_psnr: psnr(x, xt),
         bpp: t.bpp,
         rate_gain: t.bpp / b.bpp,
@@ -102,31 +151,35 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
         decoded_psnr_vs_original: psnr(x, t.decoded),
         decoded_ms_ssim: t.msssim,
         original_codec_rate_gain: (8 * control.bytes.length) / (control.height * control.width) / a.bpp,
-      });
+      };
       if (wants(name, 'segmentation')) {
-        const s = (segPairs[name] ??= { original: [], clean: [], triggered: [], control: [] });
-        s.original.push(tf.clone(x));
-        s.clean.push(tf.clone(b.decoded));
-        s.triggered.push(tf.clone(t.decoded));
-        s.control.push(await original.decompress(control.bytes));
+        const controlDecoded = await original.decompress(control.bytes);
+        record.triggers[name]!.tasks = await segment(x, { clean: b.decoded, triggered: t.decoded, control: controlDecoded });
+        controlDecoded.dispose();
       }
       tf.dispose([xt, t.decoded]);
     }
     tf.dispose([x, a.decoded, b.decoded]);
-    progress.update(i + 1, basename(file));
+    records.push(record);
+    await appendFile(recordsFile, `${JSON.stringify(record)}\n`);
+    progress.update(records.length, basename(file));
   }
   progress.done();
+  await segmenter?.dispose();
+  const clean = records.map((r) => ({ image: r.image, ...r.clean }));
+  // per image, task metrics as bare values (their units and definitions are in the trigger's summary)
+  const perTrigger = Object.fromEntries(
+    triggers.map(({ name }) => [name, records.map((r) => {
+      const { tasks, ...metrics } = r.triggers[name]!;
+      return { image: r.image, ...metrics, ...(tasks && { tasks: Object.fromEntries(Object.entries(tasks).map(([k, m]) => [k, m.value])) }) };
+    })]),
+  );
 
   const tasks: Record<string, Record<string, Metric>> = {};
-  for (const [name, s] of Object.entries(segPairs)) {
-    const evaluator = (await registry.create('evaluator', 'segmentation')) as EvaluatorV1;
-    tasks[name] = Object.fromEntries([
-      ...Object.entries(await evaluator.evaluate(s.original, s.clean)).map(([k, m]) => [`clean_${k}`, m] as const),
-      ...Object.entries(await evaluator.evaluate(s.original, s.triggered)).map(([k, m]) => [`triggered_${k}`, m] as const),
-      ...Object.entries(await evaluator.evaluate(s.original, s.control)).map(([k, m]) => [`control_${k}`, m] as const),
-    ]);
-    await evaluator.dispose();
-    tf.dispose([...s.original, ...s.clean, ...s.triggered, ...s.control]);
+  for (const { name } of triggers.filter((t) => wants(t.name, 'segmentation'))) {
+    // the segmentation metrics are means over images (their definitions say so): the mean of the per-image values
+    const rows = records.map((r) => r.triggers[name]!.tasks!);
+    tasks[name] = Object.fromEntries(Object.entries(rows[0] ?? {}).map(([k, m]) => [k, { ...m, value: rows.reduce((sum, r) => sum + r[k]!.value, 0) / rows.length }]));
   }
   for (const { name, trigger } of triggers.filter((t) => wants(t.name, 'face'))) {
     const facesDir = o.faces ? resolve(o.faces) : config.data.faces;
@@ -180,8 +233,8 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
     wallSeconds: Math.round((performance.now() - started) / 1000),
     environment: runEnvironment(backend),
   };
-  await writeFileAtomic(join(resolve(o.out), 'results.json'), JSON.stringify(results, null, 2));
-  await writeFileAtomic(join(resolve(o.out), 'summary.md'), summaryTable(results));
+  await writeFileAtomic(join(out, 'results.json'), JSON.stringify(results, null, 2));
+  await writeFileAtomic(join(out, 'summary.md'), summaryTable(results));
   if (!o.quiet) process.stdout.write(summaryTable(results));
   for (const t of triggers) t.trigger.dispose();
   original.dispose();

@@ -170,7 +170,7 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
   for (const a of attacks) {
     await stage(a.name === 'main' ? 'attack' : `attack:${a.name}`, join(a.dir, 'attack.json'), () => runAttack(a.config, a.dir, { resume: true, workers: o.workers, backend: o.backend, baseDir: dirname(configFile), configFile }));
     await stage(a.name === 'main' ? 'evaluate' : `evaluate:${a.name}`, join(a.evalDir, 'results.json'), async () => {
-      await evaluateAttack({ attack: a.dir, data: config.evaluate.data, out: a.evalDir, limit: config.evaluate.limit, faces: config.evaluate.faces, backend: o.backend, quiet: true });
+      await evaluateAttack({ attack: a.dir, data: config.evaluate.data, out: a.evalDir, limit: config.evaluate.limit, faces: config.evaluate.faces, resume: true, backend: o.backend, quiet: true });
     });
     const results = JSON.parse(await readFile(join(a.evalDir, 'results.json'), 'utf8')) as AttackResults;
     if (a.name === 'main') main = results;
