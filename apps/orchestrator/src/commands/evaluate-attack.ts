@@ -166,6 +166,9 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   }
   progress.done();
   await segmenter?.dispose();
+  // in the folder's order, whatever order earlier runs measured them in
+  const order = new Map(files.map((f, i) => [basename(f), i]));
+  records.sort((a, b) => order.get(a.image)! - order.get(b.image)!);
   const clean = records.map((r) => ({ image: r.image, ...r.clean }));
   // per image, task metrics as bare values (their units and definitions are in the trigger's summary)
   const perTrigger = Object.fromEntries(
