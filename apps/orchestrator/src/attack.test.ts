@@ -117,8 +117,8 @@ describe('attack', () => {
     expect(b.triggers).toEqual(a.triggers);
     expect(b.perImage).toEqual(a.perImage);
     expect(readFileSync(join(crashed, 'images.ndjson'), 'utf8').trim().split('\n')).toHaveLength(3);
-    // the records of another attack are not mixed in
-    const other = run('evaluate-attack', '--attack', join(base, 'part'), '--data', join(shared, 'kodak'), '--out', crashed, '--limit', '2', '--resume');
+    // the records of another data folder (or attack) are not mixed in
+    const other = run('evaluate-attack', '--attack', full, '--data', join(shared, 'photos'), '--out', crashed, '--limit', '2', '--resume');
     expect(other.code).toBe(1);
     expect(other.err).toMatch(/images of another attack or data folder/);
   });

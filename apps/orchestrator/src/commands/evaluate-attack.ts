@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -76,9 +77,10 @@ interface ImageRecord {
   triggers: Record<string, Record<string, number | string> & { tasks?: Record<string, Metric> }>;
 }
 
-/** The header line of `images.ndjson`: a resumed run must evaluate the same attack on the same folder. */
-function recordsHeader(attack: string, data: string): string {
-  return JSON.stringify({ attack, data });
+/** The header line of `images.ndjson`: a resumed run must evaluate the same attack (folder and the bytes of its codec and triggers) on the same folder. */
+async function recordsHeader(attack: string, data: string): Promise<string> {
+  const sha256 = async (file: string) => createHash('sha256').update(await readFile(join(attack, file))).digest('hex');
+  return JSON.stringify({ attack, codec: await sha256('codec.safetensors'), triggers: await sha256('triggers.safetensors'), data });
 }
 
 /** The records of an earlier run into `file` by image (a torn last line, from a crash, is dropped); none if it was for another attack or folder. */
@@ -117,7 +119,7 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });
   const recordsFile = join(out, 'images.ndjson');
-  const header = recordsHeader(dir, resolve(o.data));
+  const header = await recordsHeader(dir, resolve(o.data));
   const earlier = o.resume ? await readRecords(recordsFile, header) : new Map<string, ImageRecord>();
   const records = files.map((f) => earlier.get(basename(f))).filter((r): r is ImageRecord => r !== undefined);
   await writeFileAtomic(recordsFile, [header, ...records.map((r) => JSON.stringify(r))].join('\n') + '\n');
