@@ -2,35 +2,30 @@ import { readFile, stat } from 'node:fs/promises';
 import { readSafetensors, writeFileAtomic, writeSafetensors } from '@lic-backdoor/core';
 import type { TrainerState } from '@lic-backdoor/training';
 
+/** The records of an NDJSON file, in order; a line that does not parse (torn by a crash) is left out, a missing file has none. */
+export async function readNdjson<T>(file: string): Promise<T[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const records: T[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      records.push(JSON.parse(line) as T);
+    } catch {
+      // a torn last line after a crash
+    }
+  }
+  return records;
+}
+
 /** Keeps the log lines of steps up to `step` (those a resumed run does not recompute). */
 export async function trimLog(log: string, step: number): Promise<void> {
-  const text = await readFile(log, 'utf8').catch(() => '');
-  const kept = text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .filter((line) => {
-      try {
-        return (JSON.parse(line) as { step: number }).step <= step;
-      } catch {
-        return false;
-      }
-    });
-  await writeFileAtomic(log, kept.map((l) => `${l}\n`).join(''));
+  const kept = (await readNdjson<{ step: number }>(log)).filter((r) => r.step <= step);
+  await writeFileAtomic(log, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
 /** Seconds of training a log records: the sum of its steps' `ms` (every session of a resumed run). */
 export async function loggedSeconds(log: string): Promise<number> {
-  const text = await readFile(log, 'utf8').catch(() => '');
-  let ms = 0;
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      ms += Number((JSON.parse(line) as { ms?: number }).ms ?? 0);
-    } catch {
-      // a torn last line after a crash: not a step
-    }
-  }
-  return ms / 1000;
+  return (await readNdjson<{ ms?: number }>(log)).reduce((sum, r) => sum + Number(r.ms ?? 0), 0) / 1000;
 }
 
 export function stringify(config: Record<string, unknown>): Record<string, string> {

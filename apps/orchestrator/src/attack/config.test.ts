@@ -1,4 +1,4 @@
-import { attackConfig, resumeConflict } from './config.js';
+import { attackConfig, recordedConfig, resumeConflict } from './config.js';
 
 const base = {
   codec: { id: 'bmshj2018-factorized', weights: '/w.safetensors' },
@@ -12,8 +12,7 @@ const base = {
 type Recorded = { data: { faceCrop?: string }; schedule: { steps?: number; batch: number } };
 
 function recorded(config: Record<string, unknown>, edit?: (c: Recorded) => void): string {
-  const parsed: Recorded = attackConfig.parse(config);
-  parsed.schedule = { ...parsed.schedule, steps: undefined };
+  const parsed = JSON.parse(recordedConfig(attackConfig.parse(config))) as Recorded;
   edit?.(parsed);
   return JSON.stringify(parsed);
 }

@@ -130,6 +130,11 @@ export function termNames(config: Pick<AttackConfig, 'clean' | 'triggers'>): str
   return [...config.clean.map((r) => `clean.${name(r)}`), ...config.triggers.flatMap((t) => t.objectives.map((r) => `${t.name}.${name(r)}`))];
 }
 
+/** The config as a checkpoint records it (JSON, without `schedule.steps`, which a resumed run may change). */
+export function recordedConfig(config: AttackConfig): string {
+  return JSON.stringify({ ...config, schedule: { ...config.schedule, steps: undefined } });
+}
+
 /**
  * What keeps a checkpoint from being resumed with `config`: the first setting (dotted path, with
  * both values) in which the checkpoint's recorded config differs, or undefined when only

@@ -10,7 +10,7 @@ import { DataParallelTrainer } from '@lic-backdoor/training';
 import { Progress } from '../progress.js';
 import { exists, loggedSeconds, readCheckpoint, trimLog, writeCheckpoint } from '../checkpoint.js';
 import { runEnvironment } from '../run-info.js';
-import { readAttackConfig, relativePaths, resumeConflict, termNames, type AttackConfig } from '../attack/config.js';
+import { readAttackConfig, recordedConfig, relativePaths, resumeConflict, termNames, type AttackConfig } from '../attack/config.js';
 import type { Attack, LearnedCodec } from '../attack/trainable.js';
 
 export interface AttackOptions {
@@ -173,7 +173,7 @@ export async function runAttack(config: AttackConfig, outDir: string, o: { resum
       const show = names.filter((n) => !n.startsWith('clean.')).map((n) => `${n} ${terms[n]!.toFixed(3)}`);
       progress.update(step + 1, `loss ${record.loss!.toFixed(3)} ${show.join(' ')} ${record.ms} ms/step`);
       if ((step + 1) % checkpointEvery === 0 || step + 1 === steps) {
-        await writeCheckpoint(checkpointFile, trainer.state(), {}, { step: String(step + 1), config: JSON.stringify(withoutSteps(config)), weighting: JSON.stringify(weighting.getState()) });
+        await writeCheckpoint(checkpointFile, trainer.state(), {}, { step: String(step + 1), config: recordedConfig(config), weighting: JSON.stringify(weighting.getState()) });
       }
     }
     progress.done();
@@ -212,11 +212,6 @@ export async function runAttack(config: AttackConfig, outDir: string, o: { resum
   } finally {
     await trainer.close();
   }
-}
-
-/** The config as a checkpoint records it: a resumed run may only ask for more (or fewer) steps. */
-function withoutSteps(config: AttackConfig): unknown {
-  return { ...config, schedule: { ...config.schedule, steps: undefined } };
 }
 
 function stateToArrays(state: Record<string, tf.Tensor>): Record<string, { shape: number[]; data: Float32Array | Int32Array }> {

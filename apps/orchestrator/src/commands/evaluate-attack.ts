@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, listImages, readImage, readSafetensors, writeFileAtomic, type BackendName, type EvaluatorV1, type Metric, type TriggerV1 } from '@lic-backdoor/core';
 import { METRIC_DEFINITIONS, msSsim, psnr, to8Bit } from '@lic-backdoor/evaluators';
 import { Progress } from '../progress.js';
-import { exists } from '../checkpoint.js';
+import { readNdjson } from '../checkpoint.js';
 import { loadRegistry } from '../plugins.js';
 import { runEnvironment } from '../run-info.js';
 import { resolvePaths, type AttackConfig } from '../attack/config.js';
@@ -83,23 +83,11 @@ async function recordsHeader(attack: string, data: string): Promise<string> {
   return JSON.stringify({ attack, codec: await sha256('codec.safetensors'), triggers: await sha256('triggers.safetensors'), data });
 }
 
-/** The records of an earlier run into `file` by image (a torn last line, from a crash, is dropped); none if it was for another attack or folder. */
+/** The records of an earlier run into `file` by image (a torn last line, from a crash, is dropped); none if there is none. */
 async function readRecords(file: string, header: string): Promise<Map<string, ImageRecord>> {
-  const lines = (await exists(file)) ? (await readFile(file, 'utf8')).split('\n') : [];
-  if (lines[0] !== header) {
-    if (lines.length > 1) throw new Error(`${file} holds the images of another attack or data folder (${lines[0]}); use another --out`);
-    return new Map();
-  }
-  const records = new Map<string, ImageRecord>();
-  for (const line of lines.slice(1)) {
-    try {
-      const r = JSON.parse(line) as ImageRecord;
-      records.set(r.image, r);
-    } catch {
-      // a line cut short by a crash: that image is measured again
-    }
-  }
-  return records;
+  const [head, ...records] = await readNdjson<ImageRecord>(file);
+  if (head && JSON.stringify(head) !== header) throw new Error(`${file} holds the images of another attack or data folder (${JSON.stringify(head)}); use another --out`);
+  return new Map(records.map((r) => [r.image, r]));
 }
 
 /**
@@ -183,8 +171,9 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   const tasks: Record<string, Record<string, Metric>> = {};
   for (const { name } of triggers.filter((t) => wants(t.name, 'segmentation'))) {
     // the segmentation metrics are means over images (their definitions say so): the mean of the per-image values
-    const rows = records.map((r) => r.triggers[name]!.tasks!);
-    tasks[name] = Object.fromEntries(Object.entries(rows[0] ?? {}).map(([k, m]) => [k, { ...m, value: rows.reduce((sum, r) => sum + r[k]!.value, 0) / rows.length }]));
+    const first = records[0]?.triggers[name]!.tasks ?? {};
+    const values = means(perTrigger[name]!.map((r) => r.tasks!));
+    tasks[name] = Object.fromEntries(Object.entries(first).map(([k, m]) => [k, { ...m, value: values[k]! }]));
   }
   for (const { name, trigger } of triggers.filter((t) => wants(t.name, 'face'))) {
     const facesDir = o.faces ? resolve(o.faces) : config.data.faces;
