@@ -11,6 +11,7 @@ import { compress, decompress } from './commands/codec-io.js';
 import { evaluate } from './commands/eval.js';
 import { evaluateWith } from './commands/evaluate.js';
 import { exportOnnx } from './commands/export-onnx.js';
+import { updateWeights } from './commands/update-weights.js';
 import { crossDecode } from './commands/cross-decode.js';
 import { attack } from './commands/attack.js';
 import { evaluateAttack } from './commands/evaluate-attack.js';
@@ -179,6 +180,16 @@ program
   .requiredOption('--out <dir>', 'folder for encoder.onnx and decoder.onnx')
   .addOption(backendOption())
   .action(exportOnnx);
+
+program
+  .command('update-weights')
+  .description("build the CDF tables into weights made elsewhere (CompressAI's update()), optionally stored as float16")
+  .requiredOption('--codec <id>', 'learned codec plugin (bmshj2018-factorized, bmshj2018-hyperprior, mbt2018-mean)')
+  .requiredOption('--weights <file>', 'CompressAI-layout weights (.safetensors)')
+  .requiredOption('-o, --output <file>', 'weights to write (.safetensors)')
+  .option('--half', 'round and store the float tensors as float16 (half the file)')
+  .addOption(backendOption())
+  .action(updateWeights);
 
 program
   .command('cross-decode')

@@ -2,11 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseSafetensors, serializeSafetensors } from '@lic-backdoor/core';
 
 const cli = join(__dirname, '..', 'dist', 'cli.js');
 const shared = join(__dirname, '..', '..', '..', '..', 'shared', 'data');
 const photos = join(shared, 'photos');
 const kodim = join(shared, 'kodak', 'kodim23.png');
+
+function readSafetensorsHeader(file: string): Record<string, { shape: number[] }> {
+  return parseSafetensors(readFileSync(file)).tensors;
+}
 
 function run(...args: string[]) {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, LIC_BACKDOOR_BACKEND: 'wasm' }, timeout: 300_000 });
@@ -89,6 +94,38 @@ describe('train-codec', () => {
     expect(e.code).toBe(1);
     expect(e.err).toMatch(/CRC mismatch/);
     expect(existsSync(join(dir, 'bad.png'))).toBe(false);
+  });
+
+  it('update-weights builds the CDF tables into weights without them; --half stores F16 at about half the size and still codes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-update-'));
+    const trained = readSafetensorsHeader(join(full, 'model.safetensors'));
+    // The trainer's file with its CDF tables emptied, as a file from PyTorch arrives.
+    const stripped = parseSafetensors(readFileSync(join(full, 'model.safetensors')));
+    const tensors = Object.fromEntries(Object.entries(stripped.tensors).map(([k, t]) => [k, /\._(offset|quantized_cdf|cdf_length)$/.test(k) ? { shape: [0], data: new Int32Array(0) } : t]));
+    writeFileSync(join(dir, 'bare.safetensors'), serializeSafetensors(tensors, stripped.metadata));
+    const u = run('update-weights', '--codec', 'bmshj2018-factorized', '--weights', join(dir, 'bare.safetensors'), '-o', join(dir, 'full.safetensors'));
+    expect(u.code).toBe(0);
+    const rebuilt = parseSafetensors(readFileSync(join(dir, 'full.safetensors')));
+    for (const k of ['_offset', '_quantized_cdf', '_cdf_length']) {
+      expect([...rebuilt.tensors[`entropy_bottleneck.${k}`]!.data]).toEqual([...stripped.tensors[`entropy_bottleneck.${k}`]!.data]);
+    }
+    expect(trained['entropy_bottleneck._quantized_cdf']!.shape[0]).toBe(8);
+    const h = run('update-weights', '--codec', 'bmshj2018-factorized', '--weights', join(dir, 'bare.safetensors'), '-o', join(dir, 'half.safetensors'), '--half');
+    expect(h.code).toBe(0);
+    const half = parseSafetensors(readFileSync(join(dir, 'half.safetensors')));
+    expect(half.tensors['g_s.0.weight']!.dtype).toBe('F16');
+    expect(half.tensors['entropy_bottleneck._quantized_cdf']!.dtype).toBe('I32');
+    expect(half.metadata.dtype).toBe('float16');
+    const g = stripped.tensors['g_s.0.weight']!.data;
+    const gh = half.tensors['g_s.0.weight']!.data;
+    expect(Math.max(...[...g].map((v, i) => Math.abs(v - gh[i]!) / Math.max(Math.abs(v), 2 ** -14)))).toBeLessThanOrEqual(2 ** -11);
+    expect(JSON.parse(h.out).bytes).toBeLessThan(0.6 * readFileSync(join(dir, 'full.safetensors')).length);
+    const c = run('compress', kodim, '--codec', 'bmshj2018-factorized', '--weights', join(dir, 'half.safetensors'), '-o', join(dir, 'k.lic'));
+    expect(c.code).toBe(0);
+    expect(run('decompress', join(dir, 'k.lic'), '--weights', join(dir, 'half.safetensors'), '-o', join(dir, 'k.png')).code).toBe(0);
+    const f32 = run('decompress', join(dir, 'k.lic'), '--weights', join(dir, 'full.safetensors'), '-o', join(dir, 'k32.png'));
+    expect(f32.code).toBe(1); // other decoder weights: the header's hash refuses them
+    expect(f32.err).toMatch(/weights/i);
   });
 
   it('export-onnx writes encoder and decoder graphs that onnx check finds equal to the tfjs import', () => {

@@ -21,6 +21,8 @@ export interface LearnedModel {
   decoderVariables(): tf.Variable[];
   decoderHash(): Uint8Array;
   stateDict(): StateDict;
+  /** Loads a CompressAI-layout state dict (throws naming every missing or misshapen key). */
+  loadStateDict(state: StateDict): void;
   dispose(): void;
 }
 

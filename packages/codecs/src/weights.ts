@@ -1,4 +1,4 @@
-import { readSafetensors, writeSafetensors } from '@lic-backdoor/core';
+import { floatToHalf, halfToFloat, readSafetensors, writeSafetensors } from '@lic-backdoor/core';
 import type { StateDict } from './models/state-dict.js';
 
 /** Reads a CompressAI-layout state dict (and its metadata) from a .safetensors file. */
@@ -11,9 +11,21 @@ export async function readStateDict(file: string): Promise<{ state: StateDict; m
   return { state, metadata };
 }
 
-/** Writes a state dict atomically as .safetensors (float32 and int32 tensors as they are). */
-export async function writeStateDict(file: string, state: StateDict, metadata: Record<string, string> = {}): Promise<void> {
-  await writeSafetensors(file, state, metadata);
+/**
+ * Writes a state dict atomically as .safetensors: int32 tensors as they are, float tensors as F32,
+ * or as F16 with `half` (then write `halfRounded(state)` values, or they are rounded on the way).
+ */
+export async function writeStateDict(file: string, state: StateDict, metadata: Record<string, string> = {}, options: { half?: boolean } = {}): Promise<void> {
+  await writeSafetensors(file, state, metadata, options);
+}
+
+/** The state with every float tensor rounded to the nearest float16 value (int32 tensors unchanged). */
+export function halfRounded(state: StateDict): StateDict {
+  const out: StateDict = {};
+  for (const [k, t] of Object.entries(state)) {
+    out[k] = t.data instanceof Float32Array ? { shape: t.shape, data: t.data.map((v) => halfToFloat(floatToHalf(v))) } : t;
+  }
+  return out;
 }
 
 /** What `overlayStateDict` took from the source and what kept the target's values. */

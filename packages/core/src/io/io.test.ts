@@ -7,7 +7,7 @@ import { ImageReadError, DatasetError } from '../errors.js';
 import { createRng } from '../rng.js';
 import { ImageFolderDataset } from './dataset.js';
 import { readImage, readRgb, tensorToRgb, writeImage } from './image.js';
-import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from './safetensors.js';
+import { floatToHalf, halfToFloat, parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from './safetensors.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -125,6 +125,43 @@ describe('safetensors', () => {
     expect([...parsed.tensors.h!.data]).toEqual([1, -2]);
     expect([...parsed.tensors.b!.data]).toEqual([1.5]);
     expect([...parsed.tensors.l!.data]).toEqual([-5]);
+  });
+
+  it('floatToHalf inverts halfToFloat on every half value and rounds to nearest even', () => {
+    const mismatches: number[] = [];
+    for (let h = 0; h < 0x10000; h++) {
+      const nan = (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+      if (!nan && floatToHalf(halfToFloat(h)) !== h) mismatches.push(h);
+    }
+    expect(mismatches).toEqual([]);
+    expect(halfToFloat(floatToHalf(1 + 2 ** -11))).toBe(1); // tie -> even mantissa
+    expect(halfToFloat(floatToHalf(1 + 3 * 2 ** -11))).toBe(1 + 2 ** -9);
+    expect(halfToFloat(floatToHalf(65519))).toBe(65504);
+    expect(halfToFloat(floatToHalf(65520))).toBe(Infinity);
+    expect(floatToHalf(2 ** -25)).toBe(0); // tie between 0 and the smallest subnormal -> 0
+    expect(floatToHalf(1.5 * 2 ** -25)).toBe(1);
+    expect(floatToHalf(-(2 ** -30))).toBe(0x8000);
+    expect(Number.isNaN(halfToFloat(floatToHalf(NaN)))).toBe(true);
+    const rng = createRng(3);
+    let worst = 0; // error in units of the half ulp at v
+    for (let i = 0; i < 10000; i++) {
+      const v = Math.fround((rng.next() - 0.5) * 2 ** Math.floor(rng.next() * 30 - 20));
+      const ulp = 2 ** (Math.max(Math.floor(Math.log2(Math.abs(v))), -14) - 10);
+      worst = Math.max(worst, Math.abs(halfToFloat(floatToHalf(v)) - v) / ulp);
+    }
+    expect(worst).toBeGreaterThan(0.4);
+    expect(worst).toBeLessThanOrEqual(0.5);
+  });
+
+  it('half: float tensors are written as F16, integer tensors unchanged', () => {
+    const values = new Float32Array([0.1, -3.75, 1e-6, 300.2]);
+    const bytes = serializeSafetensors({ w: { shape: [4], data: values }, t: { shape: [2], data: new Int32Array([-7, 9]) } }, { step: '1' }, { half: true });
+    const read = parseSafetensors(bytes);
+    expect(read.tensors.w!.dtype).toBe('F16');
+    expect([...read.tensors.w!.data]).toEqual([...values].map((v) => halfToFloat(floatToHalf(v))));
+    expect(read.tensors.t!.dtype).toBe('I32');
+    expect([...read.tensors.t!.data]).toEqual([-7, 9]);
+    expect(bytes.length).toBeLessThan(serializeSafetensors({ w: { shape: [4], data: values }, t: { shape: [2], data: new Int32Array([-7, 9]) } }, { step: '1' }).length);
   });
 
   it('truncated or inconsistent files are errors', () => {

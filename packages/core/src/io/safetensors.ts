@@ -31,6 +31,30 @@ export function halfToFloat(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** A number to IEEE 754 half-precision bits: rounded to nearest even, subnormals kept, overflow to infinity. */
+export function floatToHalf(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112; // half exponent field for a normal result
+  if (e >= 0x1f) return sign | 0x7c00;
+  // Normal: drop 13 mantissa bits. Subnormal: the 24-bit significand shifted right by 14 - e.
+  const significand = e > 0 ? mant : mant | 0x800000;
+  const shift = e > 0 ? 13 : 14 - e;
+  if (shift > 24) return sign;
+  let half = (e > 0 ? e << 10 : 0) | (significand >>> shift);
+  const rest = significand & ((1 << shift) - 1);
+  const halfway = 1 << (shift - 1);
+  if (rest > halfway || (rest === halfway && half & 1)) half++; // a carry into the exponent is still right
+  return sign | half;
+}
+
 function decode(name: string, dtype: SafetensorsDtype, bytes: Buffer, count: number, file: string): NamedArray['data'] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
@@ -106,13 +130,26 @@ export async function readSafetensors(file: string): Promise<SafetensorsFile> {
   return parseSafetensors(buffer, file);
 }
 
+/** How `serializeSafetensors` stores float arrays. */
+export interface SerializeOptions {
+  /** Store Float32Array data as F16 (half the bytes; values rounded to nearest even). Default false: F32. */
+  half?: boolean;
+}
+
+function halfBytes(data: Float32Array): Buffer {
+  const out = Buffer.alloc(data.length * 2);
+  data.forEach((v, i) => out.writeUInt16LE(floatToHalf(v), i * 2));
+  return out;
+}
+
 /**
- * Serialises named arrays: Float32Array as F32, Int32Array as I32, Uint8Array as U8, in the
- * order given, 8-byte aligned header as the reference implementation writes it.
+ * Serialises named arrays: Float32Array as F32 (F16 with `half`), Int32Array as I32, Uint8Array
+ * as U8, in the order given, 8-byte aligned header as the reference implementation writes it.
  */
 export function serializeSafetensors(
   tensors: Record<string, { shape: number[]; data: Float32Array | Int32Array | Uint8Array }>,
   metadata: Record<string, string> = {},
+  options: SerializeOptions = {},
 ): Buffer {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
@@ -121,8 +158,9 @@ export function serializeSafetensors(
   for (const [name, { shape, data }] of Object.entries(tensors)) {
     const count = shape.reduce((a, b) => a * b, 1);
     if (count !== data.length) throw new SafetensorsError('(write)', `tensor '${name}' has ${data.length} values for shape [${shape}]`);
-    const dtype = data instanceof Float32Array ? 'F32' : data instanceof Int32Array ? 'I32' : 'U8';
-    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const half = options.half === true && data instanceof Float32Array;
+    const dtype = half ? 'F16' : data instanceof Float32Array ? 'F32' : data instanceof Int32Array ? 'I32' : 'U8';
+    const bytes = half ? halfBytes(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     header[name] = { dtype, shape, data_offsets: [offset, offset + bytes.length] };
     parts.push(bytes);
     offset += bytes.length;
@@ -139,8 +177,9 @@ export async function writeSafetensors(
   file: string,
   tensors: Record<string, { shape: number[]; data: Float32Array | Int32Array | Uint8Array }>,
   metadata: Record<string, string> = {},
+  options: SerializeOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(file, serializeSafetensors(tensors, metadata));
+  await writeFileAtomic(file, serializeSafetensors(tensors, metadata, options));
 }
 
 /** Writes bytes to `file` through a temporary file and a rename, so a crash never leaves half a file. */
