@@ -187,7 +187,7 @@ program
   .requiredOption('--codec <id>', 'learned codec plugin (bmshj2018-factorized, bmshj2018-hyperprior, mbt2018-mean)')
   .requiredOption('--weights <file>', 'CompressAI-layout weights (.safetensors)')
   .requiredOption('-o, --output <file>', 'weights to write (.safetensors)')
-  .option('--half', 'round and store the float tensors as float16 (half the file)')
+  .option('--half', 'round and store the parameters as float16 (half the file; buffers stay float32)')
   .addOption(backendOption())
   .action(updateWeights);
 

@@ -115,6 +115,10 @@ describe('train-codec', () => {
     const half = parseSafetensors(readFileSync(join(dir, 'half.safetensors')));
     expect(half.tensors['g_s.0.weight']!.dtype).toBe('F16');
     expect(half.tensors['entropy_bottleneck._quantized_cdf']!.dtype).toBe('I32');
+    // buffers stay F32: float16 would flush the GDN pedestal (2^-36) to 0
+    expect(half.tensors['g_s.1.beta_reparam.pedestal']!.dtype).toBe('F32');
+    expect([...half.tensors['g_s.1.beta_reparam.pedestal']!.data]).toEqual([2 ** -36]);
+    expect(half.tensors['entropy_bottleneck.quantiles']!.dtype).toBe('F16');
     expect(half.metadata.dtype).toBe('float16');
     const g = stripped.tensors['g_s.0.weight']!.data;
     const gh = half.tensors['g_s.0.weight']!.data;

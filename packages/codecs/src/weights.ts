@@ -12,18 +12,27 @@ export async function readStateDict(file: string): Promise<{ state: StateDict; m
 }
 
 /**
- * Writes a state dict atomically as .safetensors: int32 tensors as they are, float tensors as F32,
- * or as F16 with `half` (then write `halfRounded(state)` values, or they are rounded on the way).
+ * A trainable parameter, not a buffer: buffers are CompressAI's constants (reparametrisation
+ * pedestals and bounds, likelihood and scale bounds, the scale table, the target) and CDF tables.
  */
-export async function writeStateDict(file: string, state: StateDict, metadata: Record<string, string> = {}, options: { half?: boolean } = {}): Promise<void> {
-  await writeSafetensors(file, state, metadata, options);
+export function isParameterKey(key: string): boolean {
+  return !/(\.pedestal|\.bound|\.scale_table|\.scale_bound|\.target|\._offset|\._quantized_cdf|\._cdf_length)$/.test(key);
 }
 
-/** The state with every float tensor rounded to the nearest float16 value (int32 tensors unchanged). */
+/**
+ * Writes a state dict atomically as .safetensors: int32 tensors as they are, float tensors as F32;
+ * with `half`, the parameters (`isParameterKey`) as F16, rounded to nearest even (buffers stay F32:
+ * float16 would flush the 2^-36 pedestal and the 1e-9 likelihood bound to 0).
+ */
+export async function writeStateDict(file: string, state: StateDict, metadata: Record<string, string> = {}, options: { half?: boolean } = {}): Promise<void> {
+  await writeSafetensors(file, state, metadata, { half: options.half ? isParameterKey : false });
+}
+
+/** The state with every float parameter (`isParameterKey`) rounded to the nearest float16 value; buffers unchanged. */
 export function halfRounded(state: StateDict): StateDict {
   const out: StateDict = {};
   for (const [k, t] of Object.entries(state)) {
-    out[k] = t.data instanceof Float32Array ? { shape: t.shape, data: t.data.map((v) => halfToFloat(floatToHalf(v))) } : t;
+    out[k] = t.data instanceof Float32Array && isParameterKey(k) ? { shape: t.shape, data: t.data.map((v) => halfToFloat(floatToHalf(v))) } : t;
   }
   return out;
 }

@@ -9,8 +9,9 @@ import { createCodec } from './codec-io.js';
  * for weights made elsewhere (a CompressAI checkpoint saved as safetensors, apps/bench/torch's
  * reference trainer). It loads IN into the codec, builds the entropy bottleneck's integer CDF
  * tables from its density and quantiles, and writes OUT with them, so that every runtime codes
- * with the same tables. `--half` first rounds every float tensor to float16 and stores it so
- * (half the file); the tables are built from the rounded values, which are what the codec runs on.
+ * with the same tables. `--half` first rounds every parameter to float16 and stores it so (half
+ * the file; buffers stay float32); the tables are built from the rounded values, which the codec
+ * then runs on.
  */
 export async function updateWeights(o: { codec: string; weights: string; output: string; half?: boolean; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });

@@ -162,6 +162,10 @@ describe('safetensors', () => {
     expect(read.tensors.t!.dtype).toBe('I32');
     expect([...read.tensors.t!.data]).toEqual([-7, 9]);
     expect(bytes.length).toBeLessThan(serializeSafetensors({ w: { shape: [4], data: values }, t: { shape: [2], data: new Int32Array([-7, 9]) } }, { step: '1' }).length);
+    const some = parseSafetensors(serializeSafetensors({ w: { shape: [4], data: values }, b: { shape: [1], data: new Float32Array([2 ** -36]) } }, {}, { half: (name) => name === 'w' }));
+    expect(some.tensors.w!.dtype).toBe('F16');
+    expect(some.tensors.b!.dtype).toBe('F32');
+    expect([...some.tensors.b!.data]).toEqual([2 ** -36]);
   });
 
   it('truncated or inconsistent files are errors', () => {

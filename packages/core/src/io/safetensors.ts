@@ -132,8 +132,11 @@ export async function readSafetensors(file: string): Promise<SafetensorsFile> {
 
 /** How `serializeSafetensors` stores float arrays. */
 export interface SerializeOptions {
-  /** Store Float32Array data as F16 (half the bytes; values rounded to nearest even). Default false: F32. */
-  half?: boolean;
+  /**
+   * Store Float32Array data as F16 (half the bytes; values rounded to nearest even): all of it
+   * (`true`) or the tensors whose name the predicate accepts. Default false: F32.
+   */
+  half?: boolean | ((name: string) => boolean);
 }
 
 function halfBytes(data: Float32Array): Buffer {
@@ -158,7 +161,7 @@ export function serializeSafetensors(
   for (const [name, { shape, data }] of Object.entries(tensors)) {
     const count = shape.reduce((a, b) => a * b, 1);
     if (count !== data.length) throw new SafetensorsError('(write)', `tensor '${name}' has ${data.length} values for shape [${shape}]`);
-    const half = options.half === true && data instanceof Float32Array;
+    const half = data instanceof Float32Array && (typeof options.half === 'function' ? options.half(name) : options.half === true);
     const dtype = half ? 'F16' : data instanceof Float32Array ? 'F32' : data instanceof Int32Array ? 'I32' : 'U8';
     const bytes = half ? halfBytes(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     header[name] = { dtype, shape, data_offsets: [offset, offset + bytes.length] };
