@@ -339,6 +339,9 @@ def main():
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     images = load_images(args.data, device)
+    small = [i for i, img in enumerate(images) if min(img.shape[1:]) < args.size]
+    if small:
+        sys.exit(f"{len(small)} image(s) of {args.data} are smaller than --size {args.size}")
     net = Codec(args.model, args.N, args.M)
     if args.init:
         weights = read_safetensors(args.init)
