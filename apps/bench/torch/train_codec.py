@@ -120,17 +120,20 @@ class EntropyBottleneck(nn.Module):
                 x = x + torch.tanh(f.detach() if stop_gradient else f) * torch.tanh(x)
         return x
 
+    def likelihood(self, y_hat, stop_gradient=False):
+        """Likelihood of each value of y_hat [B, C, H, W] (a difference of sigmoids, on the stable side), lower-bounded."""
+        b, c, h, w = y_hat.shape
+        v = y_hat.permute(1, 0, 2, 3).reshape(c, 1, -1)
+        lower = self.logits_cumulative(v - 0.5, stop_gradient)
+        upper = self.logits_cumulative(v + 0.5, stop_gradient)
+        sign = -torch.sign(lower + upper).detach()
+        lik = torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower))
+        return lower_bound(lik, LIKELIHOOD_BOUND).reshape(c, b, h, w).permute(1, 0, 2, 3)
+
     def forward(self, y):
         """y [B, C, H, W] -> (y + uniform noise, likelihoods)."""
         y_hat = y + torch.empty_like(y).uniform_(-0.5, 0.5)
-        b, c, h, w = y_hat.shape
-        v = y_hat.permute(1, 0, 2, 3).reshape(c, 1, -1)
-        lower = self.logits_cumulative(v - 0.5, False)
-        upper = self.logits_cumulative(v + 0.5, False)
-        sign = -torch.sign(lower + upper).detach()
-        lik = torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower))
-        lik = lower_bound(lik, LIKELIHOOD_BOUND).reshape(c, b, h, w).permute(1, 0, 2, 3)
-        return y_hat, lik
+        return y_hat, self.likelihood(y_hat)
 
     def aux_loss(self):
         logits = self.logits_cumulative(self.quantiles, True)
@@ -187,18 +190,13 @@ class Codec(nn.Module):
     def estimate(self, x):
         """Evaluation pass on one padded image: rounding (around medians or means), (x_hat, bits)."""
         eb = self.entropy_bottleneck
-        lat = self.h_a(self.g_a(x)) if self.hyper else self.g_a(x)
+        y = self.g_a(x)
+        lat = self.h_a(y) if self.hyper else y
         med = eb.quantiles[:, 0, 1].reshape(1, -1, 1, 1)
         q = torch.round(lat - med) + med
-        c = q.shape[1]
-        v = q.permute(1, 0, 2, 3).reshape(c, 1, -1)
-        lower = eb.logits_cumulative(v - 0.5, True)
-        upper = eb.logits_cumulative(v + 0.5, True)
-        sign = -torch.sign(lower + upper)
-        bits = -torch.log2(torch.clamp_min(torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)), LIKELIHOOD_BOUND)).sum()
+        bits = -torch.log2(eb.likelihood(q, True)).sum()
         if not self.hyper:
             return self.g_s(q), bits
-        y = self.g_a(x)
         scales, means = self.h_s(q).chunk(2, 1)
         y_hat = torch.round(y - means) + means
         bits = bits - torch.log2(gaussian_likelihood(y_hat, scales, means)).sum()
