@@ -123,6 +123,26 @@ describe('attack', () => {
     expect(other.err).toMatch(/images of another attack or data folder/);
   });
 
+  it('evaluate-attack --shard 1/2 and 2/2, then --resume, gives the results of one run', () => {
+    const done = join(base, 'eval');
+    const sharded = join(base, 'eval-sharded');
+    for (const k of ['1/2', '2/2']) {
+      const r = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', sharded, '--limit', '2', '--shard', k);
+      expect(r.code).toBe(0);
+      expect(r.err).toMatch(new RegExp(`shard ${k}: 1 images in .*images\\.${k.replace('/', '-of-')}\\.ndjson`));
+      expect(existsSync(join(sharded, 'results.json'))).toBe(false);
+    }
+    const combined = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', sharded, '--limit', '2', '--resume');
+    expect(combined.code).toBe(0);
+    expect(combined.err).toMatch(/2 of 2 images done/);
+    const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { clean: unknown; triggers: unknown; perImage: unknown };
+    expect(read(sharded).perImage).toEqual(read(done).perImage);
+    expect(read(sharded).triggers).toEqual(read(done).triggers);
+    const bad = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', sharded, '--shard', '3/2');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--shard K\/N with 1 <= K <= N, got '3\/2'/);
+  });
+
   it.each([
     ['an unknown trigger', { triggers: [{ name: 'x', trigger: 'no-such', objectives: ['rate'] }] }, /no-such.*Available/s],
     ['a wrong type', { seed: 'one' }, /seed: .*number/],

@@ -14,7 +14,7 @@ import { exportOnnx } from './commands/export-onnx.js';
 import { updateWeights } from './commands/update-weights.js';
 import { crossDecode } from './commands/cross-decode.js';
 import { attack } from './commands/attack.js';
-import { evaluateAttack } from './commands/evaluate-attack.js';
+import { evaluateAttack, parseShard } from './commands/evaluate-attack.js';
 import { run } from './commands/run.js';
 import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
 
@@ -121,7 +121,8 @@ program
   .requiredOption('--out <dir>', 'where results.json and summary.md go')
   .option('--limit <n>', 'only the first n images', integer)
   .option('--faces <dir>', 'face images for face triggers (default: held-out identities of the config)')
-  .option('--resume', 'skip the images already measured in --out (its images.ndjson)')
+  .option('--resume', 'skip the images already measured in --out (its images.ndjson and shard files)')
+  .option('--shard <K/N>', 'measure only every N-th image from the K-th (one process per core), into <out>/images.K-of-N.ndjson; then --resume without --shard combines', parseShard)
   .addOption(backendOption())
   .action(async (o) => {
     await evaluateAttack(o);

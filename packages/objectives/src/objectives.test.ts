@@ -181,4 +181,49 @@ describe('task objectives through the imported ONNX backbones', () => {
     expect(r.gradient).toBeGreaterThan(0);
     o.dispose();
   });
+
+  test('segmentation-preserve: scores the clean path (mean |p(decoded) - p(original)|, hard-mask mIoU), has a gradient, other sources add nothing, and its hinge can be met', async () => {
+    // a salient object: a bright disk on a dark background, repeated per example
+    const disk = (b: number) =>
+      tf.tidy(() => {
+        const r = tf.range(0, 64).sub(32).square();
+        const inside = tf.less(tf.add(r.reshape([64, 1, 1]), r.reshape([1, 64, 1])), 16 * 16).tile([1, 1, 3]);
+        const one = tf.where(inside, tf.tensor([0.9, 0.7, 0.2]).reshape([1, 1, 3]).tile([64, 64, 1]), tf.fill([64, 64, 3], 0.1));
+        return tf.stack(Array<tf.Tensor>(b).fill(one)) as tf.Tensor4D;
+      });
+    const score = (o: ObjectiveV1, decodedAs: (x: tf.Tensor4D) => tf.Tensor4D, sources?: string[]) => {
+      const x = disk(sources?.length ?? 1);
+      const xHat = tf.variable(decodedAs(x));
+      let last: ReturnType<ObjectiveV1['compute']> | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        last = o.compute({ clean: x, cleanOutput: output(xHat as unknown as tf.Tensor4D, [0.5]), sources });
+        return last.loss;
+      }, [xHat]);
+      return { loss: value.dataSync()[0]!, gradient: tf.max(tf.abs(Object.values(grads)[0]!)).dataSync()[0]!, metrics: last!.metrics, satisfied: last!.satisfied };
+    };
+    const o = (await registry.create('objective', ['segmentation-preserve', { size: 64, source: 'photos' }])) as ObjectiveV1;
+    expect(o.needsTrigger).toBe(false);
+    const same = score(o, (x) => x, ['photos']);
+    const noisy = score(o, (x) => tf.clipByValue(tf.add(x, tf.randomUniform(x.shape, -0.1, 0.1, 'float32', 3)), 0, 1) as tf.Tensor4D, ['photos']);
+    const flat = score(o, (x) => tf.fill(x.shape, 0.4) as tf.Tensor4D, ['photos']);
+    // the decoded image equal to the original: no difference, masks agree
+    expect(same.loss).toBe(0);
+    expect(same.metrics.seg_miou).toBe(1);
+    expect(same.satisfied).toBe(true);
+    // the loss is the mean absolute probability difference, and grows as the object is lost
+    expect(noisy.loss).toBeCloseTo(noisy.metrics.seg_probability_l1!, 6);
+    expect(noisy.loss).toBeGreaterThan(0);
+    expect(noisy.gradient).toBeGreaterThan(0);
+    expect(flat.loss).toBeGreaterThan(noisy.loss);
+    expect(flat.metrics.seg_miou).toBeLessThan(noisy.metrics.seg_miou!);
+    // a face example is not scored, and the loss is still divided by the whole batch
+    const mixed = score(o, (x) => tf.fill(x.shape, 0.4) as tf.Tensor4D, ['photos', 'faces']);
+    expect(mixed.loss).toBeCloseTo(flat.loss / 2, 5);
+    o.dispose();
+    const met = (await registry.create('objective', ['segmentation-preserve', { size: 64, maxL1: 0.99 }])) as ObjectiveV1;
+    const r = score(met, (x) => tf.fill(x.shape, 0.4) as tf.Tensor4D);
+    expect(r.loss).toBe(0);
+    expect(r.satisfied).toBe(true);
+    met.dispose();
+  });
 });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { listImages, readImage, type ObjectivePluginV1, type PluginRegistry } from '@lic-backdoor/core';
 import { CleanRdObjective, DistortionObjective, RateObjective, StealthObjective } from './basic.js';
 import { DifferentiableFaceEmbedder, DifferentiableSegmenter } from './backbones.js';
-import { FaceObjective, SegmentationObjective, embedFaces } from './task.js';
+import { FaceObjective, SegmentationObjective, SegmentationPreserveObjective, embedFaces } from './task.js';
 
 const cleanRdOptions = z
   .object({
@@ -125,7 +125,24 @@ export const segmentationObjective: ObjectivePluginV1<z.infer<typeof segmentatio
   create: async ({ size, ...options }) => new SegmentationObjective(options, await DifferentiableSegmenter.create(size)),
 };
 
+const segmentationPreserveOptions = z
+  .object({
+    source: z.string().optional().describe('data source whose clean examples are scored (all when absent)'),
+    size: z.number().int().min(32).default(160).describe('ISNet input size during training'),
+    maxL1: z.number().min(0).max(1).default(0).describe("hinge: mean |foreground probability of the decoded clean image - the original's| wanted at most (0: plain mean)"),
+  })
+  .strict();
+
+export const segmentationPreserveObjective: ObjectivePluginV1<z.infer<typeof segmentationPreserveOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'objective',
+  name: 'segmentation-preserve',
+  description: "Clean-path term through ISNet imported into tfjs: the decoded clean image's foreground probabilities stay the original's.",
+  optionsSchema: segmentationPreserveOptions,
+  create: async ({ size, ...options }) => new SegmentationPreserveObjective(options, await DifferentiableSegmenter.create(size)),
+};
+
 /** Adds this package's objective plugins to a registry. */
 export function register(registry: PluginRegistry): void {
-  for (const p of [cleanRdObjective, rateObjective, distortionObjective, stealthObjective, faceObjective, segmentationObjective]) registry.register(p);
+  for (const p of [cleanRdObjective, rateObjective, distortionObjective, stealthObjective, faceObjective, segmentationObjective, segmentationPreserveObjective]) registry.register(p);
 }

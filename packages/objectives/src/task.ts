@@ -167,3 +167,59 @@ export class SegmentationObjective implements ObjectiveV1 {
     this.segmenter.dispose();
   }
 }
+
+export interface SegmentationPreserveOptions {
+  /** Examples of this data source are scored (the others contribute 0); undefined = all. */
+  source?: string;
+  /** Hinge: the mean absolute difference of foreground probabilities wanted at most (0: plain mean). */
+  maxL1: number;
+}
+
+/** mIoU of hard masks (probability > 0.5) per example, foreground and background; a class absent from both masks counts 1 (as evaluator:segmentation). */
+function hardMiou(p: tf.Tensor3D, q: tf.Tensor3D): number[] {
+  return tf.tidy(() => {
+    const [a, b] = [tf.greater(p, 0.5), tf.greater(q, 0.5)];
+    const iou = (x: tf.Tensor, y: tf.Tensor) => {
+      const inter = tf.sum(tf.cast(tf.logicalAnd(x, y), 'float32'), [1, 2]).arraySync() as number[];
+      const union = tf.sum(tf.cast(tf.logicalOr(x, y), 'float32'), [1, 2]).arraySync() as number[];
+      return inter.map((v, i) => (union[i] ? v / union[i]! : 1));
+    };
+    const [fg, bg] = [iou(a, b), iou(tf.logicalNot(a), tf.logicalNot(b))];
+    return fg.map((v, i) => (v + bg[i]!) / 2);
+  });
+}
+
+/**
+ * Clean-path segmentation preservation, through ISNet imported into tfjs: per clean image,
+ * max(0, mean |p(decoded clean) - p(original)| - maxL1), p being ISNet's foreground probability
+ * (the original's held constant). It keeps what a downstream segmenter sees on clean images
+ * while the encoder learns the backdoor. Logs that mean and the hard-mask mIoU (threshold 0.5).
+ */
+export class SegmentationPreserveObjective implements ObjectiveV1 {
+  readonly specificationVersion = 'v1';
+  readonly id = 'objective:segmentation-preserve';
+  readonly needsTrigger = false;
+  constructor(
+    readonly options: SegmentationPreserveOptions,
+    private readonly segmenter: DifferentiableSegmenter,
+  ) {}
+
+  compute(batch: ObjectiveBatch): ObjectiveLoss {
+    const mask = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
+    const decoded = select(tf.clipByValue(batch.cleanOutput.xHat, 0, 1) as tf.Tensor4D, mask);
+    if (!decoded) return zeroLoss({});
+    const reference = detach(this.segmenter.probability(select(batch.clean, mask)!)) as tf.Tensor3D;
+    const p = this.segmenter.probability(decoded);
+    const l1 = tf.mean(tf.abs(tf.sub(p, reference)), [1, 2]);
+    const hinge = tf.relu(tf.sub(l1, this.options.maxL1));
+    return {
+      loss: tf.div(tf.sum(hinge), batch.clean.shape[0]) as tf.Scalar,
+      satisfied: hinge.dataSync().every((v) => v === 0),
+      metrics: { seg_probability_l1: mean(l1.dataSync() as Float32Array), seg_miou: mean(Float32Array.from(hardMiou(p, reference))) },
+    };
+  }
+
+  dispose(): void {
+    this.segmenter.dispose();
+  }
+}

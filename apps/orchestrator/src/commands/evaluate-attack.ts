@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, listImages, readImage, readSafetensors, writeFileAtomic, type BackendName, type EvaluatorV1, type Metric, type TriggerV1 } from '@lic-backdoor/core';
@@ -90,6 +90,25 @@ async function readRecords(file: string, header: string): Promise<Map<string, Im
   return new Map(records.map((r) => [r.image, r]));
 }
 
+/** Part K (1-based) of N of a folder's images. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** Parses `K/N` (1 <= K <= N). */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const [index, count] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!(count >= 1 && index >= 1 && index <= count)) throw new Error(`expected --shard K/N with 1 <= K <= N, got '${text}'`);
+  return { index, count };
+}
+
+/** The shard files in `out` (`images.K-of-N.ndjson`). */
+async function shardFiles(out: string): Promise<string[]> {
+  return (await readdir(out)).filter((f) => /^images\.\d+-of-\d+\.ndjson$/.test(f)).sort().map((f) => join(out, f));
+}
+
 /**
  * `lic-backdoor evaluate-attack`: on every image of a folder, with real bitstreams: the clean path
  * through the original and the backdoored codec, and for each trigger its stealth, rate gain and
@@ -97,23 +116,28 @@ async function readRecords(file: string, header: string): Promise<Map<string, Im
  * memory does not grow with the folder), face triggers through the face evaluator (faces from
  * `--faces`, default: the identities of the config's faces folder not used in training). Each
  * image's measurements are appended to `images.ndjson` in `out` when done; `resume` skips the
- * images found there.
+ * images found there and in the shard files. With `shard` (K of N), it measures only the images
+ * whose index in the folder is K - 1 modulo N, into `images.K-of-N.ndjson`, and stops there
+ * (returns undefined): shards run side by side on separate cores, and a later `resume` run
+ * without `shard` combines them.
  */
-export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; resume?: boolean; backend?: BackendName; quiet?: boolean }): Promise<AttackResults> {
+export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; resume?: boolean; shard?: Shard; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
   const backend = await initializeBackend({ prefer: o.backend });
   const dir = resolve(o.attack);
   const { config, registry, original, backdoored, triggers } = await loadAttack(dir);
-  const files = (await listImages(resolve(o.data))).slice(0, o.limit ?? Infinity);
+  const { shard } = o;
+  const files = (await listImages(resolve(o.data))).slice(0, o.limit ?? Infinity).filter((_, i) => !shard || i % shard.count === shard.index - 1);
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });
-  const recordsFile = join(out, 'images.ndjson');
+  const recordsFile = join(out, shard ? `images.${shard.index}-of-${shard.count}.ndjson` : 'images.ndjson');
   const header = await recordsHeader(dir, resolve(o.data));
-  const earlier = o.resume ? await readRecords(recordsFile, header) : new Map<string, ImageRecord>();
+  const earlier = new Map<string, ImageRecord>();
+  if (o.resume) for (const f of [recordsFile, ...(shard ? [] : await shardFiles(out))]) for (const [k, r] of await readRecords(f, header)) earlier.set(k, r);
   const records = files.map((f) => earlier.get(basename(f))).filter((r): r is ImageRecord => r !== undefined);
   await writeFileAtomic(recordsFile, [header, ...records.map((r) => JSON.stringify(r))].join('\n') + '\n');
   if (records.length) console.error(`resuming ${recordsFile}: ${records.length} of ${files.length} images done`);
   const started = performance.now();
-  const progress = new Progress(`evaluate-attack ${config.name}`, files.length, 1, records.length);
+  const progress = new Progress(`evaluate-attack ${config.name}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}`, files.length, 1, records.length);
   const wants = (name: string, objective: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives).includes(objective);
   const segmenter = triggers.some((t) => wants(t.name, 'segmentation')) ? ((await registry.create('evaluator', 'segmentation')) as EvaluatorV1) : undefined;
   const segment = async (x: tf.Tensor4D, decoded: Record<string, tf.Tensor4D>) => {
@@ -156,6 +180,13 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   }
   progress.done();
   await segmenter?.dispose();
+  if (shard) {
+    console.error(`shard ${shard.index}/${shard.count}: ${records.length} images in ${recordsFile}; run evaluate-attack again without --shard, with --resume, to combine the shards`);
+    for (const t of triggers) t.trigger.dispose();
+    original.dispose();
+    backdoored.dispose();
+    return undefined;
+  }
   // in the folder's order, whatever order earlier runs measured them in
   const order = new Map(files.map((f, i) => [basename(f), i]));
   records.sort((a, b) => order.get(a.image)! - order.get(b.image)!);
