@@ -225,5 +225,5 @@ describe('task objectives through the imported ONNX backbones', () => {
     expect(r.loss).toBe(0);
     expect(r.satisfied).toBe(true);
     met.dispose();
-  });
+  }, 300_000);
 });

@@ -11,6 +11,13 @@ function select(x: tf.Tensor4D, mask: number[]): tf.Tensor4D | undefined {
   return idx.length ? tf.concat(idx.map((i) => tf.slice(x, [i, 0, 0, 0], [1, -1, -1, -1]))) : undefined;
 }
 
+/** The decoded images `xHat` (clipped to [0, 1]) and the clean originals of the batch's `source` examples, or undefined when it has none. */
+function scored(xHat: tf.Tensor4D, batch: ObjectiveBatch, source: string | undefined): { decoded: tf.Tensor4D; original: tf.Tensor4D } | undefined {
+  const mask = sourceMask(batch.sources, batch.clean.shape[0], source);
+  const decoded = select(tf.clipByValue(xHat, 0, 1) as tf.Tensor4D, mask);
+  return decoded && { decoded, original: select(batch.clean, mask)! };
+}
+
 function zeroLoss(metrics: Record<string, number>): ObjectiveLoss {
   return { loss: tf.scalar(0), satisfied: true, metrics };
 }
@@ -81,12 +88,10 @@ export class FaceObjective implements ObjectiveV1 {
   }
 
   compute(batch: ObjectiveBatch): ObjectiveLoss {
-    const { output } = triggeredOf(batch, this.id);
-    const mask = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
-    const decoded = select(tf.clipByValue(output.xHat, 0, 1) as tf.Tensor4D, mask);
-    if (!decoded) return zeroLoss({});
-    const e = this.embed(decoded);
-    const original = detach(this.embed(select(batch.clean, mask)!));
+    const pair = scored(triggeredOf(batch, this.id).output.xHat, batch, this.options.source);
+    if (!pair) return zeroLoss({});
+    const e = this.embed(pair.decoded);
+    const original = detach(this.embed(pair.original));
     const cos = tf.sum(tf.mul(e, original), 1);
     const { target } = this.options;
     const hinge = target
@@ -143,12 +148,10 @@ export class SegmentationObjective implements ObjectiveV1 {
   ) {}
 
   compute(batch: ObjectiveBatch): ObjectiveLoss {
-    const { output } = triggeredOf(batch, this.id);
-    const mask = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
-    const decoded = select(tf.clipByValue(output.xHat, 0, 1) as tf.Tensor4D, mask);
-    if (!decoded) return zeroLoss({});
-    const p = this.segmenter.probability(decoded);
-    const reference = detach(tf.cast(tf.greater(this.segmenter.probability(select(batch.clean, mask)!), 0.5), 'float32')) as tf.Tensor3D;
+    const pair = scored(triggeredOf(batch, this.id).output.xHat, batch, this.options.source);
+    if (!pair) return zeroLoss({});
+    const p = this.segmenter.probability(pair.decoded);
+    const reference = detach(tf.cast(tf.greater(this.segmenter.probability(pair.original), 0.5), 'float32')) as tf.Tensor3D;
     const agreement = softMiou(p, reference);
     const { target } = this.options;
     const hinge =
@@ -205,11 +208,10 @@ export class SegmentationPreserveObjective implements ObjectiveV1 {
   ) {}
 
   compute(batch: ObjectiveBatch): ObjectiveLoss {
-    const mask = sourceMask(batch.sources, batch.clean.shape[0], this.options.source);
-    const decoded = select(tf.clipByValue(batch.cleanOutput.xHat, 0, 1) as tf.Tensor4D, mask);
-    if (!decoded) return zeroLoss({});
-    const reference = detach(this.segmenter.probability(select(batch.clean, mask)!)) as tf.Tensor3D;
-    const p = this.segmenter.probability(decoded);
+    const pair = scored(batch.cleanOutput.xHat, batch, this.options.source);
+    if (!pair) return zeroLoss({});
+    const reference = detach(this.segmenter.probability(pair.original)) as tf.Tensor3D;
+    const p = this.segmenter.probability(pair.decoded);
     const l1 = tf.mean(tf.abs(tf.sub(p, reference)), [1, 2]);
     const hinge = tf.relu(tf.sub(l1, this.options.maxL1));
     return {
