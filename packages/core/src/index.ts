@@ -11,3 +11,4 @@ export * from './kernels/dilated-gradient.js';
 export * from './io/image.js';
 export * from './io/dataset.js';
 export * from './io/safetensors.js';
+export * from './masks.js';

@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
-import type { EvaluatorV1, Metric } from '@lic-backdoor/core';
+import { binaryMiou, type EvaluatorV1, type Metric } from '@lic-backdoor/core';
+
+// binaryMiou moved to core (objectives use it too); still exported here
+export { binaryMiou };
 import { createSession, defaultCacheDir, fetchModel, findModel, withInputSize, type OnnxSession } from '@lic-backdoor/onnx';
 
 export const SEG_DEFINITION =
@@ -34,20 +37,6 @@ export class IsnetSegmenter {
   release(): Promise<void> {
     return this.session.release();
   }
-}
-
-/** mIoU of two binary masks over the classes foreground and background. */
-export function binaryMiou(a: ArrayLike<number>, b: ArrayLike<number>, threshold = 0.5): number {
-  let [fgI, fgU, bgI, bgU] = [0, 0, 0, 0];
-  for (let i = 0; i < a.length; i++) {
-    const p = a[i]! > threshold;
-    const q = b[i]! > threshold;
-    if (p && q) fgI++;
-    if (p || q) fgU++;
-    if (!p && !q) bgI++;
-    if (!p || !q) bgU++;
-  }
-  return ((fgU ? fgI / fgU : 1) + (bgU ? bgI / bgU : 1)) / 2;
 }
 
 /** `evaluator:segmentation`: how far a codec moves ISNet's segmentation. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ObjectiveBatch, ObjectiveLoss, ObjectiveV1 } from '@lic-backdoor/core';
+import { binaryMiou, type ObjectiveBatch, type ObjectiveLoss, type ObjectiveV1 } from '@lic-backdoor/core';
 import type { DifferentiableFaceEmbedder, DifferentiableSegmenter } from './backbones.js';
 import { triggeredOf } from './basic.js';
 import { detach, mean, sourceMask } from './measures.js';
@@ -178,18 +178,10 @@ export interface SegmentationPreserveOptions {
   maxL1: number;
 }
 
-/** mIoU of hard masks (probability > 0.5) per example, foreground and background; a class absent from both masks counts 1 (as evaluator:segmentation). */
-function hardMiou(p: tf.Tensor3D, q: tf.Tensor3D): number[] {
-  return tf.tidy(() => {
-    const [a, b] = [tf.greater(p, 0.5), tf.greater(q, 0.5)];
-    const iou = (x: tf.Tensor, y: tf.Tensor) => {
-      const inter = tf.sum(tf.cast(tf.logicalAnd(x, y), 'float32'), [1, 2]).arraySync() as number[];
-      const union = tf.sum(tf.cast(tf.logicalOr(x, y), 'float32'), [1, 2]).arraySync() as number[];
-      return inter.map((v, i) => (union[i] ? v / union[i]! : 1));
-    };
-    const [fg, bg] = [iou(a, b), iou(tf.logicalNot(a), tf.logicalNot(b))];
-    return fg.map((v, i) => (v + bg[i]!) / 2);
-  });
+/** Per example, the mIoU of the hard masks (probability > 0.5) of p and q [B, H, W] (`binaryMiou`, as evaluator:segmentation). */
+function maskAgreement(p: tf.Tensor3D, q: tf.Tensor3D): Float32Array {
+  const [a, b, k] = [p.dataSync(), q.dataSync(), p.shape[1] * p.shape[2]];
+  return Float32Array.from({ length: p.shape[0] }, (_, i) => binaryMiou(a.subarray(i * k, (i + 1) * k), b.subarray(i * k, (i + 1) * k)));
 }
 
 /**
@@ -217,7 +209,7 @@ export class SegmentationPreserveObjective implements ObjectiveV1 {
     return {
       loss: tf.div(tf.sum(hinge), batch.clean.shape[0]) as tf.Scalar,
       satisfied: hinge.dataSync().every((v) => v === 0),
-      metrics: { seg_probability_l1: mean(l1.dataSync() as Float32Array), seg_miou: mean(Float32Array.from(hardMiou(p, reference))) },
+      metrics: { seg_probability_l1: mean(l1.dataSync() as Float32Array), seg_miou: mean(maskAgreement(p, reference)) },
     };
   }
 

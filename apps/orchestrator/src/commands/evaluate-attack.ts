@@ -125,6 +125,11 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   const backend = await initializeBackend({ prefer: o.backend });
   const dir = resolve(o.attack);
   const { config, registry, original, backdoored, triggers } = await loadAttack(dir);
+  const release = () => {
+    for (const t of triggers) t.trigger.dispose();
+    original.dispose();
+    backdoored.dispose();
+  };
   const { shard } = o;
   const files = (await listImages(resolve(o.data))).slice(0, o.limit ?? Infinity).filter((_, i) => !shard || i % shard.count === shard.index - 1);
   const out = resolve(o.out);
@@ -182,9 +187,7 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   await segmenter?.dispose();
   if (shard) {
     console.error(`shard ${shard.index}/${shard.count}: ${records.length} images in ${recordsFile}; run evaluate-attack again without --shard, with --resume, to combine the shards`);
-    for (const t of triggers) t.trigger.dispose();
-    original.dispose();
-    backdoored.dispose();
+    release();
     return undefined;
   }
   // in the folder's order, whatever order earlier runs measured them in
@@ -261,9 +264,7 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   await writeFileAtomic(join(out, 'results.json'), JSON.stringify(results, null, 2));
   await writeFileAtomic(join(out, 'summary.md'), summaryTable(results));
   if (!o.quiet) process.stdout.write(summaryTable(results));
-  for (const t of triggers) t.trigger.dispose();
-  original.dispose();
-  backdoored.dispose();
+  release();
   return results as unknown as AttackResults;
 }
 
