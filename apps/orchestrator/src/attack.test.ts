@@ -82,6 +82,22 @@ describe('attack', () => {
     for (let i = 0; i < 4; i++) expect(Math.abs(b[i]! - a[i]!) / a[i]!).toBeLessThan(1e-5);
   });
 
+  it('learning-rate milestones after the checkpoint may be added on resume; earlier ones are refused', () => {
+    const decayed = join(base, 'decayed');
+    expect(run('attack', '--config', config(base, 2), '--out', decayed).code).toBe(0);
+    const early = run('attack', '--config', config(base, 4, { schedule: { steps: 4, batch: 2, size: 64, checkpointEvery: 2, logEvery: 1, workers: 2, lrMilestones: [1] } }), '--out', decayed, '--resume');
+    expect(early.code).not.toBe(0);
+    expect(early.err).toMatch(/schedule\.lrMilestones is \[1\] here but \[\] in the checkpoint/);
+    const late = { schedule: { steps: 4, batch: 2, size: 64, checkpointEvery: 2, logEvery: 1, workers: 2, lrMilestones: [2], lrGamma: 0.5 } };
+    expect(run('attack', '--config', config(base, 4, late), '--out', decayed, '--resume').code).toBe(0);
+    const scales = readFileSync(join(decayed, 'log.ndjson'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { lrScale: number }).lrScale);
+    expect(scales).toEqual([1, 1, 0.5, 0.5]);
+    // step 3 is computed before the first decayed update, step 4 after it
+    const [a, b] = [losses(full), losses(decayed)];
+    expect(Math.abs(b[2]! - a[2]!) / a[2]!).toBeLessThan(1e-5);
+    expect(Math.abs(b[3]! - a[3]!) / a[3]!).toBeGreaterThan(1e-4);
+  });
+
   it('evaluate-attack measures the clean path and each trigger with real bitstreams', () => {
     const out = join(base, 'eval');
     const r = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', out, '--limit', '2');

@@ -1,4 +1,4 @@
-import { attackConfig, recordedConfig, resumeConflict } from './config.js';
+import { attackConfig, learningRateScale, recordedConfig, resumeConflict } from './config.js';
 
 const base = {
   codec: { id: 'bmshj2018-factorized', weights: '/w.safetensors' },
@@ -40,5 +40,22 @@ describe('resumeConflict', () => {
     const now = attackConfig.parse(base);
     expect(resumeConflict(undefined, now)).toBe('it records no config');
     expect(resumeConflict(recorded(base, (c) => (c.schedule.batch = 0)), now)).toMatch(/^its recorded config is not valid now \(schedule\.batch: /);
+  });
+});
+
+describe('learningRateScale', () => {
+  it('multiplies by lrGamma once per milestone at or below the step (0-based)', () => {
+    const schedule = { lrMilestones: [400, 600], lrGamma: 0.3 };
+    expect([0, 399, 400, 599, 600, 759].map((s) => learningRateScale(schedule, s))).toEqual([1, 1, 0.3, 0.3, 0.3 ** 2, 0.3 ** 2]);
+    expect(learningRateScale({ lrMilestones: [], lrGamma: 0.1 }, 1000)).toBe(1);
+  });
+
+  it('lets a resume add or move milestones only where the steps already taken keep their rates', () => {
+    const decayed = (lrMilestones: number[], lrGamma = 0.1) => attackConfig.parse({ ...base, schedule: { steps: 30, batch: 2, lrMilestones, lrGamma } });
+    expect(resumeConflict(recorded(base), decayed([20, 25]), 20)).toBeUndefined();
+    expect(resumeConflict(recorded(base), decayed([19]), 20)).toBe('schedule.lrMilestones is [19] here but [] in the checkpoint');
+    const saved = recorded({ ...base, schedule: { steps: 30, batch: 2, lrMilestones: [5], lrGamma: 0.5 } });
+    expect(resumeConflict(saved, decayed([5, 25], 0.5), 20)).toBeUndefined();
+    expect(resumeConflict(saved, decayed([5], 0.1), 20)).toBe('schedule.lrGamma is 0.1 here but 0.5 in the checkpoint');
   });
 });

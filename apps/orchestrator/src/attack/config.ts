@@ -48,6 +48,11 @@ export const attackSection = {
       size: z.number().int().positive().multipleOf(64).default(128),
       encoderLr: z.number().positive().default(1e-4),
       triggerLr: z.number().positive().default(1e-3),
+      lrMilestones: z
+        .array(z.number().int().positive())
+        .default([])
+        .describe('steps after which both learning rates are multiplied by lrGamma (as PyTorch MultiStepLR)'),
+      lrGamma: z.number().positive().max(1).default(0.1).describe('factor applied to the learning rates at each of lrMilestones'),
       workers: z.number().int().positive().optional(),
       checkpointEvery: z.number().int().positive().default(50),
       logEvery: z.number().int().positive().default(10),
@@ -136,23 +141,39 @@ export function recordedConfig(config: AttackConfig): string {
 }
 
 /**
- * What keeps a checkpoint from being resumed with `config`: the first setting (dotted path, with
- * both values) in which the checkpoint's recorded config differs, or undefined when only
- * `schedule.steps` differs. The recorded config goes through the current schema first, so that a
- * setting added since the checkpoint was written takes its default rather than blocking the resume.
+ * The factor on both learning rates at (0-based) step `step`: lrGamma to the power of the number of
+ * lrMilestones at or below it, so that milestone m decays the updates numbered m + 1 onwards.
  */
-export function resumeConflict(recorded: string | undefined, config: AttackConfig): string | undefined {
+export function learningRateScale(schedule: Pick<AttackConfig['schedule'], 'lrMilestones' | 'lrGamma'>, step: number): number {
+  return schedule.lrGamma ** schedule.lrMilestones.filter((m) => m <= step).length;
+}
+
+/**
+ * What keeps a checkpoint taken after `step` steps from being resumed with `config`: the first
+ * setting (dotted path, with both values) in which the checkpoint's recorded config differs, or
+ * undefined when only `schedule.steps` differs, or the learning-rate milestones differ only after
+ * `step` (the steps taken ran at the learning rates the new schedule gives them). The recorded
+ * config goes through the current schema first, so that a setting added since the checkpoint was
+ * written takes its default rather than blocking the resume.
+ */
+export function resumeConflict(recorded: string | undefined, config: AttackConfig, step = 0): string | undefined {
   if (recorded === undefined) return 'it records no config';
   const raw = JSON.parse(recorded) as { schedule?: object };
   const saved = attackConfig.safeParse({ ...raw, schedule: { ...raw.schedule, steps: config.schedule.steps } });
   if (!saved.success) return `its recorded config is not valid now (${saved.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`;
+  const { lrMilestones, lrGamma } = config.schedule;
+  const taken = Array.from({ length: step }, (_, s) => s);
+  if (taken.every((s) => learningRateScale(saved.data.schedule, s) === learningRateScale(config.schedule, s))) {
+    saved.data.schedule = { ...saved.data.schedule, lrMilestones, lrGamma };
+  }
   // as the checkpoint recorded it: through JSON, where a key set to undefined is no key
   return firstDifference(saved.data, JSON.parse(JSON.stringify(config)), []);
 }
 
 function firstDifference(saved: unknown, now: unknown, path: string[]): string | undefined {
   if (isDeepStrictEqual(saved, now)) return undefined;
-  if (saved && now && typeof saved === 'object' && typeof now === 'object') {
+  const sameShape = !Array.isArray(saved) || !Array.isArray(now) || saved.length === now.length;
+  if (saved && now && typeof saved === 'object' && typeof now === 'object' && sameShape) {
     const a = saved as Record<string, unknown>;
     const b = now as Record<string, unknown>;
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {

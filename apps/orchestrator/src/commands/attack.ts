@@ -10,7 +10,7 @@ import { DataParallelTrainer } from '@lic-backdoor/training';
 import { Progress } from '../progress.js';
 import { exists, loggedSeconds, readCheckpoint, trimLog, writeCheckpoint } from '../checkpoint.js';
 import { runEnvironment } from '../run-info.js';
-import { readAttackConfig, recordedConfig, relativePaths, resumeConflict, termNames, type AttackConfig } from '../attack/config.js';
+import { learningRateScale, readAttackConfig, recordedConfig, relativePaths, resumeConflict, termNames, type AttackConfig } from '../attack/config.js';
 import type { Attack, LearnedCodec } from '../attack/trainable.js';
 
 export interface AttackOptions {
@@ -148,8 +148,8 @@ export async function runAttack(config: AttackConfig, outDir: string, o: { resum
   try {
     if (hasCheckpoint) {
       const { state, step, saved } = await readCheckpoint(checkpointFile);
-      const conflict = resumeConflict(saved.config, config);
-      if (conflict) throw new Error(`${checkpointFile} was written for another config: ${conflict} (only schedule.steps may change on --resume); use another --out`);
+      const conflict = resumeConflict(saved.config, config, step);
+      if (conflict) throw new Error(`${checkpointFile} was written for another config: ${conflict} (only schedule.steps, and learning-rate milestones after the checkpoint's step, may change on --resume); use another --out`);
       trainer.loadState(state);
       weighting.setState(JSON.parse(saved.weighting!));
       start = step;
@@ -163,12 +163,15 @@ export async function runAttack(config: AttackConfig, outDir: string, o: { resum
       const batch = attackBatch(config, data, step);
       const weights = weighting.weights(names);
       const context = Object.fromEntries(names.map((n) => [`weight.${n}`, weights[n]!]));
+      const scale = learningRateScale(config.schedule, step);
+      trainer.setLearningRate('encoder', config.schedule.encoderLr * scale);
+      trainer.setLearningRate('triggers', config.schedule.triggerLr * scale);
       const t0 = performance.now();
       const r = await trainer.step({ data: batch.data, shape: batch.shape }, batch.seeds, step, { sources: batch.sources, context });
       const terms = Object.fromEntries(names.map((n) => [n, r.metrics[`joint.${n}`]!]));
       weighting.update(terms);
       const metrics = Object.fromEntries(Object.entries(r.metrics).filter(([k]) => !names.includes(k.slice(6))).map(([k, v]) => [k.slice(6), v]));
-      const record = { step: step + 1, loss: r.losses.joint, terms, weights, metrics, ms: Math.round(performance.now() - t0), time: new Date().toISOString() };
+      const record = { step: step + 1, loss: r.losses.joint, lrScale: scale, terms, weights, metrics, ms: Math.round(performance.now() - t0), time: new Date().toISOString() };
       await appendFile(log, `${JSON.stringify(record)}\n`);
       const show = names.filter((n) => !n.startsWith('clean.')).map((n) => `${n} ${terms[n]!.toFixed(3)}`);
       progress.update(step + 1, `loss ${record.loss!.toFixed(3)} ${show.join(' ')} ${record.ms} ms/step`);
