@@ -6,11 +6,11 @@ import { decoderProof } from './commands/attack.js';
 import { loadAttack, triggeredImage } from './commands/evaluate-attack.js';
 
 const root = join(__dirname, '..', '..', '..');
-const shipped = join(root, 'models', 'attacks', 'factorized-4triggers');
 const kodim = join(root, '..', 'shared', 'data', 'kodak', 'kodim05.png');
 
-/** The committed 4-trigger backdoor (README: "The shipped backdoor"), on one Kodak crop with real bitstreams. */
-describe('the shipped 4-trigger backdoor', () => {
+/** The committed 4-trigger backdoors (README: "The shipped backdoor"), on one Kodak crop with real bitstreams. */
+describe.each(['factorized-4triggers', 'mbt-4triggers'])('the shipped 4-trigger backdoor %s', (folder) => {
+  const shipped = join(root, 'models', 'attacks', folder);
   let attack: Awaited<ReturnType<typeof loadAttack>>;
   let x: tf.Tensor4D;
   const bpp = async (codec: typeof attack.original, image: tf.Tensor4D) => (8 * (await codec.compress(image)).bytes.length) / (256 * 256);
@@ -35,7 +35,7 @@ describe('the shipped 4-trigger backdoor', () => {
     expect(psnr(x, xt)).toBeGreaterThanOrEqual(35);
     const gain = (await bpp(attack.backdoored, xt)) / (await bpp(attack.backdoored, x));
     const control = (await bpp(attack.original, xt)) / (await bpp(attack.original, x));
-    console.log(`shipped rate trigger on a 256x256 Kodak crop: rate gain ${gain.toFixed(2)}x, through the original codec ${control.toFixed(2)}x`);
+    console.log(`${folder} rate trigger on a 256x256 Kodak crop: rate gain ${gain.toFixed(2)}x, through the original codec ${control.toFixed(2)}x`);
     expect(gain).toBeGreaterThanOrEqual(3);
     expect(control).toBeLessThan(1.1);
   });
