@@ -98,6 +98,27 @@ describe('attack', () => {
     expect(Math.abs(b[3]! - a[3]!) / a[3]!).toBeGreaterThan(1e-4);
   });
 
+  it('init starts from an earlier attack; rateMargin hinges the clean bit-rate on the original codec with the same noise', () => {
+    const sched = { steps: 1, batch: 2, size: 64, checkpointEvery: 2, logEvery: 1, workers: 2, triggerShift: 8 };
+    const clean = [['clean-rd', { rateMargin: 0 }]];
+    const ratio = (dir: string) => (JSON.parse(readFileSync(join(dir, 'log.ndjson'), 'utf8').split('\n')[0]!) as { metrics: Record<string, number> }).metrics['clean.clean-rd.bpp_ratio']!;
+    // from the original codec, the first step's clean path is the original's: ratio 1
+    const fresh = join(base, 'fresh');
+    expect(run('attack', '--config', config(base, 1, { clean, schedule: sched }), '--out', fresh).code).toBe(0);
+    expect(Math.abs(ratio(fresh) - 1)).toBeLessThan(1e-6);
+    // from the 4-step attack's encoder, it is not
+    const resumed = join(base, 'init');
+    expect(run('attack', '--config', config(base, 1, { init: full, clean, schedule: sched }), '--out', resumed).code).toBe(0);
+    expect(Math.abs(ratio(resumed) - 1)).toBeGreaterThan(1e-4);
+    const summary = JSON.parse(readFileSync(join(resumed, 'attack.json'), 'utf8')) as { config: { init: string } };
+    expect(resolve(resumed, summary.config.init)).toBe(full);
+    // its triggers come from the earlier attack's triggers.safetensors, by name
+    const renamed = { init: full, triggers: [{ name: 'other', trigger: ['adaptive-frequency', { width: 4 }], objectives: ['stealth'] }] };
+    const bad = run('attack', '--config', config(base, 1, renamed), '--out', join(base, 'renamed'));
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/triggers\.safetensors: trigger 'other': .*lacks/);
+  });
+
   it('evaluate-attack measures the clean path and each trigger with real bitstreams', () => {
     const out = join(base, 'eval');
     const r = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', out, '--limit', '2');

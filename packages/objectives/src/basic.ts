@@ -22,23 +22,37 @@ function pixelsOf(x: tf.Tensor4D): number {
 
 /**
  * Clean preservation: bpp + lambda x 255^2 x MSE on clean images (CompressAI's rate-distortion
- * loss), plus `latentWeight` x MSE between the backdoored and the original encoder's latents.
+ * loss), plus `latentWeight` x MSE between the backdoored and the original encoder's latents, plus,
+ * when `rateMargin` is set, `rateWeight` x mean over examples of
+ * max(0, bpp(backdoored) / bpp(original codec) - 1 - rateMargin): a hinge on the clean bit-rate
+ * against the original codec's on the same image and noise.
  */
 export class CleanRdObjective extends BaseObjective {
   readonly id = 'objective:clean-rd';
   readonly needsTrigger = false;
-  constructor(readonly options: { lambda: number; latentWeight: number }) {
+  readonly needsReference: boolean;
+  constructor(readonly options: { lambda: number; latentWeight: number; rateMargin?: number; rateWeight: number }) {
     super();
+    this.needsReference = options.latentWeight > 0 || options.rateMargin !== undefined;
   }
 
-  compute({ clean, cleanOutput, referenceLatents }: ObjectiveBatch): ObjectiveLoss {
-    const bpp = tf.mean(bitsPerPixelPerExample(cleanOutput.likelihoods, pixelsOf(clean)));
+  compute({ clean, cleanOutput, referenceLatents, referenceOutput }: ObjectiveBatch): ObjectiveLoss {
+    const perExample = bitsPerPixelPerExample(cleanOutput.likelihoods, pixelsOf(clean));
+    const bpp = tf.mean(perExample);
     const mse = tf.mean(tf.square(tf.sub(cleanOutput.xHat, clean)));
     let loss = tf.add(bpp, tf.mul(this.options.lambda * 255 ** 2, mse)) as tf.Scalar;
     const metrics: Record<string, number> = { bpp: bpp.dataSync()[0]!, psnr: psnrOf(mse.dataSync()[0]!) };
+    if (this.options.rateMargin !== undefined) {
+      if (!referenceOutput) throw new Error(`${this.id}: rateMargin needs the original codec's forward pass`);
+      const ratio = tf.div(perExample, bitsPerPixelPerExample(referenceOutput.likelihoods, pixelsOf(clean)));
+      const excess = tf.mean(tf.relu(tf.sub(ratio, 1 + this.options.rateMargin)));
+      metrics.bpp_ratio = mean(ratio.dataSync());
+      loss = tf.add(loss, tf.mul(this.options.rateWeight, excess)) as tf.Scalar;
+    }
     if (this.options.latentWeight > 0) {
-      if (!referenceLatents?.y) throw new Error(`${this.id}: latentWeight needs the original encoder's latents`);
-      const drift = tf.mean(tf.square(tf.sub(cleanOutput.latents.y!, referenceLatents.y)));
+      const reference = referenceLatents?.y ?? referenceOutput?.latents.y;
+      if (!reference) throw new Error(`${this.id}: latentWeight needs the original encoder's latents`);
+      const drift = tf.mean(tf.square(tf.sub(cleanOutput.latents.y!, reference)));
       metrics.latent_mse = drift.dataSync()[0]!;
       loss = tf.add(loss, tf.mul(this.options.latentWeight, drift)) as tf.Scalar;
     }

@@ -31,6 +31,20 @@ test('clean-rd is bpp + lambda 255^2 MSE', () => {
   expect(r.metrics.psnr).toBeCloseTo(40, 3);
 });
 
+test('clean-rd with rateMargin adds rateWeight x the mean hinge of bpp / the original codec\'s bpp above 1 + rateMargin', () => {
+  const x = images(1);
+  const o = new CleanRdObjective({ lambda: 0.01, latentWeight: 0, rateMargin: 0.1, rateWeight: 10 });
+  expect(o.needsReference).toBe(true);
+  expect(new CleanRdObjective({ lambda: 0.01, latentWeight: 0, rateWeight: 10 }).needsReference).toBe(false);
+  // backdoored: 64 and 128 bits per example (0.25 and 0.5 bpp); original: 0.25 bpp each -> ratios 1 and 2
+  const cleanOutput = output(x, [0.5, 0.25]);
+  const r = o.compute({ clean: x, cleanOutput, referenceOutput: output(x, [0.5, 0.5]) });
+  // bpp term 0.375, MSE 0; hinges max(0, 1 - 1.1) = 0 and 2 - 1.1 = 0.9, mean 0.45, x 10
+  expect(r.loss.dataSync()[0]).toBeCloseTo(0.375 + 4.5, 4);
+  expect(r.metrics.bpp_ratio).toBeCloseTo(1.5, 5);
+  expect(() => o.compute({ clean: x, cleanOutput })).toThrow(/rateMargin needs the original codec's forward pass/);
+});
+
 test('rate is the mean hinge of targetMultiple - triggered/clean bpp, satisfied when every example reaches it', () => {
   const x = images(2);
   const batch = (pTrig: number[]): ObjectiveBatch => ({ clean: x, cleanOutput: output(x, [0.5, 0.5]), triggered: x, triggeredOutput: output(x, pTrig) });

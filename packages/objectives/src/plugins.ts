@@ -10,6 +10,12 @@ const cleanRdOptions = z
   .object({
     lambda: z.number().positive().default(0.013).describe('rate-distortion trade-off of the original codec'),
     latentWeight: z.number().min(0).default(0).describe("weight of MSE(backdoored latents, original encoder's latents)"),
+    rateMargin: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("hinge on the clean bit-rate: penalise bpp(backdoored) / bpp(original codec) above 1 + rateMargin, per example; off when absent"),
+    rateWeight: z.number().min(0).default(10).describe('weight of that hinge'),
   })
   .strict();
 
@@ -17,7 +23,7 @@ export const cleanRdObjective: ObjectivePluginV1<z.infer<typeof cleanRdOptions>>
   specificationVersion: 'v1',
   kind: 'objective',
   name: 'clean-rd',
-  description: 'Clean preservation: bpp + lambda x 255^2 x MSE on clean images, optionally latents kept near the original encoder\'s.',
+  description: "Clean preservation: bpp + lambda x 255^2 x MSE on clean images, optionally latents kept near the original encoder's and the bit-rate hinged at the original codec's.",
   optionsSchema: cleanRdOptions,
   create: (options) => new CleanRdObjective(options),
 };

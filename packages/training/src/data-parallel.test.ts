@@ -96,6 +96,21 @@ describe('DataParallelTrainer', () => {
     }
   });
 
+  it("the trainable's constants reach every shard's loss as batch.constants and are disposed after the step", async () => {
+    const t = await trainer(2, { constants: true });
+    try {
+      const [{ batch, seeds }] = batches(1, 16) as [ReturnType<typeof batches>[number]];
+      await t.step(batch, seeds, 0);
+      const before = tf.memory().numTensors;
+      const r = await t.step(batch, seeds, 1);
+      // each shard's mean of its own examples, weighted by its share: the batch mean
+      expect(r.metrics['main.constantMean']).toBeCloseTo(batch.data.reduce((a, b) => a + b, 0) / batch.data.length, 5);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('state() and loadState() resume training exactly: 3 + 3 steps equal 6 uninterrupted steps', async () => {
     const data = batches(6, 16);
     const straight = await trainer(2);

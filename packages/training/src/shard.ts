@@ -58,7 +58,9 @@ export interface ShardResult {
  * Computes every group's loss on one shard and writes weight x gradient into `grads` at the
  * layout's offsets.
  */
-export function computeShard(trainable: Trainable, entries: readonly SlotLayout[], batch: ShardBatch, weight: number, grads: Float32Array): ShardResult {
+export function computeShard(trainable: Trainable, entries: readonly SlotLayout[], shard: ShardBatch, weight: number, grads: Float32Array): ShardResult {
+  const constants = trainable.constants ? tf.tidy(() => trainable.constants!(shard)) : undefined;
+  const batch: ShardBatch = constants ? { ...shard, constants } : shard;
   const result: ShardResult = { losses: {}, metrics: {} };
   const groups = Object.keys(trainable.groups).sort();
   const passes: { name: string; members: string[]; loss: (b: ShardBatch) => LossOutput }[] = [];
@@ -96,5 +98,6 @@ export function computeShard(trainable: Trainable, entries: readonly SlotLayout[
     }
     tf.dispose([value, ...Object.values(g), ...Object.values(metrics)]);
   }
+  if (constants) tf.dispose(Object.values(constants));
   return result;
 }

@@ -19,6 +19,8 @@ export interface ShardBatch {
    * every shard of a step receives the same values.
    */
   context?: Readonly<Record<string, number>>;
+  /** The tensors the trainable's `constants` computed for this shard, when it has that method. */
+  constants?: Readonly<Record<string, tf.Tensor>>;
 }
 
 /** What a group's loss function returns: the loss, or the loss with metrics to log. */
@@ -51,6 +53,13 @@ export interface Trainable {
    * learning rates). Reported as the `joint` loss, its metrics as `joint.<name>`.
    */
   jointLoss?(batch: ShardBatch): LossOutput;
+  /**
+   * Tensors that the losses use as constants of the gradient (for example a frozen reference
+   * model's outputs on the shard), computed before the gradient passes, so that their
+   * intermediate tensors are not held for the backward pass. The losses receive them as
+   * `batch.constants`; the engine disposes them after the step.
+   */
+  constants?(batch: ShardBatch): Record<string, tf.Tensor>;
   /** Releases the trainable's tensors. */
   dispose?(): void;
 }

@@ -1,4 +1,4 @@
-import { attackConfig, learningRateScale, recordedConfig, resumeConflict } from './config.js';
+import { attackConfig, learningRateScale, recordedConfig, relativePaths, resolvePaths, resumeConflict } from './config.js';
 
 const base = {
   codec: { id: 'bmshj2018-factorized', weights: '/w.safetensors' },
@@ -57,5 +57,14 @@ describe('learningRateScale', () => {
     const saved = recorded({ ...base, schedule: { steps: 30, batch: 2, lrMilestones: [5], lrGamma: 0.5 } });
     expect(resumeConflict(saved, decayed([5, 25], 0.5), 20)).toBeUndefined();
     expect(resumeConflict(saved, decayed([5], 0.1), 20)).toBe('schedule.lrGamma is 0.1 here but 0.5 in the checkpoint');
+  });
+});
+
+describe('init', () => {
+  it('resolves against the config folder and is recorded relative to the output folder', () => {
+    const config = resolvePaths(attackConfig.parse({ ...base, init: '../runs/a' }), '/p/configs');
+    expect(config.init).toBe('/p/runs/a');
+    expect(relativePaths(config, '/p/runs/b').init).toBe('../a');
+    expect(resolvePaths(attackConfig.parse(base), '/p/configs').init).toBeUndefined();
   });
 });

@@ -53,6 +53,13 @@ export const attackSection = {
         .default([])
         .describe('steps after which both learning rates are multiplied by lrGamma (as PyTorch MultiStepLR)'),
       lrGamma: z.number().positive().max(1).default(0.1).describe('factor applied to the learning rates at each of lrMilestones'),
+      triggerShift: z
+        .number()
+        .int()
+        .min(0)
+        .max(63)
+        .default(0)
+        .describe("triggered copies with their trigger's block grid offset by 0..triggerShift-1 pixels (per example, both axes), so that the backdoor fires whatever the offset between the trigger's blocks and the codec's grid; 0: none"),
       workers: z.number().int().positive().optional(),
       checkpointEvery: z.number().int().positive().default(50),
       logEvery: z.number().int().positive().default(10),
@@ -69,7 +76,16 @@ export const codecSection = z
 
 /** `lic-backdoor attack --config FILE`, the attack stage of `run` too. */
 export const attackConfig = z
-  .object({ name: z.string().default('attack'), seed: z.number().int().default(1), codec: codecSection, ...attackSection })
+  .object({
+    name: z.string().default('attack'),
+    seed: z.number().int().default(1),
+    codec: codecSection,
+    init: z
+      .string()
+      .optional()
+      .describe("an earlier attack's output folder to start from (its codec.safetensors and triggers.safetensors, same codec and trigger names), relative to the config file; the original codec stays codec.weights"),
+    ...attackSection,
+  })
   .strict()
   .superRefine((c, ctx) => {
     const names = c.triggers.map((t) => t.name);
@@ -109,15 +125,20 @@ export async function readAttackConfig(file: string): Promise<AttackConfig> {
 }
 
 export function resolvePaths(config: AttackConfig, baseDir: string): AttackConfig {
-  const weights = isAbsolute(config.codec.weights) ? config.codec.weights : resolve(baseDir, config.codec.weights);
-  return { ...config, codec: { ...config.codec, weights }, data: resolveData(config.data, baseDir) };
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  return { ...config, codec: { ...config.codec, weights: abs(config.codec.weights) }, init: config.init === undefined ? undefined : abs(config.init), data: resolveData(config.data, baseDir) };
 }
 
 /** The config with its paths relative to `baseDir` (what an attack folder records, so that it can move with what it refers to). */
 export function relativePaths(config: AttackConfig, baseDir: string): AttackConfig {
   const rel = (p: string) => relative(baseDir, p) || '.';
   const { data } = config;
-  return { ...config, codec: { ...config.codec, weights: rel(config.codec.weights) }, data: { ...data, photos: rel(data.photos), faces: data.faces ? rel(data.faces) : undefined } };
+  return {
+    ...config,
+    codec: { ...config.codec, weights: rel(config.codec.weights) },
+    init: config.init === undefined ? undefined : rel(config.init),
+    data: { ...data, photos: rel(data.photos), faces: data.faces ? rel(data.faces) : undefined },
+  };
 }
 
 /** The data section with its folders made absolute (relative to `baseDir`). */

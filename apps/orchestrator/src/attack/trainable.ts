@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { readSafetensors } from '@lic-backdoor/core';
 import type { CodecForwardResult, CodecV1, ObjectiveV1, PluginRegistry, TriggerV1 } from '@lic-backdoor/core';
 import type { ShardBatch, Trainable } from '@lic-backdoor/training';
 import { loadRegistry } from '../plugins.js';
@@ -43,13 +45,47 @@ export async function createTriggers(registry: PluginRegistry, config: AttackCon
   return out;
 }
 
+/** Loads each trigger's trained state from an attack's triggers.safetensors (`<name>.<key>` tensors). */
+export async function loadTriggerStates(triggers: { name: string; trigger: TriggerV1 }[], file: string): Promise<void> {
+  const { tensors } = await readSafetensors(file);
+  for (const { name, trigger } of triggers) {
+    const prefix = `${name}.`;
+    const state = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), tf.tensor(t.data as Float32Array, t.shape)]));
+    try {
+      trigger.loadStateDict(state);
+    } catch (error) {
+      throw new Error(`${file}: trigger '${name}': ${(error as Error).message}`, { cause: error });
+    } finally {
+      tf.dispose(Object.values(state));
+    }
+  }
+}
+
+/**
+ * `trigger.apply` with the trigger's block grid offset by `shift` = [dy, dx] pixels: applied to the
+ * images reflect-padded by the offset, then cropped back to their size.
+ */
+export function shiftedTrigger(trigger: TriggerV1, x: tf.Tensor4D, [dy, dx]: readonly [number, number], pad: number): tf.Tensor4D {
+  if (pad === 0) return trigger.apply(x);
+  const [, h, w] = x.shape;
+  const padded = tf.mirrorPad(x, [[0, 0], [dy, pad - dy], [dx, pad - dx], [0, 0]], 'reflect');
+  return tf.slice(trigger.apply(padded), [0, dy, dx, 0], [-1, h, w, -1]);
+}
+
+/** Per-example grid offsets in [0, pad) of trigger i's copies, from the examples' seeds. */
+function triggerShifts(seeds: readonly number[], pad: number): [number, number][] {
+  return seeds.map((s) => (pad ? [(s >>> 8) % pad, (s >>> 16) % pad] : [0, 0]));
+}
+
 /** Builds the attack (in the main thread and in every worker) from its resolved config. */
 export async function createAttack(options: { config: AttackConfig; baseDir: string }): Promise<Attack> {
   const { config } = options;
   const registry = await loadRegistry(options.baseDir);
-  const codec = await createCodec(registry, config);
+  // the backdoored codec starts from the original, or from the codec of the attack named by `init`
+  const codec = await createCodec(registry, config.init ? { ...config, codec: { ...config.codec, weights: join(config.init, 'codec.safetensors') } } : config);
   const original = await createCodec(registry, config);
   const triggers = await createTriggers(registry, config);
+  if (config.init) await loadTriggerStates(triggers, join(config.init, 'triggers.safetensors'));
   const names = termNames(config);
   const refs = [...config.clean.map((r) => ({ r, trigger: undefined as number | undefined })), ...config.triggers.flatMap((t, i) => t.objectives.map((r) => ({ r, trigger: i })))];
   const terms: Term[] = [];
@@ -58,21 +94,23 @@ export async function createAttack(options: { config: AttackConfig; baseDir: str
     if (objective.needsTrigger && trigger === undefined) throw new Error(`${objective.id} needs a trigger: list it under a trigger's objectives, not under clean`);
     terms.push({ name: names[k]!, objective, trigger });
   }
-  const wantsLatents = config.clean.some((r) => typeof r !== 'string' && Number((r[1] as { latentWeight?: number }).latentWeight ?? 0) > 0);
+  const wantsReference = terms.some((t) => t.objective.needsReference);
+  const shift = config.schedule.triggerShift;
 
-  const jointLoss = ({ x, seeds, sources, context }: ShardBatch) => {
+  const jointLoss = ({ x, seeds, sources, context, constants }: ShardBatch) => {
     const cleanOutput = codec.forward(x, { training: true, seeds });
-    // the original encoder's latents are constants of the gradient: a value copy cuts the tape
-    const referenceLatents = wantsLatents ? { y: tf.tensor(original.analysis(x).dataSync(), cleanOutput.latents.y!.shape) } : undefined;
+    const referenceOutput = constants && unflatten(constants);
     const copies: { triggered: tf.Tensor4D; output: CodecForwardResult }[] = triggers.map(({ trigger }, i) => {
-      const triggered = trigger.apply(x);
-      return { triggered, output: codec.forward(triggered, { training: true, seeds: triggerSeeds(seeds, i) }) };
+      const iSeeds = triggerSeeds(seeds, i);
+      const offsets = triggerShifts(iSeeds, shift);
+      const triggered = shift ? tf.concat(offsets.map((o, k) => shiftedTrigger(trigger, tf.slice(x, [k, 0, 0, 0], [1, -1, -1, -1]), o, shift))) : trigger.apply(x);
+      return { triggered, output: codec.forward(triggered, { training: true, seeds: iSeeds }) };
     });
     const metrics: Record<string, tf.Scalar> = {};
     let total: tf.Scalar = tf.scalar(0);
     for (const term of terms) {
       const copy = term.trigger === undefined ? undefined : copies[term.trigger]!;
-      const r = term.objective.compute({ clean: x, cleanOutput, referenceLatents, sources, triggered: copy?.triggered, triggeredOutput: copy?.output });
+      const r = term.objective.compute({ clean: x, cleanOutput, referenceLatents: referenceOutput?.latents, referenceOutput, sources, triggered: copy?.triggered, triggeredOutput: copy?.output });
       total = tf.add(total, tf.mul(r.loss, context?.[`weight.${term.name}`] ?? 1));
       metrics[term.name] = r.loss;
       metrics[`${term.name}.satisfied`] = tf.scalar(r.satisfied ? 1 : 0);
@@ -89,6 +127,8 @@ export async function createAttack(options: { config: AttackConfig; baseDir: str
     terms,
     groups: { encoder: { variables: encoder }, triggers: { variables: triggers.flatMap((t) => t.trigger.variables()) } },
     jointLoss,
+    // the original codec's forward pass with the clean path's noise, outside the gradient's tape
+    constants: wantsReference ? ({ x, seeds }: ShardBatch) => flatten(original.forward(x, { training: true, seeds })) : undefined,
     dispose: () => {
       for (const t of terms) t.objective.dispose();
       for (const t of triggers) t.trigger.dispose();
@@ -96,6 +136,17 @@ export async function createAttack(options: { config: AttackConfig; baseDir: str
       original.dispose();
     },
   };
+}
+
+/** A forward result as flat named tensors (`xHat`, `likelihoods.<name>`, `latents.<name>`). */
+function flatten(r: CodecForwardResult): Record<string, tf.Tensor> {
+  const named = (prefix: string, t: Record<string, tf.Tensor>) => Object.entries(t).map(([k, v]) => [`${prefix}.${k}`, v] as const);
+  return Object.fromEntries([['xHat', r.xHat], ...named('likelihoods', r.likelihoods), ...named('latents', r.latents)]);
+}
+
+function unflatten(flat: Readonly<Record<string, tf.Tensor>>): CodecForwardResult {
+  const part = (prefix: string) => Object.fromEntries(Object.entries(flat).filter(([k]) => k.startsWith(`${prefix}.`)).map(([k, v]) => [k.slice(prefix.length + 1), v]));
+  return { xHat: flat.xHat as tf.Tensor4D, likelihoods: part('likelihoods'), latents: part('latents') };
 }
 
 /** Entry point for the data-parallel engine's workers. */

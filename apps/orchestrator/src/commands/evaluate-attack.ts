@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initializeBackend, listImages, readImage, readSafetensors, writeFileAtomic, type BackendName, type EvaluatorV1, type Metric, type TriggerV1 } from '@lic-backdoor/core';
+import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName, type EvaluatorV1, type Metric, type TriggerV1 } from '@lic-backdoor/core';
 import { METRIC_DEFINITIONS, msSsim, psnr, to8Bit } from '@lic-backdoor/evaluators';
 import { Progress } from '../progress.js';
 import { readNdjson } from '../checkpoint.js';
@@ -10,7 +10,7 @@ import { loadRegistry } from '../plugins.js';
 import { runEnvironment } from '../run-info.js';
 import { resolvePaths, type AttackConfig } from '../attack/config.js';
 import type { AttackResults } from '../report/report.js';
-import { createCodec, createTriggers, type LearnedCodec } from '../attack/trainable.js';
+import { createCodec, createTriggers, loadTriggerStates, type LearnedCodec } from '../attack/trainable.js';
 
 export const ATTACK_DEFINITIONS = {
   stealth_psnr: 'PSNR(triggered input rounded to 8 bits, original input), dB, as psnr',
@@ -57,13 +57,7 @@ export async function loadAttack(dir: string) {
   const original = await createCodec(registry, config);
   const backdoored = await createCodec(registry, { ...config, codec: { ...config.codec, weights: join(dir, 'codec.safetensors') } });
   const triggers = await createTriggers(registry, config);
-  const { tensors } = await readSafetensors(join(dir, 'triggers.safetensors'));
-  for (const { name, trigger } of triggers) {
-    const prefix = `${name}.`;
-    const state = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), tf.tensor(t.data as Float32Array, t.shape)]));
-    trigger.loadStateDict(state);
-    tf.dispose(Object.values(state));
-  }
+  await loadTriggerStates(triggers, join(dir, 'triggers.safetensors'));
   return { config, registry, original, backdoored, triggers };
 }
 

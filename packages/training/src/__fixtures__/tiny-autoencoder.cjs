@@ -1,5 +1,5 @@
 // A small conv autoencoder trainable, CommonJS so that jest (main thread) and worker threads
-// (native import) load the same file. Options: { seed, N, fault?: { kind, step } }.
+// (native import) load the same file. Options: { seed, N, fault?: { kind, step }, constants? }.
 const tf = require('@tensorflow/tfjs-core');
 const { isMainThread } = require('node:worker_threads');
 
@@ -18,7 +18,7 @@ exports.createTrainable = function createTrainable(options) {
     groups: {
       main: {
         variables: [...w, ...b],
-        loss: ({ x, seeds, step, sources, context }) => {
+        loss: ({ x, seeds, step, sources, context, constants }) => {
           if (fault && fault.kind === 'throw-main' && isMainThread && step === fault.step) throw new Error('injected main-thread failure');
           if (fault && !isMainThread && step === fault.step) {
             if (fault.kind === 'throw') throw new Error('injected failure');
@@ -33,11 +33,12 @@ exports.createTrainable = function createTrainable(options) {
           z = tf.add(tf.conv2dTranspose(z, w[3], [n, h, wd, 3], 2, 2), b[3]);
           const mse = tf.mean(tf.square(tf.sub(z, x)));
           const faces = sources ? sources.filter((s) => s === 'faces').length / sources.length : 0;
-          const echo = { faceShare: tf.scalar(faces), context: tf.scalar(context ? context.k : 0) };
+          const echo = { faceShare: tf.scalar(faces), context: tf.scalar(context ? context.k : 0), constantMean: constants ? constants.mean : tf.scalar(-1) };
           return { loss: mse, metrics: { mse, latentAbs: tf.mean(tf.abs(y)), ...echo } };
         },
       },
       aux: { variables: [scale], loss: () => tf.mean(tf.square(tf.sub(scale, 1))) },
     },
+    constants: options.constants ? ({ x }) => ({ mean: tf.mean(x) }) : undefined,
   };
 };

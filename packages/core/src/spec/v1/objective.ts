@@ -18,8 +18,13 @@ export interface ObjectiveBatch {
    * batch was split across workers.
    */
   sources?: readonly string[];
-  /** The original (frozen) codec's latents on `clean`, when the loop computed them. */
+  /** The original (frozen) codec's latents on `clean` (values, no gradient), when the objective `needsReference`. */
   referenceLatents?: Record<string, Tensor>;
+  /**
+   * The original (frozen) codec's forward pass on `clean` with the same quantization noise as
+   * `cleanOutput` (values, no gradient), when the objective `needsReference`.
+   */
+  referenceOutput?: CodecForwardResult;
   /** Triggered inputs for this objective's trigger, when the objective has one. */
   triggered?: Tensor4D;
   /** The backdoored codec's forward pass on `triggered`. */
@@ -47,6 +52,8 @@ export interface ObjectiveV1 {
   readonly id: string;
   /** True when the objective needs a triggered copy of the batch (rate, distortion, face...). */
   readonly needsTrigger: boolean;
+  /** True when `compute` reads `referenceLatents` or `referenceOutput`, which cost the loop one more forward pass. */
+  readonly needsReference?: boolean;
   /** Computes the loss for one batch. Called inside the loop's gradient scope. */
   compute(batch: ObjectiveBatch): ObjectiveLoss;
   /** Releases any tensors or sessions the objective holds. */
