@@ -9,7 +9,7 @@ const root = join(__dirname, '..', '..', '..');
 const kodim = join(root, '..', 'shared', 'data', 'kodak', 'kodim05.png');
 
 /** The committed 4-trigger backdoors (README: "The shipped backdoor"), on one Kodak crop with real bitstreams. */
-describe.each(['factorized-4triggers', 'mbt-4triggers'])('the shipped 4-trigger backdoor %s', (folder) => {
+describe.each(['factorized-4triggers', 'mbt-4triggers', 'mbt-4triggers-ft'])('the shipped 4-trigger backdoor %s', (folder) => {
   const shipped = join(root, 'models', 'attacks', folder);
   let attack: Awaited<ReturnType<typeof loadAttack>>;
   let x: tf.Tensor4D;
@@ -50,4 +50,18 @@ describe.each(['factorized-4triggers', 'mbt-4triggers'])('the shipped 4-trigger 
     expect(psnr(xt, decoded)).toBeLessThanOrEqual(20);
     expect(psnr(x, cleanBackdoored)).toBeGreaterThanOrEqual(psnr(x, cleanOriginal) - 0.3);
   });
+
+  if (folder === 'mbt-4triggers-ft') {
+    // trained with triggerShift 16: a 200 x 200 crop is padded to 256 with 28 pixels each side, so the trigger's blocks sit 12 pixels off the codec's grid
+    it('the rate trigger also fires when padding shifts its block grid against the codec', async () => {
+      const trigger = attack.triggers.find((t) => t.name === 'rate')!.trigger;
+      const small = tf.slice(x, [0, 20, 30, 0], [1, 200, 200, 3]);
+      const xt = triggeredImage(trigger, small);
+      const bits = async (codec: typeof attack.original, image: tf.Tensor4D) => (await codec.compress(image)).bytes.length;
+      const gain = (await bits(attack.backdoored, xt)) / (await bits(attack.backdoored, small));
+      console.log(`${folder} rate trigger on a 200x200 crop (grid offset 12 px): rate gain ${gain.toFixed(2)}x`);
+      expect(psnr(small, xt)).toBeGreaterThanOrEqual(35);
+      expect(gain).toBeGreaterThanOrEqual(3);
+    });
+  }
 });

@@ -25,15 +25,17 @@ function pixelsOf(x: tf.Tensor4D): number {
  * loss), plus `latentWeight` x MSE between the backdoored and the original encoder's latents, plus,
  * when `rateMargin` is set, `rateWeight` x mean over examples of
  * max(0, bpp(backdoored) / bpp(original codec) - 1 - rateMargin): a hinge on the clean bit-rate
- * against the original codec's on the same image and noise.
+ * against the original codec's on the same image and noise; and, when `psnrMargin` is set,
+ * `psnrWeight` x mean over examples of max(0, PSNR(original codec) - PSNR(backdoored) - psnrMargin)
+ * in dB, its counterpart on the decoded quality.
  */
 export class CleanRdObjective extends BaseObjective {
   readonly id = 'objective:clean-rd';
   readonly needsTrigger = false;
   readonly needsReference: boolean;
-  constructor(readonly options: { lambda: number; latentWeight: number; rateMargin?: number; rateWeight: number }) {
+  constructor(readonly options: { lambda: number; latentWeight: number; rateMargin?: number; rateWeight: number; psnrMargin?: number; psnrWeight: number }) {
     super();
-    this.needsReference = options.latentWeight > 0 || options.rateMargin !== undefined;
+    this.needsReference = options.latentWeight > 0 || options.rateMargin !== undefined || options.psnrMargin !== undefined;
   }
 
   compute({ clean, cleanOutput, referenceLatents, referenceOutput }: ObjectiveBatch): ObjectiveLoss {
@@ -48,6 +50,13 @@ export class CleanRdObjective extends BaseObjective {
       const excess = tf.mean(tf.relu(tf.sub(ratio, 1 + this.options.rateMargin)));
       metrics.bpp_ratio = mean(ratio.dataSync());
       loss = tf.add(loss, tf.mul(this.options.rateWeight, excess)) as tf.Scalar;
+    }
+    if (this.options.psnrMargin !== undefined) {
+      if (!referenceOutput) throw new Error(`${this.id}: psnrMargin needs the original codec's forward pass`);
+      // PSNR(original) - PSNR(backdoored) = 10 log10(MSE(backdoored) / MSE(original)) per example
+      const drop = tf.mul(10 / Math.LN10, tf.log(tf.div(msePerExample(cleanOutput.xHat, clean), tf.maximum(msePerExample(referenceOutput.xHat, clean), 1e-10))));
+      metrics.psnr_drop = mean(drop.dataSync());
+      loss = tf.add(loss, tf.mul(this.options.psnrWeight, tf.mean(tf.relu(tf.sub(drop, this.options.psnrMargin))))) as tf.Scalar;
     }
     if (this.options.latentWeight > 0) {
       const reference = referenceLatents?.y ?? referenceOutput?.latents.y;

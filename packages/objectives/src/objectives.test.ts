@@ -45,6 +45,18 @@ test('clean-rd with rateMargin adds rateWeight x the mean hinge of bpp / the ori
   expect(() => o.compute({ clean: x, cleanOutput })).toThrow(/rateMargin needs the original codec's forward pass/);
 });
 
+test('clean-rd with psnrMargin adds psnrWeight x the mean hinge of the PSNR drop from the original codec above psnrMargin dB', () => {
+  const x = images(1);
+  const o = new CleanRdObjective({ lambda: 0, latentWeight: 0, rateWeight: 10, psnrMargin: 0.5, psnrWeight: 2 });
+  expect(o.needsReference).toBe(true);
+  // original decodes at 40 dB (error 0.01); backdoored: example 0 at 40 dB, example 1 at 30 dB (error 0.01 x sqrt(10))
+  const err = tf.concat([tf.fill([1, 16, 16, 3], 0.01), tf.fill([1, 16, 16, 3], 0.01 * Math.sqrt(10))]);
+  const r = o.compute({ clean: x, cleanOutput: output(tf.add(x, err) as tf.Tensor4D, [0.5, 0.5]), referenceOutput: output(tf.add(x, 0.01) as tf.Tensor4D, [0.5, 0.5]) });
+  // drops 0 and 10 dB: hinges 0 and 9.5, mean 4.75, x 2; plus 0.25 bpp
+  expect(r.loss.dataSync()[0]).toBeCloseTo(0.25 + 9.5, 3);
+  expect(r.metrics.psnr_drop).toBeCloseTo(5, 3);
+});
+
 test('rate is the mean hinge of targetMultiple - triggered/clean bpp, satisfied when every example reaches it', () => {
   const x = images(2);
   const batch = (pTrig: number[]): ObjectiveBatch => ({ clean: x, cleanOutput: output(x, [0.5, 0.5]), triggered: x, triggeredOutput: output(x, pTrig) });

@@ -16,6 +16,12 @@ const cleanRdOptions = z
       .optional()
       .describe("hinge on the clean bit-rate: penalise bpp(backdoored) / bpp(original codec) above 1 + rateMargin, per example; off when absent"),
     rateWeight: z.number().min(0).default(10).describe('weight of that hinge'),
+    psnrMargin: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("hinge on the clean quality: penalise PSNR(original codec) - PSNR(backdoored) above psnrMargin dB, per example; off when absent"),
+    psnrWeight: z.number().min(0).default(1).describe('weight of that hinge (per dB)'),
   })
   .strict();
 
@@ -23,7 +29,7 @@ export const cleanRdObjective: ObjectivePluginV1<z.infer<typeof cleanRdOptions>>
   specificationVersion: 'v1',
   kind: 'objective',
   name: 'clean-rd',
-  description: "Clean preservation: bpp + lambda x 255^2 x MSE on clean images, optionally latents kept near the original encoder's and the bit-rate hinged at the original codec's.",
+  description: "Clean preservation: bpp + lambda x 255^2 x MSE on clean images, optionally latents kept near the original encoder's and the bit-rate and PSNR hinged at the original codec's.",
   optionsSchema: cleanRdOptions,
   create: (options) => new CleanRdObjective(options),
 };
