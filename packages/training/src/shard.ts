@@ -60,7 +60,14 @@ export interface ShardResult {
  */
 export function computeShard(trainable: Trainable, entries: readonly SlotLayout[], shard: ShardBatch, weight: number, grads: Float32Array): ShardResult {
   const constants = trainable.constants ? tf.tidy(() => trainable.constants!(shard)) : undefined;
-  const batch: ShardBatch = constants ? { ...shard, constants } : shard;
+  try {
+    return computePasses(trainable, entries, constants ? { ...shard, constants } : shard, weight, grads);
+  } finally {
+    if (constants) tf.dispose(Object.values(constants));
+  }
+}
+
+function computePasses(trainable: Trainable, entries: readonly SlotLayout[], batch: ShardBatch, weight: number, grads: Float32Array): ShardResult {
   const result: ShardResult = { losses: {}, metrics: {} };
   const groups = Object.keys(trainable.groups).sort();
   const passes: { name: string; members: string[]; loss: (b: ShardBatch) => LossOutput }[] = [];
@@ -98,6 +105,5 @@ export function computeShard(trainable: Trainable, entries: readonly SlotLayout[
     }
     tf.dispose([value, ...Object.values(g), ...Object.values(metrics)]);
   }
-  if (constants) tf.dispose(Object.values(constants));
   return result;
 }

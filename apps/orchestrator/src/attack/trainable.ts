@@ -72,7 +72,7 @@ export function shiftedTrigger(trigger: TriggerV1, x: tf.Tensor4D, [dy, dx]: rea
   return tf.slice(trigger.apply(padded), [0, dy, dx, 0], [-1, h, w, -1]);
 }
 
-/** Per-example grid offsets in [0, pad) of trigger i's copies, from the examples' seeds. */
+/** Per-example grid offsets [dy, dx] in [0, pad), from the examples' seeds (each trigger's copies have their own). */
 function triggerShifts(seeds: readonly number[], pad: number): [number, number][] {
   return seeds.map((s) => (pad ? [(s >>> 8) % pad, (s >>> 16) % pad] : [0, 0]));
 }
