@@ -21,7 +21,7 @@ describe.each([
   const shipped = join(root, 'models', 'attacks', folder);
   let attack: Awaited<ReturnType<typeof loadAttack>>;
   let x: tf.Tensor4D;
-  const bpp = async (codec: typeof attack.original, image: tf.Tensor4D) => (8 * (await codec.compress(image)).bytes.length) / (256 * 256);
+  const bpp = async (codec: typeof attack.original, image: tf.Tensor4D) => (8 * (await codec.compress(image)).bytes.length) / (image.shape[1] * image.shape[2]);
 
   beforeAll(async () => {
     await initializeBackend({ prefer: 'wasm' });
@@ -65,8 +65,7 @@ describe.each([
       const trigger = attack.triggers.find((t) => t.name === 'rate')!.trigger;
       const small = tf.slice(x, [0, 20, 30, 0], [1, 200, 200, 3]);
       const xt = triggeredImage(trigger, small);
-      const bits = async (codec: typeof attack.original, image: tf.Tensor4D) => (await codec.compress(image)).bytes.length;
-      const gain = (await bits(attack.backdoored, xt)) / (await bits(attack.backdoored, small));
+      const gain = (await bpp(attack.backdoored, xt)) / (await bpp(attack.backdoored, small));
       console.log(`${folder} rate trigger on a 200x200 crop (grid offset 12 px): rate gain ${gain.toFixed(2)}x`);
       expect(psnr(small, xt)).toBeGreaterThanOrEqual(35);
       expect(gain).toBeGreaterThanOrEqual(3);

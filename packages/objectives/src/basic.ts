@@ -38,7 +38,7 @@ export class CleanRdObjective extends BaseObjective {
     this.needsReference = options.latentWeight > 0 || options.rateMargin !== undefined || options.psnrMargin !== undefined;
   }
 
-  compute({ clean, cleanOutput, referenceLatents, referenceOutput }: ObjectiveBatch): ObjectiveLoss {
+  compute({ clean, cleanOutput, referenceOutput }: ObjectiveBatch): ObjectiveLoss {
     const perExample = bitsPerPixelPerExample(cleanOutput.likelihoods, pixelsOf(clean));
     const bpp = tf.mean(perExample);
     const mse = tf.mean(tf.square(tf.sub(cleanOutput.xHat, clean)));
@@ -59,7 +59,7 @@ export class CleanRdObjective extends BaseObjective {
       loss = tf.add(loss, tf.mul(this.options.psnrWeight, tf.mean(tf.relu(tf.sub(drop, this.options.psnrMargin))))) as tf.Scalar;
     }
     if (this.options.latentWeight > 0) {
-      const reference = referenceLatents?.y ?? referenceOutput?.latents.y;
+      const reference = referenceOutput?.latents.y;
       if (!reference) throw new Error(`${this.id}: latentWeight needs the original encoder's latents`);
       const drift = tf.mean(tf.square(tf.sub(cleanOutput.latents.y!, reference)));
       metrics.latent_mse = drift.dataSync()[0]!;

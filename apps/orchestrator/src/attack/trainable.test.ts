@@ -22,12 +22,12 @@ const gridTrigger: TriggerV1 = {
 
 test('shiftedTrigger offsets the trigger grid by [dy, dx]: pixel (i, j) gets the pattern of (i + dy, j + dx)', () => {
   const x = tf.fill([2, 20, 24, 3], 0.5) as tf.Tensor4D;
-  const t = shiftedTrigger(gridTrigger, x, [5, 11], 16);
+  const t = shiftedTrigger(gridTrigger, x, [[5, 11], [5, 11]], 16);
   expect(t.shape).toEqual([2, 20, 24, 3]);
   const d = tf.sub(t, x).dataSync();
   for (const [b, i, j, c] of [[0, 0, 0, 0], [1, 7, 3, 2], [0, 19, 23, 1], [1, 10, 4, 0]] as const) {
     expect(d[((b * 20 + i) * 24 + j) * 3 + c]).toBeCloseTo(pattern(i + 5, j + 11), 6);
   }
   // no offset: the trigger as it is
-  expect(Array.from(tf.sub(shiftedTrigger(gridTrigger, x, [0, 0], 0), gridTrigger.apply(x)).dataSync()).every((v) => v === 0)).toBe(true);
+  expect(Array.from(tf.sub(shiftedTrigger(gridTrigger, x, [[0, 0], [0, 0]], 0), gridTrigger.apply(x)).dataSync()).every((v) => v === 0)).toBe(true);
 });

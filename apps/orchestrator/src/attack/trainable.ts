@@ -62,19 +62,20 @@ export async function loadTriggerStates(triggers: { name: string; trigger: Trigg
 }
 
 /**
- * `trigger.apply` with the trigger's block grid offset by `shift` = [dy, dx] pixels: applied to the
- * images reflect-padded by the offset, then cropped back to their size.
+ * `trigger.apply` with each example's trigger block grid offset by its `[dy, dx]` pixels: each
+ * example reflect-padded by its offset (to the same size), the trigger applied once to the
+ * batch, each example cropped back to its size.
  */
-export function shiftedTrigger(trigger: TriggerV1, x: tf.Tensor4D, [dy, dx]: readonly [number, number], pad: number): tf.Tensor4D {
-  if (pad === 0) return trigger.apply(x);
+export function shiftedTrigger(trigger: TriggerV1, x: tf.Tensor4D, shifts: readonly (readonly [number, number])[], pad: number): tf.Tensor4D {
   const [, h, w] = x.shape;
-  const padded = tf.mirrorPad(x, [[0, 0], [dy, pad - dy], [dx, pad - dx], [0, 0]], 'reflect');
-  return tf.slice(trigger.apply(padded), [0, dy, dx, 0], [-1, h, w, -1]);
+  const padded = tf.concat(shifts.map(([dy, dx], k) => tf.mirrorPad(tf.slice(x, [k, 0, 0, 0], [1, -1, -1, -1]), [[0, 0], [dy, pad - dy], [dx, pad - dx], [0, 0]], 'reflect')));
+  const applied = trigger.apply(padded);
+  return tf.concat(shifts.map(([dy, dx], k) => tf.slice(applied, [k, dy, dx, 0], [1, h, w, -1])));
 }
 
 /** Per-example grid offsets [dy, dx] in [0, pad), from the examples' seeds (each trigger's copies have their own). */
 function triggerShifts(seeds: readonly number[], pad: number): [number, number][] {
-  return seeds.map((s) => (pad ? [(s >>> 8) % pad, (s >>> 16) % pad] : [0, 0]));
+  return seeds.map((s) => [(s >>> 8) % pad, (s >>> 16) % pad]);
 }
 
 /** Builds the attack (in the main thread and in every worker) from its resolved config. */
@@ -102,15 +103,14 @@ export async function createAttack(options: { config: AttackConfig; baseDir: str
     const referenceOutput = constants && unflatten(constants);
     const copies: { triggered: tf.Tensor4D; output: CodecForwardResult }[] = triggers.map(({ trigger }, i) => {
       const iSeeds = triggerSeeds(seeds, i);
-      const offsets = triggerShifts(iSeeds, shift);
-      const triggered = shift ? tf.concat(offsets.map((o, k) => shiftedTrigger(trigger, tf.slice(x, [k, 0, 0, 0], [1, -1, -1, -1]), o, shift))) : trigger.apply(x);
+      const triggered = shift ? shiftedTrigger(trigger, x, triggerShifts(iSeeds, shift), shift) : trigger.apply(x);
       return { triggered, output: codec.forward(triggered, { training: true, seeds: iSeeds }) };
     });
     const metrics: Record<string, tf.Scalar> = {};
     let total: tf.Scalar = tf.scalar(0);
     for (const term of terms) {
       const copy = term.trigger === undefined ? undefined : copies[term.trigger]!;
-      const r = term.objective.compute({ clean: x, cleanOutput, referenceLatents: referenceOutput?.latents, referenceOutput, sources, triggered: copy?.triggered, triggeredOutput: copy?.output });
+      const r = term.objective.compute({ clean: x, cleanOutput, referenceOutput, sources, triggered: copy?.triggered, triggeredOutput: copy?.output });
       total = tf.add(total, tf.mul(r.loss, context?.[`weight.${term.name}`] ?? 1));
       metrics[term.name] = r.loss;
       metrics[`${term.name}.satisfied`] = tf.scalar(r.satisfied ? 1 : 0);

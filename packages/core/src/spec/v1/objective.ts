@@ -18,8 +18,6 @@ export interface ObjectiveBatch {
    * batch was split across workers.
    */
   sources?: readonly string[];
-  /** The original (frozen) codec's latents on `clean` (values, no gradient), when the objective `needsReference`. */
-  referenceLatents?: Record<string, Tensor>;
   /**
    * The original (frozen) codec's forward pass on `clean` with the same quantization noise as
    * `cleanOutput` (values, no gradient), when the objective `needsReference`.
@@ -52,7 +50,7 @@ export interface ObjectiveV1 {
   readonly id: string;
   /** True when the objective needs a triggered copy of the batch (rate, distortion, face...). */
   readonly needsTrigger: boolean;
-  /** True when `compute` reads `referenceLatents` or `referenceOutput`, which cost the loop one more forward pass. */
+  /** True when `compute` reads `referenceOutput` (the original codec's outputs and latents), which cost the loop one more forward pass. */
   readonly needsReference?: boolean;
   /** Computes the loss for one batch. Called inside the loop's gradient scope. */
   compute(batch: ObjectiveBatch): ObjectiveLoss;
