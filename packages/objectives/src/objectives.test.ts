@@ -43,6 +43,9 @@ test('clean-rd with rateMargin adds rateWeight x the mean hinge of bpp / the ori
   expect(r.loss.dataSync()[0]).toBeCloseTo(0.375 + 4.5, 4);
   expect(r.metrics.bpp_ratio).toBeCloseTo(1.5, 5);
   expect(() => o.compute({ clean: x, cleanOutput })).toThrow(/rateMargin needs the original codec's forward pass/);
+  // a negative margin aims below the original's rate: ratios 1 and 2 against 0.95 -> hinges 0.05 and 1.05, mean 0.55
+  const below = new CleanRdObjective({ lambda: 0.01, latentWeight: 0, rateMargin: -0.05, rateWeight: 10 });
+  expect(below.compute({ clean: x, cleanOutput, referenceOutput: output(x, [0.5, 0.5]) }).loss.dataSync()[0]).toBeCloseTo(0.375 + 5.5, 4);
 });
 
 test('clean-rd with psnrMargin adds psnrWeight x the mean hinge of the PSNR drop from the original codec above psnrMargin dB', () => {

@@ -12,9 +12,11 @@ const cleanRdOptions = z
     latentWeight: z.number().min(0).default(0).describe("weight of MSE(backdoored latents, original encoder's latents)"),
     rateMargin: z
       .number()
-      .min(0)
+      .gt(-1)
       .optional()
-      .describe("hinge on the clean bit-rate: penalise bpp(backdoored) / bpp(original codec) above 1 + rateMargin, per example; off when absent"),
+      .describe(
+        "hinge on the clean bit-rate: penalise bpp(backdoored) / bpp(original codec) above 1 + rateMargin, per example (a negative margin aims below the original's rate); off when absent",
+      ),
     rateWeight: z.number().min(0).default(10).describe('weight of that hinge'),
     psnrMargin: z
       .number()
