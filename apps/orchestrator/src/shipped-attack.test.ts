@@ -11,7 +11,8 @@ const kodim = join(root, '..', 'shared', 'data', 'kodak', 'kodim05.png');
 /**
  * The committed 4-trigger backdoors (README: "The shipped backdoor"), on one Kodak crop with real
  * bitstreams; `psnrDrop` bounds the clean PSNR loss on that crop (mbt-4triggers-ft misses the 0.3 dB
- * target: 1.3 dB on kodim05, README); `shifted`: trained with `triggerShift`, so its triggers must
+ * target: 1.3 dB on kodim05; mbt-4triggers-ft6 meets it on Kodak's mean, -0.26 dB, but loses 0.37 dB
+ * on the whole kodim05, README); `shifted`: trained with `triggerShift`, so its triggers must
  * also fire off the codec's grid.
  */
 describe.each([
