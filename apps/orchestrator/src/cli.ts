@@ -16,6 +16,7 @@ import { crossDecode } from './commands/cross-decode.js';
 import { attack } from './commands/attack.js';
 import { evaluateAttack, parseShard } from './commands/evaluate-attack.js';
 import { run } from './commands/run.js';
+import { checkConfig } from './commands/check-config.js';
 import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
 
 const program = new Command()
@@ -112,6 +113,12 @@ program
   .option('--workers <k>', 'data-parallel shards (default: the config, else the number of cores)', integer)
   .addOption(backendOption())
   .action(attack);
+
+program
+  .command('check-config')
+  .description('validate run and attack configs as `run` and `attack` do before training (schema, plugins and options, data folders, codec weights), creating nothing')
+  .argument('<files...>', 'config files (YAML or JSON), e.g. configs/*.yaml')
+  .action(checkConfig);
 
 program
   .command('evaluate-attack')

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -116,12 +116,32 @@ describe('run', () => {
     ['an unknown plugin', { attack: { data: { photos: join(shared, 'photos') }, triggers: [{ name: 'x', trigger: 'nope', objectives: ['rate'] }], schedule: { steps: 1 } } }, /triggers\.0\.trigger: .*nope/],
     ['a wrong type', { seed: 'four' }, /seed: .*number/],
     ['a missing data folder', { evaluate: { data: '/nonexistent/kodak' } }, /evaluate\.data: \/nonexistent\/kodak does not exist/],
-  ])('%s fails before any training, naming the problem', (_, patch, message) => {
+    ['a variant named main', { variants: [{ name: 'main', description: 'x' }] }, /variants\.0\.name: 'main' is taken/],
+  ])('%s fails before any training, naming the problem; check-config says the same', (_, patch, message) => {
     const out = join(base, `bad-${Math.random().toString(36).slice(2)}`);
-    const r = run('run', config(base, patch), '--out', out);
+    const file = config(base, patch);
+    const r = run('run', file, '--out', out);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(message);
     expect(existsSync(join(out, 'attack'))).toBe(false);
+    const check = run('check-config', file);
+    expect(check.code).toBe(1);
+    expect(check.err).toMatch(message);
+    expect(check.err).toMatch(/1 of 1 configs invalid/);
+  });
+
+  it('check-config: every config in configs/ is valid, run configs with their variants, attack configs with their triggers', () => {
+    const folder = join(root, 'configs');
+    const files = readdirSync(folder).filter((f) => f.endsWith('.yaml')).map((f) => join(folder, f));
+    expect(files.length).toBeGreaterThanOrEqual(10);
+    const r = run('check-config', ...files);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.out.trim().split('\n');
+    expect(lines).toHaveLength(files.length);
+    expect(lines.find((l) => l.includes('quickstart.yaml:'))).toMatch(/valid run config, 1 attack \(main\)$/);
+    expect(lines.find((l) => l.includes('baselines-kodak.yaml:'))).toMatch(/valid run config, 4 attacks \(main, fixed-frequency, patch, blend\)$/);
+    expect(lines.find((l) => l.includes('attack-4triggers-mbt-ft6.yaml:'))).toMatch(/valid attack config, 4 triggers, 120 steps$/);
   });
 
   it('report.html opens in headless Chromium: every image loads, no console errors, a screenshot that is not blank', async () => {

@@ -63,6 +63,10 @@ export const runConfig = z
   .strict()
   .superRefine((c, ctx) => {
     if (!c.codec.weights && !c.trainCodec) ctx.addIssue({ code: 'custom', path: ['codec', 'weights'], message: 'required unless trainCodec is given' });
+    c.variants.forEach((v, i) => {
+      const taken = v.name === 'main' || c.variants.findIndex((w) => w.name === v.name) !== i;
+      if (taken) ctx.addIssue({ code: 'custom', path: ['variants', i, 'name'], message: `'${v.name}' is taken (names are unique and 'main' is the configured attack)` });
+    });
   });
 
 export type RunConfig = z.infer<typeof runConfig>;
@@ -115,6 +119,35 @@ async function runDir(config: RunConfig, o: { out?: string; resume?: boolean }):
   return dir;
 }
 
+/** A run config read and checked: the config with absolute paths, and the attack config of the main attack and of each variant. */
+export interface CheckedRun {
+  configFile: string;
+  config: RunConfig;
+  /** main first; their `codec.weights` is the config's, or the config file itself when `trainCodec` makes the codec */
+  attacks: { name: string; description: string; config: AttackConfig }[];
+}
+
+/**
+ * Reads a run config and validates all of it (schema, plugins and their options, data folders and
+ * codec weights), creating nothing: what `run` does before anything trains.
+ */
+export async function readRunConfig(file: string): Promise<CheckedRun> {
+  const configFile = resolve(file);
+  const config = resolveRun(parseConfig(runConfig, await readFile(configFile, 'utf8').catch(() => {
+    throw new Error(`cannot read config ${configFile}`);
+  }), configFile), dirname(configFile));
+  // the codec may not exist yet when this run trains it: check everything else
+  const weights = config.codec.weights ?? configFile;
+  const attacks = [
+    { name: 'main', description: 'the configured attack', config: attackOf(config, weights, configFile) },
+    ...config.variants.map((v) => ({ name: v.name, description: v.description, config: attackOf(config, weights, configFile, v) })),
+  ];
+  if (config.trainCodec && !(await exists(config.trainCodec.data))) throw new Error(`trainCodec.data: ${config.trainCodec.data} does not exist`);
+  if (!(await exists(config.evaluate.data))) throw new Error(`evaluate.data: ${config.evaluate.data} does not exist`);
+  for (const a of attacks) await validateAttack(a.config, dirname(configFile));
+  return { configFile, config, attacks };
+}
+
 /**
  * `lic-backdoor run CONFIG.yaml`: validates the whole config (plugins, options, data folders)
  * before anything trains, then runs the stages train-codec, attack, evaluate (main attack and
@@ -122,20 +155,13 @@ async function runDir(config: RunConfig, o: { out?: string; resume?: boolean }):
  * run from its last checkpoint.
  */
 export async function run(file: string, o: { out?: string; resume?: boolean; workers?: number; backend?: BackendName }): Promise<void> {
-  const configFile = resolve(file);
-  const config = resolveRun(parseConfig(runConfig, await readFile(configFile, 'utf8').catch(() => {
-    throw new Error(`cannot read config ${configFile}`);
-  }), configFile), dirname(configFile));
+  const { configFile, config, attacks: checked } = await readRunConfig(file);
   const dir = await runDir(config, o);
   const codecWeights = config.codec.weights ?? join(dir, 'codec', 'model.safetensors');
-  const attacks = [{ name: 'main', dir: join(dir, 'attack'), evalDir: join(dir, 'eval'), config: attackOf(config, codecWeights, configFile), description: 'the configured attack' }];
-  for (const v of config.variants) attacks.push({ name: v.name, dir: join(dir, 'variants', v.name, 'attack'), evalDir: join(dir, 'variants', v.name, 'eval'), config: attackOf(config, codecWeights, configFile, v), description: v.description });
-  if (config.trainCodec && !(await exists(config.trainCodec.data))) throw new Error(`trainCodec.data: ${config.trainCodec.data} does not exist`);
-  if (!(await exists(config.evaluate.data))) throw new Error(`evaluate.data: ${config.evaluate.data} does not exist`);
-  for (const a of attacks) {
-    // the codec may not exist yet when this run trains it: check everything else
-    await validateAttack(config.trainCodec ? { ...a.config, codec: { ...a.config.codec, weights: configFile } } : a.config, dirname(configFile));
-  }
+  const attacks = checked.map((a, i) => {
+    const folder = i === 0 ? dir : join(dir, 'variants', a.name);
+    return { ...a, dir: join(folder, 'attack'), evalDir: join(folder, 'eval'), config: { ...a.config, codec: { ...a.config.codec, weights: codecWeights } } };
+  });
 
   await mkdir(dir, { recursive: true });
   const backend = await initializeBackend({ prefer: o.backend });

@@ -1,0 +1,38 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { readAttackConfig } from '../attack/config.js';
+import { validateAttack } from './attack.js';
+import { readRunConfig } from './run.js';
+
+/**
+ * What one config file is, once validated as `run` or `attack` would validate it before training:
+ * a run config (it has an `attack` section) or an attack config. `init` is not checked, since it
+ * may name an earlier stage's output that does not exist yet.
+ */
+export async function checkConfigFile(file: string): Promise<string> {
+  const raw: unknown = parse(await readFile(file, 'utf8').catch(() => {
+    throw new Error(`cannot read config ${resolve(file)}`);
+  }));
+  if (raw !== null && typeof raw === 'object' && 'attack' in raw) {
+    const { attacks } = await readRunConfig(file);
+    return `run config, ${attacks.length} attack${attacks.length > 1 ? 's' : ''} (${attacks.map((a) => a.name).join(', ')})`;
+  }
+  const config = await readAttackConfig(file);
+  await validateAttack(config, dirname(resolve(file)));
+  return `attack config, ${config.triggers.length} trigger${config.triggers.length > 1 ? 's' : ''}, ${config.schedule.steps} steps`;
+}
+
+/** `lic-backdoor check-config FILE..`: validates each config without creating anything; fails when any is invalid. */
+export async function checkConfig(files: string[]): Promise<void> {
+  let invalid = 0;
+  for (const file of files) {
+    try {
+      console.log(`${file}: valid ${await checkConfigFile(file)}`);
+    } catch (error) {
+      invalid += 1;
+      console.error(`${file}: ${(error as Error).message}`);
+    }
+  }
+  if (invalid) throw new Error(`${invalid} of ${files.length} configs invalid`);
+}
