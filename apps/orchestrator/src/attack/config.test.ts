@@ -1,4 +1,8 @@
-import { attackConfig, learningRateScale, recordedConfig, relativePaths, resolvePaths, resumeConflict } from './config.js';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { attackConfig, learningRateScale, mergeConfig, readAttackConfig, recordedConfig, relativePaths, resolvePaths, resumeConflict } from './config.js';
 
 const base = {
   codec: { id: 'bmshj2018-factorized', weights: '/w.safetensors' },
@@ -66,5 +70,41 @@ describe('init', () => {
     expect(config.init).toBe('/p/runs/a');
     expect(relativePaths(config, '/p/runs/b').init).toBe('../a');
     expect(resolvePaths(attackConfig.parse(base), '/p/configs').init).toBeUndefined();
+  });
+});
+
+describe('extends', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'extends-'));
+  const write = (name: string, c: Record<string, unknown>) => {
+    writeFileSync(join(folder, name), stringify(c));
+    return join(folder, name);
+  };
+
+  it('merges objects key by key and replaces lists and values, through a chain of files', async () => {
+    write('a.yaml', { ...base, codec: { id: 'bmshj2018-factorized', weights: 'w.safetensors' }, weighting: { mode: 'fixed', base: { 'rate.rate': 2, 'clean.clean-rd': 3 } } });
+    write('b.yaml', { extends: 'a.yaml', name: 'b', schedule: { steps: 40 }, weighting: { base: { 'rate.rate': 5 } } });
+    const c = await readAttackConfig(write('c.yaml', { extends: 'b.yaml', name: 'c', clean: [['clean-rd', { lambda: 0.05 }]] }));
+    expect(c.name).toBe('c');
+    expect(c.schedule.steps).toBe(40);
+    expect(c.schedule.batch).toBe(2);
+    expect(c.weighting.base).toEqual({ 'rate.rate': 5, 'clean.clean-rd': 3 });
+    expect(c.clean).toEqual([['clean-rd', { lambda: 0.05 }]]);
+    expect(c.triggers.map((t) => t.name)).toEqual(['rate']);
+    expect(c.codec.weights).toBe(join(folder, 'w.safetensors'));
+  });
+
+  it('refuses a base in another folder, a cycle, and a base that cannot be read', async () => {
+    mkdirSync(join(folder, 'sub'), { recursive: true });
+    write('sub/base.yaml', base);
+    await expect(readAttackConfig(write('d.yaml', { extends: 'sub/base.yaml' }))).rejects.toThrow(/extends: sub\/base\.yaml is not in this file's folder/);
+    write('e.yaml', { extends: 'f.yaml' });
+    await expect(readAttackConfig(write('f.yaml', { extends: 'e.yaml' }))).rejects.toThrow(/extends: cycle: .*f\.yaml -> .*e\.yaml -> .*f\.yaml/);
+    await expect(readAttackConfig(write('g.yaml', { extends: 'missing.yaml' }))).rejects.toThrow(/g\.yaml: extends .*missing\.yaml, which cannot be read/);
+  });
+
+  it('mergeConfig: a value that is not an object on either side replaces', () => {
+    expect(mergeConfig({ a: { b: 1, c: [1, 2] } }, { a: { c: [3] } })).toEqual({ a: { b: 1, c: [3] } });
+    expect(mergeConfig({ a: { b: 1 } }, { a: null })).toEqual({ a: null });
+    expect(mergeConfig([1], { a: 1 })).toEqual({ a: 1 });
   });
 });

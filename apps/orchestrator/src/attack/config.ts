@@ -105,22 +105,56 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses YAML or JSON text against a schema, with an error naming each bad field's path. */
-export function parseConfig<T>(schema: z.ZodType<T>, text: string, file: string): T {
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (error) {
-    throw new ConfigError(file, [{ path: [], message: `not YAML/JSON: ${(error as Error).message}` }]);
-  }
+/** Validates parsed YAML/JSON against a schema, with an error naming each bad field's path. */
+export function validateConfig<T>(schema: z.ZodType<T>, raw: unknown, file: string): T {
   const result = schema.safeParse(raw);
   if (!result.success) throw new ConfigError(file, result.error.issues);
   return result.data;
 }
 
-/** Reads an attack config; paths inside it become absolute (relative to the file). */
+function parseText(text: string, file: string): unknown {
+  try {
+    return parse(text);
+  } catch (error) {
+    throw new ConfigError(file, [{ path: [], message: `not YAML/JSON: ${(error as Error).message}` }]);
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** `over` laid on `base`: objects merge key by key (recursively), anything else in `over` replaces. */
+export function mergeConfig(base: unknown, over: unknown): unknown {
+  if (!isRecord(base) || !isRecord(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = k in base ? mergeConfig(base[k], v) : v;
+  return out;
+}
+
+/**
+ * A config file's parsed YAML/JSON with its `extends` chain laid under it: `extends: FILE` names a
+ * base config in the same folder (so that every relative path, plugin options' included, means the
+ * same in both), which is read the same way; this file's settings are merged over it by
+ * `mergeConfig` (lists such as `clean` and `triggers` are replaced whole).
+ */
+export async function readConfigFile(file: string, chain: string[] = []): Promise<unknown> {
+  const path = resolve(file);
+  const text = await readFile(path, 'utf8').catch(() => {
+    throw new Error(chain.length ? `${chain.at(-1)}: extends ${path}, which cannot be read` : `cannot read config ${path}`);
+  });
+  const raw = parseText(text, path);
+  if (!isRecord(raw) || raw.extends === undefined) return raw;
+  const { extends: base, ...own } = raw;
+  const fail = (message: string) => new ConfigError(path, [{ path: ['extends'], message }]);
+  if (typeof base !== 'string') throw fail('expected the name of a config file in the same folder');
+  const baseFile = resolve(dirname(path), base);
+  if (dirname(baseFile) !== dirname(path)) throw fail(`${base} is not in this file's folder (relative paths would change meaning)`);
+  if (baseFile === path || chain.includes(baseFile)) throw fail(`cycle: ${[...chain, path, baseFile].join(' -> ')}`);
+  return mergeConfig(await readConfigFile(baseFile, [...chain, path]), own);
+}
+
+/** Reads an attack config (and its `extends` chain); paths inside it become absolute (relative to the file). */
 export async function readAttackConfig(file: string): Promise<AttackConfig> {
-  const config = parseConfig(attackConfig, await readFile(file, 'utf8'), file);
+  const config = validateConfig(attackConfig, await readConfigFile(file), resolve(file));
   return resolvePaths(config, dirname(resolve(file)));
 }
 

@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
-import { readAttackConfig } from '../attack/config.js';
+import { readAttackConfig, readConfigFile } from '../attack/config.js';
 import { validateAttack } from './attack.js';
 import { readRunConfig } from './run.js';
 
@@ -11,9 +9,7 @@ import { readRunConfig } from './run.js';
  * may name an earlier stage's output that does not exist yet.
  */
 export async function checkConfigFile(file: string): Promise<string> {
-  const raw: unknown = parse(await readFile(file, 'utf8').catch(() => {
-    throw new Error(`cannot read config ${resolve(file)}`);
-  }));
+  const raw = await readConfigFile(file);
   if (raw !== null && typeof raw === 'object' && 'attack' in raw) {
     const { attacks } = await readRunConfig(file);
     return `run config, ${attacks.length} attack${attacks.length > 1 ? 's' : ''} (${attacks.map((a) => a.name).join(', ')})`;

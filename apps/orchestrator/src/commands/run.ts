@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
-import { attackConfig, attackSection, codecSection, ConfigError, parseConfig, resolveData, triggerEntry, type AttackConfig } from '../attack/config.js';
+import { attackConfig, attackSection, codecSection, ConfigError, readConfigFile, resolveData, triggerEntry, validateConfig, type AttackConfig } from '../attack/config.js';
 import { runAttack, validateAttack } from './attack.js';
 import { evaluateAttack, summaryTable } from './evaluate-attack.js';
 import { trainCodec } from './train-codec.js';
@@ -128,14 +128,12 @@ export interface CheckedRun {
 }
 
 /**
- * Reads a run config and validates all of it (schema, plugins and their options, data folders and
+ * Reads a run config (and its `extends` chain) and validates all of it (schema, plugins and their options, data folders and
  * codec weights), creating nothing: what `run` does before anything trains.
  */
 export async function readRunConfig(file: string): Promise<CheckedRun> {
   const configFile = resolve(file);
-  const config = resolveRun(parseConfig(runConfig, await readFile(configFile, 'utf8').catch(() => {
-    throw new Error(`cannot read config ${configFile}`);
-  }), configFile), dirname(configFile));
+  const config = resolveRun(validateConfig(runConfig, await readConfigFile(configFile), configFile), dirname(configFile));
   // the codec may not exist yet when this run trains it: check everything else
   const weights = config.codec.weights ?? configFile;
   const attacks = [
