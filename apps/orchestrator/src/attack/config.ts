@@ -120,7 +120,8 @@ function parseText(text: string, file: string): unknown {
   }
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A YAML/JSON mapping (not a list, not null). */
+export const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** `over` laid on `base`: objects merge key by key (recursively), anything else in `over` replaces. */
 export function mergeConfig(base: unknown, over: unknown): unknown {
@@ -148,7 +149,7 @@ export async function readConfigFile(file: string, chain: string[] = []): Promis
   if (typeof base !== 'string') throw fail('expected the name of a config file in the same folder');
   const baseFile = resolve(dirname(path), base);
   if (dirname(baseFile) !== dirname(path)) throw fail(`${base} is not in this file's folder (relative paths would change meaning)`);
-  if (baseFile === path || chain.includes(baseFile)) throw fail(`cycle: ${[...chain, path, baseFile].join(' -> ')}`);
+  if ([...chain, path].includes(baseFile)) throw fail(`cycle: ${[...chain, path, baseFile].join(' -> ')}`);
   return mergeConfig(await readConfigFile(baseFile, [...chain, path]), own);
 }
 

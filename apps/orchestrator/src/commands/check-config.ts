@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { readAttackConfig, readConfigFile } from '../attack/config.js';
+import { isRecord, readAttackConfig, readConfigFile } from '../attack/config.js';
 import { validateAttack } from './attack.js';
 import { readRunConfig } from './run.js';
 
@@ -10,7 +10,7 @@ import { readRunConfig } from './run.js';
  */
 export async function checkConfigFile(file: string): Promise<string> {
   const raw = await readConfigFile(file);
-  if (raw !== null && typeof raw === 'object' && 'attack' in raw) {
+  if (isRecord(raw) && 'attack' in raw) {
     const { attacks } = await readRunConfig(file);
     return `run config, ${attacks.length} attack${attacks.length > 1 ? 's' : ''} (${attacks.map((a) => a.name).join(', ')})`;
   }
