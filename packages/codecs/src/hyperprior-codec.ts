@@ -2,6 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { EncodedImage } from '@lic-backdoor/core';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream, type Bitstream, type CdfTables } from '@lic-backdoor/entropy';
 import { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
+
+/** The fixed-point h_s's result: scales and (mbt2018-mean) means, channel-major. */
+export type HyperOutput = { scales: Float64Array; means?: Float64Array };
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { HyperpriorModel } from './models/hyperprior.js';
 import { trainingPass } from './trainable.js';
@@ -35,16 +38,21 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
     return { z: m.entropyBottleneck.tables, y: m.gaussianConditional.tables! };
   }
 
+  /** h_s in fixed point, made from the current weights on first use. */
+  fixedPointHyperSynthesis(): FixedPointHyperSynthesis {
+    const m = this.model;
+    this.fixedPoint ??= new FixedPointHyperSynthesis(m.hS, m.M, this.medians(), m.variant === 'scale' ? 'relu' : 'leaky-relu', m.variant === 'scale', m.variant === 'mean-scale');
+    return this.fixedPoint;
+  }
+
   /**
    * From the z symbols (channel-major [N, zh, zw]): the CDF table index of each y element and the
    * offset that y_hat = symbols + offset adds (the means of mbt2018-mean, else 0), channel-major,
-   * from h_s in fixed point (made from the current weights on first use).
+   * from h_s in fixed point (`hyper`, another exact implementation's result, or `run`'s).
    */
-  hyperLatents(zSymbols: Int32Array, zh: number, zw: number): { indexes: Int32Array; offsets: Float32Array } {
-    const m = this.model;
-    this.fixedPoint ??= new FixedPointHyperSynthesis(m.hS, m.M, this.medians(), m.variant === 'scale' ? 'relu' : 'leaky-relu', m.variant === 'scale', m.variant === 'mean-scale');
-    const { scales, means } = this.fixedPoint.run(zSymbols, zh, zw);
-    return { indexes: m.gaussianConditional.indexes(scales), offsets: means ? Float32Array.from(means) : new Float32Array(scales.length) };
+  hyperLatents(zSymbols: Int32Array, zh: number, zw: number, hyper?: HyperOutput): { indexes: Int32Array; offsets: Float32Array } {
+    const { scales, means } = hyper ?? this.fixedPointHyperSynthesis().run(zSymbols, zh, zw);
+    return { indexes: this.model.gaussianConditional.indexes(scales), offsets: means ? Float32Array.from(means) : new Float32Array(scales.length) };
   }
 
   /** z symbols (channel-major) of a padded image's z, with y. */
@@ -92,18 +100,21 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
   async decompress(bytes: Uint8Array): Promise<tf.Tensor4D> {
     const b = readBitstream(bytes);
     this.checkHeader(b, 2);
-    const { yHat, shape } = this.decodeLatents(b);
+    const { yHat, shape } = await this.decodeLatents(b);
     return this.synthesize(yHat, ...shape, b.height, b.width);
   }
 
-  /** y_hat and z_hat (channel-major, from `dequantizeSymbols`) of a checked bitstream, and y_hat's shape [M, yh, yw]. */
-  decodeLatents(b: Bitstream): { yHat: Float32Array; zHat: Float32Array; shape: [number, number, number] } {
+  /**
+   * y_hat and z_hat (channel-major, from `dequantizeSymbols`) of a checked bitstream, and y_hat's
+   * shape [M, yh, yw]; `hyper` computes the fixed-point h_s (default: `FixedPointHyperSynthesis.run`).
+   */
+  async decodeLatents(b: Bitstream, hyper?: (zSymbols: Int32Array, zh: number, zw: number) => Promise<HyperOutput>): Promise<{ yHat: Float32Array; zHat: Float32Array; shape: [number, number, number] }> {
     const { N, M } = this.model;
     const tables = this.tables();
     const [yh, yw] = [Math.ceil(b.height / 64) * 4, Math.ceil(b.width / 64) * 4];
     const [zh, zw] = [yh / 4, yw / 4];
     const zValues = decodeWithIndexes(b.streams[1]!, channelIndexes(N, zh, zw), tables.z);
-    const { indexes, offsets } = this.hyperLatents(zValues, zh, zw);
+    const { indexes, offsets } = this.hyperLatents(zValues, zh, zw, hyper && (await hyper(zValues, zh, zw)));
     const yValues = decodeWithIndexes(b.streams[0]!, indexes, tables.y);
     return { yHat: dequantizeSymbols(yValues, offsets, M, yh, yw), zHat: dequantizeSymbols(zValues, this.medians(), N, zh, zw), shape: [M, yh, yw] };
   }

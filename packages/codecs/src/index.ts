@@ -13,6 +13,7 @@ export { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js'
 export { HyperpriorCodec } from './hyperprior-codec.js';
 export { GaussianConditional, scaleTable } from './entropy-models/gaussian-conditional.js';
 export { TRAINABLE_MODELS } from './trainable.js';
-export { transformToOnnx, hyperpriorToOnnx, integerSynthesisToOnnx } from './onnx-export.js';
+export { transformToOnnx, hyperpriorToOnnx, integerSynthesisToOnnx, fixedPointHyperSynthesisToOnnx, FIXED_POINT_INPUT_LIMIT } from './onnx-export.js';
+export type { HyperOutput } from './hyperprior-codec.js';
 export { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
 export { planIntegerSynthesis, runIntegerSynthesis, type IntegerSynthesisPlan, type IntegerConv, type IntegerInverseGdn, type WeightPieces } from './layers/integer-synthesis.js';

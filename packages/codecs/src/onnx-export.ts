@@ -1,37 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import onnxProto from 'onnx-proto';
 import type { ConvParams } from './layers/conv.js';
 import { GDN_BETA_MIN, nonNegative, type GdnParams } from './layers/gdn.js';
 import type { Transform } from './models/factorized.js';
 import type { HyperpriorModel, HyperpriorVariant } from './models/hyperprior.js';
-import { HIDDEN_FRACTION, NORM_SHIFT, SPLIT_BITS, SQUARE_SPLIT_BITS, type IntegerSynthesisPlan, type WeightPieces } from './layers/integer-synthesis.js';
-
-const { onnx } = onnxProto;
-
-/** Builds an ONNX graph node by node; initializers are float32 in PyTorch layouts. */
-class GraphBuilder {
-  readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
-  readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
-  private count = 0;
-
-  name(prefix: string): string {
-    return `${prefix}_${this.count++}`;
-  }
-
-  constant(prefix: string, data: Float32Array, dims: number[]): string {
-    const name = this.name(prefix);
-    this.initializers.push(onnx.TensorProto.create({ name, dataType: onnx.TensorProto.DataType.FLOAT, dims, rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) }));
-    return name;
-  }
-
-  node(opType: string, inputs: string[], attributes: InstanceType<typeof onnx.AttributeProto>[] = []): string {
-    const output = this.name(opType.toLowerCase());
-    this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: [output], name: output, attribute: attributes }));
-    return output;
-  }
-}
-
-const ints = (name: string, values: number[]) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: values });
+import { ACTIVATION_LIMIT, HIDDEN_FRACTION, NORM_SHIFT, SQUARE_SPLIT_BITS, type IntegerSynthesisPlan, type WeightPieces } from './layers/integer-synthesis.js';
+import { DataType, GraphBuilder, float, int, ints, valueInfo } from './onnx/graph.js';
+import { bytePiecesNodes, depthToSpaceNodes, exactConvolutionNodes } from './onnx/exact-convolution.js';
+import type { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
 
 function convNode(g: GraphBuilder, x: string, p: ConvParams): string {
   const w = tf.tidy(() => tf.transpose(p.weight, [3, 2, 0, 1]));
@@ -64,37 +39,9 @@ function transformNodes(g: GraphBuilder, x: string, t: Transform, inverse: boole
   return h;
 }
 
-/** An NCHW float tensor with `c` channels and symbolic batch and spatial sizes. */
-function nchw(name: string, c: number, suffix: string) {
-  return onnx.ValueInfoProto.create({
-    name,
-    type: onnx.TypeProto.create({
-      tensorType: onnx.TypeProto.Tensor.create({
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: onnx.TensorShapeProto.create({
-          dim: [{ dimParam: 'n' }, { dimValue: c }, { dimParam: `h${suffix}` }, { dimParam: `w${suffix}` }].map((d) => onnx.TensorShapeProto.Dimension.create(d)),
-        }),
-      }),
-    }),
-  });
-}
-
-/** Renames the graph value `from` (a node output) to the graph output name `to`. */
-function rename(g: GraphBuilder, from: string, to: string): void {
-  for (const n of g.nodes) {
-    n.output = n.output!.map((o) => (o === from ? to : o));
-    n.input = n.input!.map((i) => (i === from ? to : i));
-  }
-}
-
-function modelBytes(g: GraphBuilder, name: string, inputs: ReturnType<typeof nchw>[], outputs: ReturnType<typeof nchw>[]): Uint8Array {
-  const model = onnx.ModelProto.create({
-    irVersion: 7,
-    producerName: 'lic-backdoor',
-    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
-    graph: onnx.GraphProto.create({ name, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs }),
-  });
-  return onnx.ModelProto.encode(model).finish();
+/** An NCHW tensor with `c` channels and symbolic batch and spatial sizes. */
+function nchw(name: string, c: number, suffix: string, elemType: number = DataType.FLOAT) {
+  return valueInfo(name, elemType, ['n', c, `h${suffix}`, `w${suffix}`]);
 }
 
 const channels = (c: ConvParams, side: 'in' | 'out') => c.weight.shape[(side === 'in') === c.transposed ? 3 : 2]!;
@@ -105,18 +52,20 @@ const channels = (c: ConvParams, side: 'in' | 'out') => c.weight.shape[(side ===
  */
 export function transformToOnnx(t: Transform, inverse: boolean, io: { input: string; output: string }): Uint8Array {
   const g = new GraphBuilder();
-  rename(g, transformNodes(g, io.input, t, inverse), io.output);
-  return modelBytes(g, inverse ? 'synthesis' : 'analysis', [nchw(io.input, channels(t.convs[0]!, 'in'), '_in')], [nchw(io.output, channels(t.convs[t.convs.length - 1]!, 'out'), '_out')]);
+  g.rename(transformNodes(g, io.input, t, inverse), io.output);
+  return g.model(inverse ? 'synthesis' : 'analysis', [nchw(io.input, channels(t.convs[0]!, 'in'), '_in')], [nchw(io.output, channels(t.convs[t.convs.length - 1]!, 'out'), '_out')]);
 }
 
-/** x * c for a float constant c (a power of two here, so exact). */
+/** x * c for a constant c of the graph's element type (a power of two here, so exact). */
 function scale(g: GraphBuilder, x: string, c: number): string {
   return g.node('Mul', [x, g.constant('c', new Float32Array([c]), [])]);
 }
 
-/** round(v 2^fraction) clipped to +-2^15, as `runIntegerSynthesis` computes it. */
+const floatConstant = (g: GraphBuilder) => (v: number) => g.constant('c', new Float32Array([v]), []);
+
+/** round(v 2^fraction) clipped to [-2^15, 2^15 - 1], as `runIntegerSynthesis` computes it. */
 function toIntegerNodes(g: GraphBuilder, v: string, fraction: number): string {
-  return g.node('Clip', [g.node('Round', [scale(g, v, 2 ** fraction)]), g.constant('min', new Float32Array([-(2 ** 15)]), []), g.constant('max', new Float32Array([2 ** 15]), [])]);
+  return g.node('Clip', [g.node('Round', [scale(g, v, 2 ** fraction)]), g.constant('min', new Float32Array([-ACTIVATION_LIMIT]), []), g.constant('max', new Float32Array([ACTIVATION_LIMIT - 1]), [])]);
 }
 
 /** [hi, lo] with a = hi 2^bits + lo. */
@@ -125,65 +74,71 @@ function splitNodes(g: GraphBuilder, a: string, bits: number): [string, string] 
   return [hi, g.node('Sub', [a, scale(g, hi, 2 ** bits)])];
 }
 
-/** The exact sum of `runIntegerSynthesis`, in its order: high activation piece first, weight pieces low to high. */
-function exactSumNodes(g: GraphBuilder, parts: [string, string], bits: number, w: WeightPieces, product: (a: string, piece: number) => string): string {
+/** sum of term x 2^exponent in the given order, in float32 (each term exact below 2^24, so each step rounds as in tfjs). */
+function combineNodes(g: GraphBuilder, terms: { name: string; exponent: number }[], cast: boolean): string {
   let acc: string | undefined;
-  parts.forEach((a, p) =>
-    w.pieces.forEach((_, q) => {
-      const term = scale(g, product(a, q), 2 ** ((p === 0 ? bits : 0) + w.exponents[q]!));
-      acc = acc ? g.node('Add', [acc, term]) : term;
-    }),
-  );
+  for (const t of terms) {
+    const term = scale(g, cast ? g.node('Cast', [t.name], [int('to', DataType.FLOAT)]) : t.name, 2 ** t.exponent);
+    acc = acc ? g.node('Add', [acc, term]) : term;
+  }
   return acc!;
 }
 
-/** g_s in integer arithmetic (`planIntegerSynthesis`): the same element-wise operations in the same order as tfjs. */
+/** Weight pieces of a transposed convolution, tfjs layout [k, k, out, in] -> [k, k, in, out]. */
+function inOutPieces(c: IntegerSynthesisPlan['convs'][number]): Float32Array[] {
+  const [k, , out, cin] = c.shape;
+  return c.weights.pieces.map((piece) => {
+    const t = new Float32Array(piece.length);
+    for (let p = 0; p < k * k; p++) for (let o = 0; o < out; o++) for (let i = 0; i < cin; i++) t[(p * cin + i) * out + o] = piece[(p * out + o) * cin + i]!;
+    return t;
+  });
+}
+
+/**
+ * g_s in integer arithmetic (`planIntegerSynthesis`), NHWC inside: each transposed convolution is
+ * MatMulInteger over 8-bit pieces (activation hi and lo, weight pieces), every term exact and below
+ * 2^24, combined in float32 in `runIntegerSynthesis`'s order; inverse GDN as exact float32 MatMuls.
+ */
 function integerSynthesisNodes(g: GraphBuilder, yHat: string, plan: IntegerSynthesisPlan): string {
-  let v = yHat;
+  let v = g.node('Transpose', [yHat], [ints('perm', [0, 2, 3, 1])]);
   plan.convs.forEach((c, i) => {
     const [k, , out, cin] = c.shape;
-    const pad = Math.floor(k / 2);
-    // tfjs [k, k, out, in] -> ONNX ConvTranspose [in, out, k, k]
-    const weights = c.weights.pieces.map((piece, q) => {
-      const t = tf.tidy(() => tf.transpose(tf.tensor4d(piece, c.shape), [3, 2, 0, 1]));
-      const name = g.constant(`g_s.${2 * i}.piece${q}`, t.dataSync() as Float32Array, [cin, out, k, k]);
-      t.dispose();
-      return name;
-    });
-    const attributes = [ints('kernel_shape', [k, k]), ints('strides', [c.stride, c.stride]), ints('pads', [pad, pad, pad, pad]), ints('output_padding', [c.stride - 1, c.stride - 1])];
     const a = toIntegerNodes(g, v, c.inputFraction);
-    const acc = exactSumNodes(g, splitNodes(g, a, SPLIT_BITS), SPLIT_BITS, c.weights, (x, q) => g.node('ConvTranspose', [x, weights[q]!], attributes));
-    v = g.node('Add', [scale(g, acc, 2 ** -(c.inputFraction + c.weights.fraction)), g.constant(`g_s.${2 * i}.bias`, c.bias, [out, 1, 1])]);
+    // tfjs sums the high activation piece first
+    const pieces = bytePiecesNodes(g, a, 2, floatConstant(g)).reverse();
+    const conv = { k, stride: c.stride, transposed: true, cin, cout: out, pieces: inOutPieces(c), exponents: c.weights.exponents };
+    const acc = depthToSpaceNodes(g, combineNodes(g, exactConvolutionNodes(g, pieces, conv), true), c.stride, out);
+    v = g.node('Add', [scale(g, acc, 2 ** -(c.inputFraction + c.weights.fraction)), g.constant(`g_s.${2 * i}.bias`, c.bias, [out])]);
     const gdn = plan.gdns[i];
     if (!gdn) return;
     const n = gdn.channels;
-    // gamma^T pieces [in, out] -> 1x1 Conv weights [out, in, 1, 1]
-    const gammas = gdn.gamma.pieces.map((piece, q) => {
-      const t = tf.tidy(() => tf.transpose(tf.tensor2d(piece, [n, n])));
-      const name = g.constant(`g_s.${2 * i + 1}.gamma.piece${q}`, t.dataSync() as Float32Array, [n, n, 1, 1]);
-      t.dispose();
-      return name;
-    });
+    const gammas = gdn.gamma.pieces.map((piece, q) => g.constant(`g_s.${2 * i + 1}.gamma.piece${q}`, piece, [n, n]));
     const ai = toIntegerNodes(g, v, HIDDEN_FRACTION);
     const xr = g.node('Floor', [scale(g, ai, 2 ** -NORM_SHIFT)]);
-    const norm = exactSumNodes(g, splitNodes(g, g.node('Mul', [xr, xr]), SQUARE_SPLIT_BITS), SQUARE_SPLIT_BITS, gdn.gamma, (x, q) => g.node('Conv', [x, gammas[q]!], [ints('kernel_shape', [1, 1])]));
-    const beta = g.constant(`g_s.${2 * i + 1}.beta`, gdn.beta, [n, 1, 1]);
+    const parts = splitNodes(g, g.node('Mul', [xr, xr]), SQUARE_SPLIT_BITS);
+    const norm = combineNodes(g, exactSumTerms(g, parts, SQUARE_SPLIT_BITS, gdn.gamma, (x, q) => g.node('MatMul', [x, gammas[q]!])), false);
+    const beta = g.constant(`g_s.${2 * i + 1}.beta`, gdn.beta, [n]);
     const sqrt = g.node('Sqrt', [g.node('Add', [scale(g, norm, 2 ** -(2 * (HIDDEN_FRACTION - NORM_SHIFT) + gdn.gamma.fraction)), beta])]);
     v = g.node('Mul', [scale(g, ai, 2 ** -HIDDEN_FRACTION), sqrt]);
   });
-  return v;
+  return g.node('Transpose', [v], [ints('perm', [0, 3, 1, 2])]);
+}
+
+/** The terms of `runIntegerSynthesis`'s exact sums in its order: high activation piece first, weight pieces low to high. */
+function exactSumTerms(g: GraphBuilder, parts: [string, string], bits: number, w: WeightPieces, product: (a: string, piece: number) => string): { name: string; exponent: number }[] {
+  return parts.flatMap((a, p) => w.pieces.map((_, q) => ({ name: product(a, q), exponent: (p === 0 ? bits : 0) + w.exponents[q]! })));
 }
 
 /**
  * The integer g_s (`planIntegerSynthesis`) as an ONNX model: `y_hat` -> `x_hat`, NCHW, opset 13.
- * Convolutions see only integers whose sums stay below 2^24, and every other operation is
- * element-wise, so onnxruntime gives the tfjs codec's image bit for bit. Run it with graph
- * optimizations off: a fusion may fold a non-integer constant into a convolution.
+ * Integer products run as MatMulInteger (exact int32) and every sum stays below 2^24, so
+ * onnxruntime gives the tfjs codec's image bit for bit. Run it with graph optimizations off: a
+ * fusion may fold a non-integer constant into a product.
  */
 export function integerSynthesisToOnnx(plan: IntegerSynthesisPlan): Uint8Array {
   const g = new GraphBuilder();
-  rename(g, integerSynthesisNodes(g, 'y_hat', plan), 'x_hat');
-  return modelBytes(g, 'integer-synthesis', [nchw('y_hat', plan.convs[0]!.shape[3], '_y')], [nchw('x_hat', 3, '')]);
+  g.rename(integerSynthesisNodes(g, 'y_hat', plan), 'x_hat');
+  return g.model('integer-synthesis', [nchw('y_hat', plan.convs[0]!.shape[3], '_y')], [nchw('x_hat', 3, '')]);
 }
 
 /** h_a or h_s with the activations of the model's variant (ReLU, or LeakyReLU 0.01 for mbt2018-mean). */
@@ -191,32 +146,84 @@ function hyperNodes(g: GraphBuilder, x: string, convs: readonly ConvParams[], va
   let h = x;
   convs.forEach((c, i) => {
     h = convNode(g, h, c);
-    if (i < convs.length - 1 || finalActivation) h = variant === 'scale' ? g.node('Relu', [h]) : g.node('LeakyRelu', [h], [onnx.AttributeProto.create({ name: 'alpha', type: onnx.AttributeProto.AttributeType.FLOAT, f: 0.01 })]);
+    if (i < convs.length - 1 || finalActivation) h = variant === 'scale' ? g.node('Relu', [h]) : g.node('LeakyRelu', [h], [float('alpha', 0.01)]);
   });
   return h;
 }
 
-/** h_s: z_hat -> [scales, means] (means only for mbt2018-mean: CompressAI's chunk of the channels). */
-function hyperSynthesisNodes(g: GraphBuilder, zHat: string, m: HyperpriorModel): [string, string | undefined] {
-  const h = hyperNodes(g, zHat, m.hS, m.variant, m.variant === 'scale');
-  if (m.variant === 'scale') return [h, undefined];
-  const [scales, means] = [g.name('scales'), g.name('means')];
-  g.nodes.push(onnx.NodeProto.create({ opType: 'Split', input: [h], output: [scales, means], name: g.name('split'), attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 })] }));
-  return [scales, means];
+/** The means of mbt2018-mean's float h_s (CompressAI's chunk of the channels: scales, then means). */
+function hyperMeansNodes(g: GraphBuilder, zHat: string, m: HyperpriorModel): string {
+  const h = hyperNodes(g, zHat, m.hS, m.variant, false);
+  return g.node('Slice', [h, g.int64s('starts', [m.M]), g.int64s('ends', [2 * m.M]), g.int64s('axes', [1])]);
+}
+
+/** Activation pieces of the fixed-point h_s: |a| < 2^23 in units of 2^-16 (|value| < 128). */
+export const FIXED_POINT_PIECES = 3;
+export const FIXED_POINT_INPUT_LIMIT = 2 ** (8 * FIXED_POINT_PIECES - 1);
+
+/**
+ * The fixed-point h_s (`FixedPointHyperSynthesis`) as an ONNX model in float64: input `z_q16`
+ * (z_hat in units of 2^-16, NHWC), output `hyper` (the scales, then for mbt2018-mean the means,
+ * NCHW, exact multiples of 2^-32) and `input_range_i`, the largest |input| of layer i. Every product
+ * is MatMulInteger over 8-bit pieces and every sum an exact float64 integer, so the result is
+ * `FixedPointHyperSynthesis.run`'s bit for bit while every input stays below
+ * `FIXED_POINT_INPUT_LIMIT` (the caller checks the ranges and otherwise uses `run`).
+ */
+export function fixedPointHyperSynthesisToOnnx(fp: FixedPointHyperSynthesis): Uint8Array {
+  const g = new GraphBuilder();
+  const constant = (v: number) => g.typedConstant('c', DataType.DOUBLE, new Float64Array([v]), []);
+  const layers = fp.integerLayers();
+  let a = 'z_q16';
+  const ranges: string[] = [];
+  layers.forEach((l, li) => {
+    ranges.push(g.node('ReduceMax', [g.node('Abs', [a])], [int('keepdims', 0)]));
+    const pieces = bytePiecesNodes(g, a, FIXED_POINT_PIECES, constant);
+    const terms = exactConvolutionNodes(g, pieces, { k: l.k, stride: l.stride, transposed: l.transposed, cin: l.cin, cout: l.cout, ...balancedBytes(l.weight) });
+    let acc: string | undefined;
+    for (const t of terms) {
+      const term = g.node('Mul', [g.node('Cast', [t.name], [int('to', DataType.DOUBLE)]), constant(2 ** t.exponent)]);
+      acc = acc ? g.node('Add', [acc, term]) : term;
+    }
+    acc = g.node('Add', [depthToSpaceNodes(g, acc!, l.transposed ? l.stride : 1, l.cout), g.typedConstant('bias', DataType.DOUBLE, l.bias, [l.cout])]);
+    if (li < layers.length - 1) {
+      const v = g.node('Floor', [g.node('Mul', [acc, constant(2 ** -16)])]);
+      a = fp.activation === 'relu' ? g.node('Max', [v, constant(0)]) : g.node('Where', [g.node('GreaterOrEqual', [v, constant(0)]), v, g.node('Floor', [g.node('Div', [v, constant(100)])])]);
+    } else {
+      const out = fp.finalActivation ? g.node('Max', [acc, constant(0)]) : acc;
+      g.rename(g.node('Transpose', [g.node('Mul', [out, constant(2 ** -32)])], [ints('perm', [0, 3, 1, 2])]), 'hyper');
+    }
+  });
+  ranges.forEach((r, i) => g.rename(r, `input_range_${i}`));
+  const n = layers[0]!.cin;
+  const outputs = layers[layers.length - 1]!.cout;
+  return g.model('fixed-point-hyper-synthesis', [valueInfo('z_q16', DataType.DOUBLE, [1, 'h', 'w', n])], [nchw('hyper', outputs, '_y', DataType.DOUBLE), ...ranges.map((_, i) => valueInfo(`input_range_${i}`, DataType.DOUBLE, []))]);
+}
+
+/** Integers as balanced base-256 digits in [-128, 127], low first. */
+function balancedBytes(values: Float64Array): { pieces: Float64Array[]; exponents: number[] } {
+  const pieces: Float64Array[] = [];
+  const exponents: number[] = [];
+  let rest = values;
+  for (let e = 0; rest.some((v) => v !== 0); e += 8) {
+    const digit = rest.map((v) => v - 256 * Math.floor((v + 128) / 256));
+    pieces.push(digit);
+    exponents.push(e);
+    rest = rest.map((v, i) => (v - digit[i]!) / 256);
+  }
+  return pieces.length ? { pieces, exponents } : { pieces: [new Float64Array(values.length)], exponents: [0] };
 }
 
 /**
- * A hyperprior model (bmshj2018-hyperprior, mbt2018-mean) as two ONNX graphs, NCHW, opset 13:
+ * A hyperprior model (bmshj2018-hyperprior, mbt2018-mean) as three ONNX graphs:
  * - `encoder`: x -> `y_symbols` = round(y - means) (round(y) without means) and `z_symbols` =
- *   round(z - medians): g_a, h_a, the entropy bottleneck's rounding and, for mbt2018-mean, h_s for
- *   the means, all in the graph (Round is half to even, as tf.round);
- * - `decoder`: `y_hat` -> `x_hat` through the integer g_s (`integerSynthesisToOnnx`), and
- *   `z_hat` (z symbols + medians) -> `scales` (and `means` for mbt2018-mean) through the float h_s.
- * Codecs choose the CDF tables and the means outside both graphs, from the z symbols in fixed point
- * (`FixedPointHyperSynthesis`), and feed y_hat = y symbols + means (`dequantizeSymbols`); the float
- * h_s outputs are there for inspection and deployment. Run the decoder with graph optimizations off.
+ *   round(z - medians): g_a, h_a, the entropy bottleneck's rounding and, for mbt2018-mean, the float
+ *   h_s for the means, all in the graph (Round is half to even, as tf.round); NCHW;
+ * - `hyperDecoder`: the fixed-point h_s (`fixedPointHyperSynthesisToOnnx`), which both sides use to
+ *   choose each y element's CDF table and the means that y_hat = symbols + means adds;
+ * - `decoder`: `y_hat` -> `x_hat` through the integer g_s (`integerSynthesisToOnnx`).
+ * Run `hyperDecoder` and `decoder` with graph optimizations off.
  */
-export function hyperpriorToOnnx(m: HyperpriorModel, plan: IntegerSynthesisPlan): { encoder: Uint8Array; decoder: Uint8Array } {
+export function hyperpriorToOnnx(m: HyperpriorModel, plan: IntegerSynthesisPlan, fixedPoint: FixedPointHyperSynthesis): { encoder: Uint8Array; hyperDecoder: Uint8Array; decoder: Uint8Array } {
   const medians = m.entropyBottleneck.medians();
   const medianData = medians.dataSync() as Float32Array;
   medians.dispose();
@@ -225,22 +232,9 @@ export function hyperpriorToOnnx(m: HyperpriorModel, plan: IntegerSynthesisPlan)
   const z = hyperNodes(e, m.variant === 'scale' ? e.node('Abs', [y]) : y, m.hA, m.variant, false);
   const median = e.constant('medians', medianData, [1, m.N, 1, 1]);
   const zSymbols = e.node('Round', [e.node('Sub', [z, median])]);
-  let ySymbols: string;
-  if (m.variant === 'scale') ySymbols = e.node('Round', [y]);
-  else {
-    const [, means] = hyperSynthesisNodes(e, e.node('Add', [zSymbols, median]), m);
-    ySymbols = e.node('Round', [e.node('Sub', [y, means!])]);
-  }
-  rename(e, ySymbols, 'y_symbols');
-  rename(e, zSymbols, 'z_symbols');
-  const encoder = modelBytes(e, 'encoder', [nchw('x', 3, '')], [nchw('y_symbols', m.M, '_y'), nchw('z_symbols', m.N, '_z')]);
-
-  const d = new GraphBuilder();
-  const [scales, means] = hyperSynthesisNodes(d, 'z_hat', m);
-  rename(d, integerSynthesisNodes(d, 'y_hat', plan), 'x_hat');
-  rename(d, scales, 'scales');
-  if (means) rename(d, means, 'means');
-  const outputs = [nchw('x_hat', 3, ''), nchw('scales', m.M, '_y'), ...(means ? [nchw('means', m.M, '_y')] : [])];
-  const decoder = modelBytes(d, 'decoder', [nchw('z_hat', m.N, '_z'), nchw('y_hat', m.M, '_y')], outputs);
-  return { encoder, decoder };
+  const ySymbols = m.variant === 'scale' ? e.node('Round', [y]) : e.node('Round', [e.node('Sub', [y, hyperMeansNodes(e, e.node('Add', [zSymbols, median]), m)])]);
+  e.rename(ySymbols, 'y_symbols');
+  e.rename(zSymbols, 'z_symbols');
+  const encoder = e.model('encoder', [nchw('x', 3, '')], [nchw('y_symbols', m.M, '_y'), nchw('z_symbols', m.N, '_z')]);
+  return { encoder, hyperDecoder: fixedPointHyperSynthesisToOnnx(fixedPoint), decoder: integerSynthesisToOnnx(plan) };
 }

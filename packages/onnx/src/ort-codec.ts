@@ -1,8 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CodecV1, EncodedImage } from '@lic-backdoor/core';
-import { FactorizedCodec, HyperpriorCodec, channelIndexes, padCentred, cropDecoded, dequantizeSymbols, hyperpriorToOnnx, integerSynthesisToOnnx, transformToOnnx } from '@lic-backdoor/codecs';
+import { FIXED_POINT_INPUT_LIMIT, FactorizedCodec, HyperpriorCodec, channelIndexes, padCentred, cropDecoded, dequantizeSymbols, hyperpriorToOnnx, integerSynthesisToOnnx, transformToOnnx, type HyperOutput } from '@lic-backdoor/codecs';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { createSession, type OnnxSession } from './session.js';
+
+/** ONNX graphs of a learned codec: `encoder` (float), `decoder` (integer g_s) and for hyperprior models `hyperDecoder` (fixed-point h_s). */
+export interface CodecGraphs {
+  encoder: Uint8Array;
+  decoder: Uint8Array;
+  hyperDecoder?: Uint8Array;
+}
 
 /** A learned codec whose transforms run in onnxruntime-node sessions of its exported graphs. */
 abstract class OrtLearnedCodec<Base extends FactorizedCodec | HyperpriorCodec> implements CodecV1 {
@@ -11,8 +18,7 @@ abstract class OrtLearnedCodec<Base extends FactorizedCodec | HyperpriorCodec> i
 
   protected constructor(
     readonly base: Base,
-    protected readonly encoder: OnnxSession,
-    protected readonly decoder: OnnxSession,
+    protected readonly sessions: { encoder: OnnxSession; decoder: OnnxSession; hyperDecoder?: OnnxSession },
   ) {}
 
   get id(): string {
@@ -23,17 +29,24 @@ abstract class OrtLearnedCodec<Base extends FactorizedCodec | HyperpriorCodec> i
   abstract decompress(bytes: Uint8Array): Promise<tf.Tensor4D>;
 
   dispose(): void {
-    void this.encoder.release();
-    void this.decoder.release();
+    for (const s of Object.values(this.sessions)) void s.release();
     this.base.dispose();
   }
 }
 
-/** Sessions of the codec's exported encoder and decoder graphs. */
-async function sessions(codec: CodecV1, threads?: number): Promise<[OnnxSession, OnnxSession]> {
+/**
+ * Sessions of the codec's graphs on `threads` intra-op threads (default: every core). The exact
+ * graphs run with optimizations off: a fusion may fold a non-integer constant into a product.
+ */
+async function sessions(codec: CodecV1, threads?: number): Promise<{ encoder: OnnxSession; decoder: OnnxSession; hyperDecoder?: OnnxSession }> {
   const graphs = exportCodecGraphs(codec);
   const options = threads ? { threads } : {};
-  return [await createSession(graphs.encoder, options), await createSession(graphs.decoder, { ...options, optimization: 'disabled' })];
+  const exact = { ...options, optimization: 'disabled' as const };
+  return {
+    encoder: await createSession(graphs.encoder, options),
+    decoder: await createSession(graphs.decoder, exact),
+    ...(graphs.hyperDecoder ? { hyperDecoder: await createSession(graphs.hyperDecoder, exact) } : {}),
+  };
 }
 
 /**
@@ -43,12 +56,12 @@ async function sessions(codec: CodecV1, threads?: number): Promise<[OnnxSession,
  */
 export class OrtFactorizedCodec extends OrtLearnedCodec<FactorizedCodec> {
   static async create(base: FactorizedCodec, threads?: number): Promise<OrtFactorizedCodec> {
-    return new OrtFactorizedCodec(base, ...(await sessions(base, threads)));
+    return new OrtFactorizedCodec(base, await sessions(base, threads));
   }
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
     const [, height, width] = image.shape;
-    const out = await this.encoder.run({ x: await encoderInput(image) });
+    const out = await this.sessions.encoder.run({ x: await encoderInput(image) });
     const [, c, h, w] = out.y!.dims as [number, number, number, number];
     const medians = this.base.medians();
     const values = new Int32Array(c * h * w);
@@ -71,7 +84,7 @@ export class OrtFactorizedCodec extends OrtLearnedCodec<FactorizedCodec> {
     const c = this.base.model.M;
     const [h, w] = [Math.ceil(b.height / 64) * 4, Math.ceil(b.width / 64) * 4];
     const values = decodeWithIndexes(b.streams[0]!, channelIndexes(c, h, w), this.base.model.entropyBottleneck.tables!);
-    const out = await this.decoder.run({ y_hat: { data: dequantizeSymbols(values, this.base.medians(), c, h, w), dims: [1, c, h, w] } });
+    const out = await this.sessions.decoder.run({ y_hat: { data: dequantizeSymbols(values, this.base.medians(), c, h, w), dims: [1, c, h, w] } });
     return decoderOutput(out.x_hat!, b.height, b.width);
   }
 }
@@ -92,26 +105,39 @@ function decoderOutput(x: { data: Float32Array; dims: number[] }, height: number
 }
 
 /**
- * bmshj2018-hyperprior / mbt2018-mean run by onnxruntime-node through the two exported graphs
- * (`hyperpriorToOnnx`): the encoder graph gives the y and z symbols, the decoder graph the image
- * from y_hat through the integer g_s. Entropy coding, container, table choice and y_hat (fixed-point
- * h_s, from the z symbols) are the tfjs codec's, so streams written by either path decode with the
- * other to the same 8-bit image.
+ * bmshj2018-hyperprior / mbt2018-mean run by onnxruntime-node through the three exported graphs
+ * (`hyperpriorToOnnx`): the encoder graph gives the y and z symbols, the fixed-point h_s graph the
+ * tables and means from the z symbols (exactly `FixedPointHyperSynthesis.run`'s values), the
+ * decoder graph the image from y_hat through the integer g_s. Entropy coding, container and y_hat
+ * are the tfjs codec's, so streams written by either path decode with the other to the same
+ * 8-bit image.
  */
 export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
   static async create(base: HyperpriorCodec, threads?: number): Promise<OrtHyperpriorCodec> {
-    return new OrtHyperpriorCodec(base, ...(await sessions(base, threads)));
+    return new OrtHyperpriorCodec(base, await sessions(base, threads));
   }
+
+  /** The fixed-point h_s in onnxruntime; `run` where an input leaves the graph's exact range. */
+  private readonly hyper = async (zSymbols: Int32Array, zh: number, zw: number): Promise<HyperOutput> => {
+    const fp = this.base.fixedPointHyperSynthesis();
+    const out = await this.sessions.hyperDecoder!.run<Float64Array>({ z_q16: { data: fp.input(zSymbols, zh, zw), dims: [1, zh, zw, this.base.model.N] } });
+    const inRange = fp.integerLayers().every((_, i) => {
+      const range = out[`input_range_${i}`]!.data[0]!;
+      return range < FIXED_POINT_INPUT_LIMIT && fp.exactFor(i, range);
+    });
+    return inRange ? fp.split(out.hyper!.data) : fp.run(zSymbols, zh, zw);
+  };
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
     const [, height, width] = image.shape;
     const { model } = this.base;
-    const out = await this.encoder.run({ x: await encoderInput(image) });
+    const out = await this.sessions.encoder.run({ x: await encoderInput(image) });
     const [, , zh, zw] = out.z_symbols!.dims as [number, number, number, number];
     const zValues = Int32Array.from(out.z_symbols!.data);
     const tables = this.base.tables();
     const zStream = encodeWithIndexes(zValues, channelIndexes(model.N, zh, zw), tables.z);
-    const yStream = encodeWithIndexes(Int32Array.from(out.y_symbols!.data), this.base.hyperLatents(zValues, zh, zw).indexes, tables.y);
+    const { indexes } = this.base.hyperLatents(zValues, zh, zw, await this.hyper(zValues, zh, zw));
+    const yStream = encodeWithIndexes(Int32Array.from(out.y_symbols!.data), indexes, tables.y);
     const bytes = writeBitstream({ codecId: this.id, weightsHash: this.base.weightsHash(), height, width, streams: [yStream, zStream] });
     return { bytes, height, width };
   }
@@ -119,11 +145,8 @@ export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
   async decompress(bytes: Uint8Array): Promise<tf.Tensor4D> {
     const b = readBitstream(bytes);
     this.base.checkHeader(b, 2);
-    const { model } = this.base;
-    const { yHat, zHat, shape } = this.base.decodeLatents(b);
-    const [zh, zw] = [shape[1] / 4, shape[2] / 4];
-    // the image comes from y_hat (tables and means chosen in fixed point); z_hat feeds the graph's float h_s outputs
-    const out = await this.decoder.run({ z_hat: { data: zHat, dims: [1, model.N, zh, zw] }, y_hat: { data: yHat, dims: [1, ...shape] } });
+    const { yHat, shape } = await this.base.decodeLatents(b, this.hyper);
+    const out = await this.sessions.decoder.run({ y_hat: { data: yHat, dims: [1, ...shape] } });
     return decoderOutput(out.x_hat!, b.height, b.width);
   }
 }
@@ -132,9 +155,9 @@ export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
  * The exported graphs of a learned codec: bmshj2018-factorized (`encoder`: x -> y, `decoder`:
  * y_hat -> x_hat through the integer g_s) or a hyperprior model (`hyperpriorToOnnx`).
  */
-export function exportCodecGraphs(codec: CodecV1): { encoder: Uint8Array; decoder: Uint8Array } {
+export function exportCodecGraphs(codec: CodecV1): CodecGraphs {
   if (codec instanceof FactorizedCodec) return { encoder: transformToOnnx(codec.model.gA, false, { input: 'x', output: 'y' }), decoder: integerSynthesisToOnnx(codec.integerSynthesis()) };
-  if (codec instanceof HyperpriorCodec) return hyperpriorToOnnx(codec.model, codec.integerSynthesis());
+  if (codec instanceof HyperpriorCodec) return hyperpriorToOnnx(codec.model, codec.integerSynthesis(), codec.fixedPointHyperSynthesis());
   throw new Error(`ONNX export supports the learned codecs bmshj2018-factorized, bmshj2018-hyperprior and mbt2018-mean, not '${codec.id}'`);
 }
 

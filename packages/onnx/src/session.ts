@@ -6,8 +6,8 @@ export interface OnnxSession {
   readonly executionProvider: 'cpu';
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  /** Runs the model on NCHW float32 inputs; returns every output as float32 data and dims. */
-  run(inputs: Record<string, { data: Float32Array; dims: number[] }>): Promise<Record<string, { data: Float32Array; dims: number[] }>>;
+  /** Runs the model on float32 (or float64) inputs; returns every output's data and dims (float32 unless the graph says float64). */
+  run<T extends Float32Array | Float64Array = Float32Array>(inputs: Record<string, { data: Float32Array | Float64Array; dims: number[] }>): Promise<Record<string, { data: T; dims: number[] }>>;
   release(): Promise<void>;
 }
 
@@ -23,12 +23,12 @@ export async function createSession(model: string | Uint8Array, options: { threa
     executionProvider: 'cpu',
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    run: async (inputs) => {
+    run: async <T extends Float32Array | Float64Array>(inputs: Record<string, { data: Float32Array | Float64Array; dims: number[] }>) => {
       const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, { data, dims }] of Object.entries(inputs)) feeds[name] = new ort.Tensor('float32', data, dims);
+      for (const [name, { data, dims }] of Object.entries(inputs)) feeds[name] = data instanceof Float64Array ? new ort.Tensor('float64', data, dims) : new ort.Tensor('float32', data, dims);
       const results = await session.run(feeds);
-      const out: Record<string, { data: Float32Array; dims: number[] }> = {};
-      for (const [name, t] of Object.entries(results)) out[name] = { data: t.data as Float32Array, dims: [...t.dims] };
+      const out: Record<string, { data: T; dims: number[] }> = {};
+      for (const [name, t] of Object.entries(results)) out[name] = { data: t.data as T, dims: [...t.dims] };
       return out;
     },
     release: () => session.release(),

@@ -7,9 +7,10 @@ const WEIGHT_BITS = 16;
 /** Largest integer that float64 holds exactly: every partial sum must stay below it. */
 const EXACT = 2 ** 53;
 
-/** One layer of h_s with integer weights, laid out [ky, kx, in, out] for both conv kinds. */
-interface IntegerLayer {
+/** One layer of h_s with integer weights (units of 2^-16), laid out [ky, kx, in, out] for both conv kinds. */
+export interface IntegerLayer {
   weight: Float64Array;
+  /** In units of 2^-32. */
   bias: Float64Array;
   k: number;
   cin: number;
@@ -64,8 +65,8 @@ export class FixedPointHyperSynthesis {
     hS: readonly ConvParams[],
     private readonly M: number,
     medians: Float32Array,
-    private readonly activation: 'relu' | 'leaky-relu',
-    private readonly finalActivation: boolean,
+    readonly activation: 'relu' | 'leaky-relu',
+    readonly finalActivation: boolean,
     private readonly withMeans = false,
   ) {
     const outputs = withMeans ? 2 * M : M;
@@ -78,10 +79,7 @@ export class FixedPointHyperSynthesis {
    * (channel-major [N, h, w]); exact multiples of 2^-32.
    */
   run(zSymbols: Int32Array, h: number, w: number): { scales: Float64Array; means?: Float64Array } {
-    const n = this.medians.length;
-    // z_hat = symbol + median, HWC, in units of 2^-16
-    let a: Float64Array = new Float64Array(h * w * n);
-    for (let c = 0; c < n; c++) for (let k = 0; k < h * w; k++) a[k * n + c] = zSymbols[c * h * w + k]! * 2 ** ACTIVATION_BITS + this.medians[c]!;
+    let a = this.input(zSymbols, h, w);
     let [ah, aw] = [h, w];
     let acc: Float64Array = new Float64Array(0);
     this.layers.forEach((layer, li) => {
@@ -97,7 +95,31 @@ export class FixedPointHyperSynthesis {
         const v = acc[k * outputs + c]!;
         out[c * ah * aw + k] = (this.finalActivation ? Math.max(0, v) : v) / 2 ** (ACTIVATION_BITS + WEIGHT_BITS);
       }
-    const size = this.M * ah * aw;
+    return this.split(out);
+  }
+
+  /** z_hat = symbols (channel-major [N, h, w]) + medians in units of 2^-16, HWC: the first layer's input. */
+  input(zSymbols: Int32Array, h: number, w: number): Float64Array {
+    const n = this.medians.length;
+    const a = new Float64Array(h * w * n);
+    for (let c = 0; c < n; c++) for (let k = 0; k < h * w; k++) a[k * n + c] = zSymbols[c * h * w + k]! * 2 ** ACTIVATION_BITS + this.medians[c]!;
+    return a;
+  }
+
+  /** The layers as integers, for an exact kernel elsewhere (`fixedPointHyperSynthesisToOnnx`). */
+  integerLayers(): readonly IntegerLayer[] {
+    return this.layers;
+  }
+
+  /** Whether layer i's sums stay exact in float64 for inputs up to `maxInput` (units of 2^-16): `run` throws otherwise. */
+  exactFor(i: number, maxInput: number): boolean {
+    const l = this.layers[i]!;
+    return maxInput * l.l1 + l.maxBias < EXACT;
+  }
+
+  /** The scales (and means) from the channel-major output of the last layer. */
+  split(out: Float64Array): { scales: Float64Array; means?: Float64Array } {
+    const size = out.length / (this.withMeans ? 2 : 1);
     return this.withMeans ? { scales: out.subarray(0, size), means: out.subarray(size) } : { scales: out };
   }
 
@@ -109,7 +131,7 @@ export class FixedPointHyperSynthesis {
   private layer(l: IntegerLayer, a: Float64Array, h: number, w: number): [Float64Array, number, number] {
     let maxInput = 0;
     for (const v of a) maxInput = Math.max(maxInput, Math.abs(v));
-    if (maxInput * l.l1 + l.maxBias >= EXACT) throw new Error(`fixed-point h_s: sums would exceed 2^53 (inputs up to ${maxInput / 2 ** ACTIVATION_BITS}); the hyperprior's weights or latents are out of range`);
+    if (!(maxInput * l.l1 + l.maxBias < EXACT)) throw new Error(`fixed-point h_s: sums would exceed 2^53 (inputs up to ${maxInput / 2 ** ACTIVATION_BITS}); the hyperprior's weights or latents are out of range`);
     const { k, cin, cout, stride } = l;
     const pad = k >> 1;
     const [oh, ow] = l.transposed ? [h * stride, w * stride] : [Math.ceil(h / stride), Math.ceil(w / stride)];

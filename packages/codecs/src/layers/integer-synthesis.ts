@@ -4,9 +4,11 @@ import { GDN_BETA_MIN, nonNegative } from './gdn.js';
 
 /** float32 holds every integer below 2^24 exactly: each convolution's sums must stay below it. */
 const EXACT_F32 = 2 ** 24;
-/** Activations are integers with |a| <= 2^15, split into a high and a low piece of this many bits. */
+/** Activations are integers in [-2^15, 2^15 - 1], split into a high and a low piece of this many bits (each fits a byte). */
 export const SPLIT_BITS = 8;
-const ACTIVATION_LIMIT = 2 ** 15;
+export const ACTIVATION_LIMIT = 2 ** 15;
+/** Weight pieces of the convolutions fit a signed byte (onnxruntime multiplies them as int8). */
+const PIECE_LIMIT = 127;
 /** Fractional bits of y_hat (the synthesis input): a range of +-256 in steps of 1/128. */
 export const INPUT_FRACTION = 7;
 /** Fractional bits of the hidden activations: a range of +-32 in steps of 1/1024. */
@@ -52,7 +54,8 @@ export interface IntegerInverseGdn {
  * g_s (four transposed convolutions with inverse GDN between them) planned for integer arithmetic,
  * so that every implementation computes the identical image: activations are integers times a
  * power of two (`INPUT_FRACTION` bits for y_hat, `HIDDEN_FRACTION` for hidden layers, saturating at
- * |a| = 2^15), split into two 8-bit pieces; the weights are integers split into pieces whose sums
+ * -2^15 and 2^15 - 1), split into two 8-bit pieces; the weights are integers split into pieces (the
+ * convolutions' within a signed byte) whose sums
  * stay below 2^24, so every convolution and GDN matrix product is exact in float32 whatever order
  * a library sums in. Everything else is an element-wise IEEE operation (multiply, add, floor,
  * round half to even, clip, square root) done in the same order on every runtime, which rounds
@@ -68,7 +71,8 @@ export interface IntegerSynthesisPlan {
  * where a layer has so many inputs that 6-bit digits would not be exact), until the remaining high
  * piece is exact under `maxInput`: for every output, max input x sum |piece| < 2^24.
  */
-export function splitExact(values: Float64Array, outputOf: (i: number) => number, outputs: number, maxInput: number): { pieces: Float32Array[]; exponents: number[] } {
+export function splitExact(values: Float64Array, outputOf: (i: number) => number, outputs: number, maxInput: number, pieceLimit = Infinity): { pieces: Float32Array[]; exponents: number[] } {
+  const fits = (v: Float64Array) => exact(v) && v.every((x) => Math.abs(x) <= pieceLimit);
   const exact = (v: Float64Array) => {
     const sums = new Float64Array(outputs);
     v.forEach((x, i) => (sums[outputOf(i)]! += Math.abs(x)));
@@ -78,11 +82,11 @@ export function splitExact(values: Float64Array, outputOf: (i: number) => number
   const exponents: number[] = [];
   let rest = values;
   let e = 0;
-  while (!exact(rest)) {
+  while (!fits(rest)) {
     let bits = PIECE_BITS;
     let low = digits(rest, bits);
-    while (!exact(low) && bits > 1) low = digits(rest, --bits);
-    if (!exact(low)) throw new Error(`integer synthesis: a layer has too many inputs for exact float32 sums (${values.length} weights)`);
+    while (!fits(low) && bits > 1) low = digits(rest, --bits);
+    if (!fits(low)) throw new Error(`integer synthesis: a layer has too many inputs for exact float32 sums (${values.length} weights)`);
     pieces.push(Float32Array.from(low));
     exponents.push(e);
     rest = rest.map((v, i) => (v - low[i]!) / 2 ** bits);
@@ -114,7 +118,7 @@ export function planIntegerSynthesis(gS: Transform): IntegerSynthesisPlan {
     const [, , out, cin] = shape;
     const outputOf = (j: number) => Math.floor(j / cin) % out;
     const { q, fraction } = quantize(c.weight.dataSync());
-    const split = splitExact(q, outputOf, out, 2 ** SPLIT_BITS);
+    const split = splitExact(q, outputOf, out, 2 ** SPLIT_BITS, PIECE_LIMIT);
     return { shape, stride: c.stride, weights: { ...split, fraction }, bias: Float32Array.from(c.bias.dataSync()), inputFraction: i === 0 ? INPUT_FRACTION : HIDDEN_FRACTION };
   });
   const gdns = gS.gdns.map((g): IntegerInverseGdn => {
@@ -130,9 +134,9 @@ export function planIntegerSynthesis(gS: Transform): IntegerSynthesisPlan {
   return { convs, gdns };
 }
 
-/** round(v 2^fraction) clipped to +-2^15: the integer activation. */
+/** round(v 2^fraction) clipped to [-2^15, 2^15 - 1]: the integer activation. */
 function toInteger(v: tf.Tensor4D, fraction: number): tf.Tensor4D {
-  return tf.clipByValue(tf.round(tf.mul(v, 2 ** fraction)), -ACTIVATION_LIMIT, ACTIVATION_LIMIT) as tf.Tensor4D;
+  return tf.clipByValue(tf.round(tf.mul(v, 2 ** fraction)), -ACTIVATION_LIMIT, ACTIVATION_LIMIT - 1) as tf.Tensor4D;
 }
 
 /** [hi, lo] with a = hi 2^bits + lo, lo in [0, 2^bits). */
