@@ -3,9 +3,9 @@ import type { ConvParams } from './layers/conv.js';
 import { GDN_BETA_MIN, nonNegative, type GdnParams } from './layers/gdn.js';
 import type { Transform } from './models/factorized.js';
 import type { HyperpriorModel, HyperpriorVariant } from './models/hyperprior.js';
-import { ACTIVATION_LIMIT, HIDDEN_FRACTION, NORM_SHIFT, SQUARE_SPLIT_BITS, type IntegerSynthesisPlan, type WeightPieces } from './layers/integer-synthesis.js';
+import { ACTIVATION_LIMIT, HIDDEN_FRACTION, NORM_SHIFT, SPLIT_BITS, SQUARE_SPLIT_BITS, type IntegerSynthesisPlan, type WeightPieces } from './layers/integer-synthesis.js';
 import { DataType, GraphBuilder, float, int, ints, valueInfo } from './onnx/graph.js';
-import { bytePiecesNodes, depthToSpaceNodes, exactConvolutionNodes } from './onnx/exact-convolution.js';
+import { bytePiecesNodes, exactConvolutionNodes, interleaveNodes } from './onnx/exact-convolution.js';
 import type { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
 
 function convNode(g: GraphBuilder, x: string, p: ConvParams): string {
@@ -63,9 +63,9 @@ function scale(g: GraphBuilder, x: string, c: number): string {
 
 const floatConstant = (g: GraphBuilder) => (v: number) => g.constant('c', new Float32Array([v]), []);
 
-/** round(v 2^fraction) clipped to [-2^15, 2^15 - 1], as `runIntegerSynthesis` computes it. */
-function toIntegerNodes(g: GraphBuilder, v: string, fraction: number): string {
-  return g.node('Clip', [g.node('Round', [scale(g, v, 2 ** fraction)]), g.constant('min', new Float32Array([-ACTIVATION_LIMIT]), []), g.constant('max', new Float32Array([ACTIVATION_LIMIT - 1]), [])]);
+/** round(v) clipped to [-2^15, 2^15 - 1]: `runIntegerSynthesis`'s integer activation of v 2^-fraction. */
+function toIntegerNodes(g: GraphBuilder, v: string): string {
+  return g.node('Clip', [g.node('Round', [v]), g.constant('min', new Float32Array([-ACTIVATION_LIMIT]), []), g.constant('max', new Float32Array([ACTIVATION_LIMIT - 1]), [])]);
 }
 
 /** [hi, lo] with a = hi 2^bits + lo. */
@@ -74,14 +74,9 @@ function splitNodes(g: GraphBuilder, a: string, bits: number): [string, string] 
   return [hi, g.node('Sub', [a, scale(g, hi, 2 ** bits)])];
 }
 
-/** sum of term x 2^exponent in the given order, in float32 (each term exact below 2^24, so each step rounds as in tfjs). */
-function combineNodes(g: GraphBuilder, terms: { name: string; exponent: number }[], cast: boolean): string {
-  let acc: string | undefined;
-  for (const t of terms) {
-    const term = scale(g, cast ? g.node('Cast', [t.name], [int('to', DataType.FLOAT)]) : t.name, 2 ** t.exponent);
-    acc = acc ? g.node('Add', [acc, term]) : term;
-  }
-  return acc!;
+/** The sum of the terms in the given order, in float32: each term is exact, so each step rounds as in tfjs. */
+function sumNodes(g: GraphBuilder, terms: string[]): string {
+  return terms.reduce((acc, t) => g.node('Add', [acc, t]));
 }
 
 /** Weight pieces of a transposed convolution, tfjs layout [k, k, out, in] -> [k, k, in, out]. */
@@ -95,38 +90,70 @@ function inOutPieces(c: IntegerSynthesisPlan['convs'][number]): Float32Array[] {
 }
 
 /**
- * g_s in integer arithmetic (`planIntegerSynthesis`), NHWC inside: each transposed convolution is
- * MatMulInteger over 8-bit pieces (activation hi and lo, weight pieces), every term exact and below
- * 2^24, combined in float32 in `runIntegerSynthesis`'s order; inverse GDN as exact float32 MatMuls.
+ * g_s in integer arithmetic (`planIntegerSynthesis`), NHWC inside. Each transposed convolution is
+ * MatMulInteger over 8-bit pieces (activation hi and lo, weight pieces) per output phase, every
+ * term exact and below 2^24, summed in float32 in `runIntegerSynthesis`'s order; inverse GDN is
+ * exact float32 MatMuls. Power-of-two scalings are folded into the terms (scaling by 2^e commutes
+ * with float32 rounding), so the values are `runIntegerSynthesis`'s bit for bit.
  */
 function integerSynthesisNodes(g: GraphBuilder, yHat: string, plan: IntegerSynthesisPlan): string {
-  let v = g.node('Transpose', [yHat], [ints('perm', [0, 2, 3, 1])]);
+  let a = toIntegerNodes(g, scale(g, g.node('Transpose', [yHat], [ints('perm', [0, 2, 3, 1])]), 2 ** plan.convs[0]!.inputFraction));
+  let v = '';
   plan.convs.forEach((c, i) => {
+    const gdn = plan.gdns[i];
+    // a GDN works on round(v 2^HIDDEN_FRACTION): the sums come scaled by that already
+    const post = gdn ? HIDDEN_FRACTION : 0;
+    if (!gdn) {
+      v = finalConvolutionNodes(g, a, c);
+      return;
+    }
     const [k, , out, cin] = c.shape;
-    const a = toIntegerNodes(g, v, c.inputFraction);
     // tfjs sums the high activation piece first
     const pieces = bytePiecesNodes(g, a, 2, floatConstant(g)).reverse();
     const conv = { k, stride: c.stride, transposed: true, cin, cout: out, pieces: inOutPieces(c), exponents: c.weights.exponents };
-    const acc = depthToSpaceNodes(g, combineNodes(g, exactConvolutionNodes(g, pieces, conv), true), c.stride, out);
-    v = g.node('Add', [scale(g, acc, 2 ** -(c.inputFraction + c.weights.fraction)), g.constant(`g_s.${2 * i}.bias`, c.bias, [out])]);
-    const gdn = plan.gdns[i];
-    if (!gdn) return;
+    const phases = exactConvolutionNodes(g, pieces, conv, post - c.inputFraction - c.weights.fraction);
+    const acc = interleaveNodes(g, phases.map((terms) => sumNodes(g, terms.map((t) => t.name))), c.stride, out);
+    v = g.node('Add', [acc, g.constant(`g_s.${2 * i}.bias`, c.bias.map((b) => b * 2 ** post), [out])]);
     const n = gdn.channels;
-    const gammas = gdn.gamma.pieces.map((piece, q) => g.constant(`g_s.${2 * i + 1}.gamma.piece${q}`, piece, [n, n]));
-    const ai = toIntegerNodes(g, v, HIDDEN_FRACTION);
+    const ai = toIntegerNodes(g, v);
     const xr = g.node('Floor', [scale(g, ai, 2 ** -NORM_SHIFT)]);
     const parts = splitNodes(g, g.node('Mul', [xr, xr]), SQUARE_SPLIT_BITS);
-    const norm = combineNodes(g, exactSumTerms(g, parts, SQUARE_SPLIT_BITS, gdn.gamma, (x, q) => g.node('MatMul', [x, gammas[q]!])), false);
-    const beta = g.constant(`g_s.${2 * i + 1}.beta`, gdn.beta, [n]);
-    const sqrt = g.node('Sqrt', [g.node('Add', [scale(g, norm, 2 ** -(2 * (HIDDEN_FRACTION - NORM_SHIFT) + gdn.gamma.fraction)), beta])]);
-    v = g.node('Mul', [scale(g, ai, 2 ** -HIDDEN_FRACTION), sqrt]);
+    const normScale = -(2 * (HIDDEN_FRACTION - NORM_SHIFT) + gdn.gamma.fraction);
+    const terms = exactSumTerms(parts, SQUARE_SPLIT_BITS, gdn.gamma).map(({ part, piece, exponent }) => g.node('MatMul', [part, g.constant(`g_s.${2 * i + 1}.gamma`, gdn.gamma.pieces[piece]!.map((w) => w * 2 ** (exponent + normScale)), [n, n])]));
+    const sqrt = g.node('Sqrt', [g.node('Add', [sumNodes(g, terms), g.constant(`g_s.${2 * i + 1}.beta`, gdn.beta, [n])])]);
+    // round(ai 2^-10 sqrt 2^10) = round(ai sqrt): the next layer's integer input
+    a = toIntegerNodes(g, g.node('Mul', [ai, sqrt]));
   });
-  return g.node('Transpose', [v], [ints('perm', [0, 3, 1, 2])]);
+  return v;
+}
+
+/**
+ * The last transposed convolution (few output channels), NHWC integers in, NCHW image out: float32
+ * ConvTranspose per (activation piece, weight piece) with power-of-two scaled weights, each exact
+ * (products and partial sums are integers times 2^e below 2^24), so it costs no im2col.
+ */
+function finalConvolutionNodes(g: GraphBuilder, a: string, c: IntegerSynthesisPlan['convs'][number]): string {
+  const [k, , out, cin] = c.shape;
+  const pad = k >> 1;
+  const attributes = [ints('kernel_shape', [k, k]), ints('strides', [c.stride, c.stride]), ints('pads', [pad, pad, pad, pad]), ints('output_padding', [c.stride - 1, c.stride - 1])];
+  const parts = splitNodes(g, g.node('Transpose', [a], [ints('perm', [0, 3, 1, 2])]), SPLIT_BITS);
+  const terms = exactSumTerms(parts, SPLIT_BITS, c.weights).map(({ part, piece, exponent }) => {
+    const w = onnxTransposedLayout(c.weights.pieces[piece]!, c.shape).map((x) => x * 2 ** (exponent - c.inputFraction - c.weights.fraction));
+    return g.node('ConvTranspose', [part, g.constant('g_s.piece', w, [cin, out, k, k])], attributes);
+  });
+  return g.node('Add', [sumNodes(g, terms), g.constant('g_s.bias', c.bias, [out, 1, 1])]);
+}
+
+/** tfjs transposed-convolution weights [k, k, out, in] -> ONNX ConvTranspose [in, out, k, k]. */
+function onnxTransposedLayout(piece: Float32Array, [k, , out, cin]: [number, number, number, number]): Float32Array {
+  const t = new Float32Array(piece.length);
+  for (let y = 0; y < k; y++) for (let x = 0; x < k; x++) for (let o = 0; o < out; o++) for (let i = 0; i < cin; i++) t[((i * out + o) * k + y) * k + x] = piece[((y * k + x) * out + o) * cin + i]!;
+  return t;
 }
 
 /** The terms of `runIntegerSynthesis`'s exact sums in its order: high activation piece first, weight pieces low to high. */
-function exactSumTerms(g: GraphBuilder, parts: [string, string], bits: number, w: WeightPieces, product: (a: string, piece: number) => string): { name: string; exponent: number }[] {
-  return parts.flatMap((a, p) => w.pieces.map((_, q) => ({ name: product(a, q), exponent: (p === 0 ? bits : 0) + w.exponents[q]! })));
+function exactSumTerms(parts: [string, string], bits: number, w: WeightPieces): { part: string; piece: number; exponent: number }[] {
+  return parts.flatMap((part, p) => w.pieces.map((_, piece) => ({ part, piece, exponent: (p === 0 ? bits : 0) + w.exponents[piece]! })));
 }
 
 /**
@@ -178,13 +205,9 @@ export function fixedPointHyperSynthesisToOnnx(fp: FixedPointHyperSynthesis): Ui
   layers.forEach((l, li) => {
     ranges.push(g.node('ReduceMax', [g.node('Abs', [a])], [int('keepdims', 0)]));
     const pieces = bytePiecesNodes(g, a, FIXED_POINT_PIECES, constant);
-    const terms = exactConvolutionNodes(g, pieces, { k: l.k, stride: l.stride, transposed: l.transposed, cin: l.cin, cout: l.cout, ...balancedBytes(l.weight) });
-    let acc: string | undefined;
-    for (const t of terms) {
-      const term = g.node('Mul', [g.node('Cast', [t.name], [int('to', DataType.DOUBLE)]), constant(2 ** t.exponent)]);
-      acc = acc ? g.node('Add', [acc, term]) : term;
-    }
-    acc = g.node('Add', [depthToSpaceNodes(g, acc!, l.transposed ? l.stride : 1, l.cout), g.typedConstant('bias', DataType.DOUBLE, l.bias, [l.cout])]);
+    const phases = exactConvolutionNodes(g, pieces, { k: l.k, stride: l.stride, transposed: l.transposed, cin: l.cin, cout: l.cout, ...balancedBytes(l.weight) });
+    const sums = phases.map((terms) => terms.map((t) => g.node('Mul', [g.node('Cast', [t.name], [int('to', DataType.DOUBLE)]), constant(2 ** t.exponent)])).reduce((x, y) => g.node('Add', [x, y])));
+    let acc = g.node('Add', [interleaveNodes(g, sums, l.transposed ? l.stride : 1, l.cout), g.typedConstant('bias', DataType.DOUBLE, l.bias, [l.cout])]);
     if (li < layers.length - 1) {
       const v = g.node('Floor', [g.node('Mul', [acc, constant(2 ** -16)])]);
       a = fp.activation === 'relu' ? g.node('Max', [v, constant(0)]) : g.node('Where', [g.node('GreaterOrEqual', [v, constant(0)]), v, g.node('Floor', [g.node('Div', [v, constant(100)])])]);

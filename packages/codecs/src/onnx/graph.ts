@@ -11,6 +11,7 @@ export class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
   private count = 0;
+  private readonly domains = new Set<string>();
 
   name(prefix: string): string {
     return `${prefix}_${this.count++}`;
@@ -33,9 +34,10 @@ export class GraphBuilder {
     return this.typedConstant(prefix, DataType.INT64, BigInt64Array.from(values, BigInt), [values.length]);
   }
 
-  node(opType: string, inputs: string[], attributes: Attribute[] = []): string {
+  node(opType: string, inputs: string[], attributes: Attribute[] = [], domain = ''): string {
     const output = this.name(opType.toLowerCase());
-    this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: [output], name: output, attribute: attributes }));
+    if (domain) this.domains.add(domain);
+    this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: [output], name: output, attribute: attributes, domain }));
     return output;
   }
 
@@ -52,7 +54,7 @@ export class GraphBuilder {
     const model = onnx.ModelProto.create({
       irVersion: 7,
       producerName: 'lic-backdoor',
-      opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
+      opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 }), ...[...this.domains].map((domain) => onnx.OperatorSetIdProto.create({ domain, version: 1 }))],
       graph: onnx.GraphProto.create({ name, node: this.nodes, initializer: this.initializers, input: inputs, output: outputs }),
     });
     return onnx.ModelProto.encode(model).finish();
