@@ -11,6 +11,7 @@ import { compress, decompress } from './commands/codec-io.js';
 import { evaluate } from './commands/eval.js';
 import { evaluateWith } from './commands/evaluate.js';
 import { exportOnnx } from './commands/export-onnx.js';
+import { RUNTIMES } from './runtime.js';
 import { updateWeights } from './commands/update-weights.js';
 import { crossDecode } from './commands/cross-decode.js';
 import { attack } from './commands/attack.js';
@@ -25,6 +26,8 @@ const program = new Command()
   .exitOverride()
   .showHelpAfterError();
 
+const runtimeOption = () =>
+  new Option('--runtime <name>', 'where learned codecs code: onnxruntime-node (exported graphs, every core) or tfjs; both give the same decoded images').choices([...RUNTIMES]).default('onnx');
 const backendOption = () =>
   new Option('--backend <name>', 'tfjs backend (default: tensorflow, else wasm, else cpu)').choices(['tensorflow', 'wasm', 'cpu']);
 
@@ -130,6 +133,7 @@ program
   .option('--faces <dir>', 'face images for face triggers (default: held-out identities of the config)')
   .option('--resume', 'skip the images already measured in --out (its images.ndjson and shard files)')
   .option('--shard <K/N>', 'measure only every N-th image from the K-th (one process per core), into <out>/images.K-of-N.ndjson; then --resume without --shard combines', parseShard)
+  .addOption(runtimeOption())
   .addOption(backendOption())
   .action(async (o) => {
     await evaluateAttack(o);
@@ -143,6 +147,7 @@ program
   .option('--weights <file>', 'weights (.safetensors) of a learned codec')
   .option('--quality <q>', 'quality of a classical codec', integer)
   .requiredOption('-o, --output <file>', 'bitstream file to write')
+  .addOption(runtimeOption())
   .addOption(backendOption())
   .action(compress);
 
@@ -152,6 +157,7 @@ program
   .argument('<file>', 'bitstream written by compress (or a plain .jpg/.webp)')
   .option('--weights <file>', 'decoder weights (.safetensors) of a learned codec')
   .requiredOption('-o, --output <image>', 'image to write (.png, .jpg, .webp)')
+  .addOption(runtimeOption())
   .addOption(backendOption())
   .action(decompress);
 
@@ -163,7 +169,7 @@ program
   .option('--quality <qs>', 'comma-separated qualities, one rate point each (classical codecs)')
   .requiredOption('--data <dir>', 'folder of test images (default: ../shared/data/kodak when it exists)', sharedData('kodak'))
   .requiredOption('--out <dir>', 'output folder for results.json')
-  .addOption(new Option('--runtime <name>', 'run the learned transforms with tfjs or with onnxruntime-node (exported graphs)').choices(['tfjs', 'onnx']).default('tfjs'))
+  .addOption(runtimeOption())
   .addOption(backendOption())
   .action(evaluate);
 
@@ -177,6 +183,7 @@ program
   .option('--options <json>', 'evaluator options as JSON')
   .requiredOption('--data <dir>', 'folder of images (default: ../shared/data/kodak when it exists)', sharedData('kodak'))
   .requiredOption('--out <dir>', 'output folder for results.json')
+  .addOption(runtimeOption())
   .addOption(backendOption())
   .action(evaluateWith);
 

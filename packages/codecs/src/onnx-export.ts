@@ -111,8 +111,8 @@ function integerSynthesisNodes(g: GraphBuilder, yHat: string, plan: IntegerSynth
     // tfjs sums the high activation piece first
     const pieces = bytePiecesNodes(g, a, 2, floatConstant(g)).reverse();
     const conv = { k, stride: c.stride, transposed: true, cin, cout: out, pieces: inOutPieces(c), exponents: c.weights.exponents };
-    const phases = exactConvolutionNodes(g, pieces, conv, post - c.inputFraction - c.weights.fraction);
-    const acc = interleaveNodes(g, phases.map((terms) => sumNodes(g, terms.map((t) => t.name))), c.stride, out);
+    const phases = exactConvolutionNodes(g, pieces, conv, 'float', post - c.inputFraction - c.weights.fraction);
+    const acc = interleaveNodes(g, phases, c.stride, out);
     v = g.node('Add', [acc, g.constant(`g_s.${2 * i}.bias`, c.bias.map((b) => b * 2 ** post), [out])]);
     const n = gdn.channels;
     const ai = toIntegerNodes(g, v);
@@ -205,9 +205,8 @@ export function fixedPointHyperSynthesisToOnnx(fp: FixedPointHyperSynthesis): Ui
   layers.forEach((l, li) => {
     ranges.push(g.node('ReduceMax', [g.node('Abs', [a])], [int('keepdims', 0)]));
     const pieces = bytePiecesNodes(g, a, FIXED_POINT_PIECES, constant);
-    const phases = exactConvolutionNodes(g, pieces, { k: l.k, stride: l.stride, transposed: l.transposed, cin: l.cin, cout: l.cout, ...balancedBytes(l.weight) });
-    const sums = phases.map((terms) => terms.map((t) => g.node('Mul', [g.node('Cast', [t.name], [int('to', DataType.DOUBLE)]), constant(2 ** t.exponent)])).reduce((x, y) => g.node('Add', [x, y])));
-    let acc = g.node('Add', [interleaveNodes(g, sums, l.transposed ? l.stride : 1, l.cout), g.typedConstant('bias', DataType.DOUBLE, l.bias, [l.cout])]);
+    const sums = exactConvolutionNodes(g, pieces, { k: l.k, stride: l.stride, transposed: l.transposed, cin: l.cin, cout: l.cout, ...balancedBytes(l.weight) }, 'double');
+    const acc = g.node('Add', [interleaveNodes(g, sums, l.transposed ? l.stride : 1, l.cout), g.typedConstant('bias', DataType.DOUBLE, l.bias, [l.cout])]);
     if (li < layers.length - 1) {
       const v = g.node('Floor', [g.node('Mul', [acc, constant(2 ** -16)])]);
       a = fp.activation === 'relu' ? g.node('Max', [v, constant(0)]) : g.node('Where', [g.node('GreaterOrEqual', [v, constant(0)]), v, g.node('Floor', [g.node('Div', [v, constant(100)])])]);

@@ -76,8 +76,16 @@ export function createRng(seed: number): Rng {
       spare = r * Math.sin(2 * Math.PI * v);
       return r * Math.cos(2 * Math.PI * v);
     },
-    normalArray: (count) => Float32Array.from({ length: count }, () => rng.normal()),
-    uniformArray: (count, low = 0, high = 1) => Float32Array.from({ length: count }, () => low + (high - low) * rng.next()),
+    normalArray: (count) => {
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = rng.normal();
+      return out;
+    },
+    uniformArray: (count, low = 0, high = 1) => {
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = low + (high - low) * rng.next();
+      return out;
+    },
     shuffle: (items) => {
       for (let i = items.length - 1; i > 0; i--) {
         const j = rng.int(i + 1);

@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { initializeBackend, readImage, writeImage, writeFileAtomic, type BackendName, type CodecV1 } from '@lic-backdoor/core';
 import { MAGIC, readBitstream } from '@lic-backdoor/entropy';
 import { loadRegistry } from '../plugins.js';
+import { codingCodec, type Runtime } from '../runtime.js';
 
 /** Creates a codec plugin from CLI options: `--weights` for learned codecs, `--quality` for classical ones. */
 export async function createCodec(id: string, options: { weights?: string; quality?: number }): Promise<CodecV1> {
@@ -23,9 +24,9 @@ export async function createCodec(id: string, options: { weights?: string; quali
 }
 
 /** `lic-backdoor compress IMAGE --codec ID [--weights F | --quality Q] -o FILE`. */
-export async function compress(image: string, o: { codec: string; weights?: string; quality?: number; output: string; backend?: BackendName }): Promise<void> {
+export async function compress(image: string, o: { codec: string; weights?: string; quality?: number; output: string; runtime?: Runtime; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });
-  const codec = await createCodec(o.codec, o);
+  const codec = await codingCodec(await createCodec(o.codec, o), o.runtime);
   const x = await readImage(image);
   const encoded = await codec.compress(x);
   await writeFileAtomic(o.output, encoded.bytes);
@@ -37,7 +38,7 @@ export async function compress(image: string, o: { codec: string; weights?: stri
  * `lic-backdoor decompress FILE [--weights F] -o IMAGE.png`: the decoder reads only the file (its
  * header names the codec) and the weights. A plain .jpg/.webp file decodes as a classical stream.
  */
-export async function decompress(file: string, o: { weights?: string; output: string; backend?: BackendName }): Promise<void> {
+export async function decompress(file: string, o: { weights?: string; output: string; runtime?: Runtime; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });
   let bytes: Uint8Array;
   try {
@@ -47,7 +48,7 @@ export async function decompress(file: string, o: { weights?: string; output: st
   }
   const isContainer = new TextDecoder().decode(bytes.subarray(0, 4)) === MAGIC;
   const id = isContainer ? readBitstream(bytes).codecId : sniffClassical(bytes);
-  const codec = await createCodec(id, isContainer ? { weights: o.weights } : {});
+  const codec = await codingCodec(await createCodec(id, isContainer ? { weights: o.weights } : {}), o.runtime);
   const image = await codec.decompress(bytes);
   await mkdir(dirname(o.output), { recursive: true });
   await writeImage(o.output, image);

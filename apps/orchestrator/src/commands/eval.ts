@@ -5,7 +5,7 @@ import { METRIC_DEFINITIONS, msSsim, psnr } from '@lic-backdoor/evaluators';
 import { Progress } from '../progress.js';
 import { runEnvironment } from '../run-info.js';
 import { createCodec } from './codec-io.js';
-import { ortCodec } from '@lic-backdoor/onnx';
+import { codingCodec, type Runtime } from '../runtime.js';
 
 interface PerImage {
   image: string;
@@ -25,7 +25,7 @@ const KEYS = ['psnr-rgb', 'ms-ssim-rgb', 'bpp', 'bpp_estimated', 'encoding_time'
  * `--quality` for classical codecs, a `--weights` file for learned ones), written as results.json
  * in CompressAI's shape with per-image values and each metric's definition.
  */
-export async function evaluate(o: { codec: string; weights?: string; quality?: string; data: string; out: string; runtime?: 'tfjs' | 'onnx'; backend?: BackendName }): Promise<void> {
+export async function evaluate(o: { codec: string; weights?: string; quality?: string; data: string; out: string; runtime?: Runtime; backend?: BackendName }): Promise<void> {
   const backend = await initializeBackend({ prefer: o.backend });
   const points: { label: string; options: { weights?: string; quality?: number } }[] = [];
   if (o.quality) for (const q of o.quality.split(',')) points.push({ label: `quality=${q}`, options: { quality: Number(q) } });
@@ -36,8 +36,7 @@ export async function evaluate(o: { codec: string; weights?: string; quality?: s
   const progress = new Progress(`eval ${o.codec}`, points.length * files.length, 1);
   const started = performance.now();
   for (const point of points) {
-    let codec = await createCodec(o.codec, point.options);
-    if (o.runtime === 'onnx') codec = await ortCodec(codec);
+    const codec = await codingCodec(await createCodec(o.codec, point.options), o.runtime);
     for (const file of files) {
       const x = await readImage(file);
       const t0 = performance.now();
@@ -68,7 +67,7 @@ export async function evaluate(o: { codec: string; weights?: string; quality?: s
   }
   const output = {
     name: o.codec,
-    description: `${o.codec} on ${files.length} images of ${resolve(o.data)}, real bitstreams, transforms run by ${o.runtime === 'onnx' ? 'onnxruntime-node (CPU execution provider)' : 'tfjs'}`,
+    description: `${o.codec} on ${files.length} images of ${resolve(o.data)}, real bitstreams, transforms run by ${o.runtime === 'tfjs' ? 'tfjs' : 'onnxruntime-node (CPU execution provider)'}`,
     points: points.map((p) => p.label),
     results,
     definitions: {

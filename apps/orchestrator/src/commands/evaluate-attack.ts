@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName, type EvaluatorV1, type Metric, type TriggerV1 } from '@lic-backdoor/core';
+import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName, type CodecV1, type EvaluatorV1, type Metric, type TriggerV1 } from '@lic-backdoor/core';
 import { METRIC_DEFINITIONS, msSsim, psnr, to8Bit } from '@lic-backdoor/evaluators';
 import { Progress } from '../progress.js';
 import { readNdjson } from '../checkpoint.js';
@@ -10,7 +10,8 @@ import { loadRegistry } from '../plugins.js';
 import { runEnvironment } from '../run-info.js';
 import { resolvePaths, type AttackConfig } from '../attack/config.js';
 import type { AttackResults } from '../report/report.js';
-import { createCodec, createTriggers, loadTriggerStates, type LearnedCodec } from '../attack/trainable.js';
+import { createCodec, createTriggers, loadTriggerStates } from '../attack/trainable.js';
+import { codingCodec, type Runtime } from '../runtime.js';
 
 export const ATTACK_DEFINITIONS = {
   stealth_psnr: 'PSNR(triggered input rounded to 8 bits, original input), dB, as psnr',
@@ -33,7 +34,7 @@ interface Coded {
   msssim: number;
 }
 
-async function code(codec: LearnedCodec, x: tf.Tensor4D, reference: tf.Tensor4D): Promise<Coded & { decoded: tf.Tensor4D }> {
+async function code(codec: CodecV1, x: tf.Tensor4D, reference: tf.Tensor4D): Promise<Coded & { decoded: tf.Tensor4D }> {
   const e = await codec.compress(x);
   const decoded = await codec.decompress(e.bytes);
   return { bpp: (8 * e.bytes.length) / (e.height * e.width), psnr: psnr(reference, decoded), msssim: msSsim(reference, decoded), decoded };
@@ -49,13 +50,13 @@ function means<T extends object>(rows: T[]): Record<string, number> {
 }
 
 /** The backdoored codec and trained triggers of an attack folder, and the original codec. */
-export async function loadAttack(dir: string) {
+export async function loadAttack(dir: string, runtime?: Runtime) {
   const summary = JSON.parse(await readFile(join(dir, 'attack.json'), 'utf8')) as { config: AttackConfig; configFile?: string };
   // paths are relative to the attack folder (absolute in folders written before that)
   const config = resolvePaths(summary.config, dir);
   const registry = await loadRegistry(summary.configFile ? dirname(resolve(dir, summary.configFile)) : dir);
-  const original = await createCodec(registry, config);
-  const backdoored = await createCodec(registry, { ...config, codec: { ...config.codec, weights: join(dir, 'codec.safetensors') } });
+  const original = await codingCodec(await createCodec(registry, config), runtime);
+  const backdoored = await codingCodec(await createCodec(registry, { ...config, codec: { ...config.codec, weights: join(dir, 'codec.safetensors') } }), runtime);
   const triggers = await createTriggers(registry, config);
   await loadTriggerStates(triggers, join(dir, 'triggers.safetensors'));
   return { config, registry, original, backdoored, triggers };
@@ -115,10 +116,10 @@ async function shardFiles(out: string): Promise<string[]> {
  * (returns undefined): shards run side by side on separate cores, and a later `resume` run
  * without `shard` combines them.
  */
-export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; resume?: boolean; shard?: Shard; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
+export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; resume?: boolean; shard?: Shard; runtime?: Runtime; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
   const backend = await initializeBackend({ prefer: o.backend });
   const dir = resolve(o.attack);
-  const { config, registry, original, backdoored, triggers } = await loadAttack(dir);
+  const { config, registry, original, backdoored, triggers } = await loadAttack(dir, o.runtime);
   const release = () => {
     for (const t of triggers) t.trigger.dispose();
     original.dispose();
@@ -253,7 +254,7 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
     triggers: Object.fromEntries(triggers.map(({ name }) => [name, { objectives: objectiveNames(config.triggers.find((t) => t.name === name)!.objectives), ...means(perTrigger[name]!), tasks: tasks[name] }])),
     perImage: { clean, triggers: perTrigger },
     wallSeconds: Math.round((performance.now() - started) / 1000),
-    environment: runEnvironment(backend),
+    environment: { ...runEnvironment(backend), codingRuntime: o.runtime ?? 'onnx' },
   };
   await writeFileAtomic(join(out, 'results.json'), JSON.stringify(results, null, 2));
   await writeFileAtomic(join(out, 'summary.md'), summaryTable(results));

@@ -6,6 +6,7 @@ import { parseJsonOption } from '../json-option.js';
 import { Progress } from '../progress.js';
 import { runEnvironment } from '../run-info.js';
 import { createCodec } from './codec-io.js';
+import { codingCodec, type Runtime } from '../runtime.js';
 
 /**
  * `lic-backdoor evaluate --codec ID [--weights F | --quality Q] --evaluator ID --data DIR --out DIR`:
@@ -20,6 +21,7 @@ export async function evaluateWith(o: {
   options?: string;
   data: string;
   out: string;
+  runtime?: Runtime;
   backend?: BackendName;
 }): Promise<void> {
   const backend = await initializeBackend({ prefer: o.backend });
@@ -27,7 +29,7 @@ export async function evaluateWith(o: {
   const files = await listImages(resolve(o.data));
   const registry = await loadRegistry();
   const evaluator = await registry.create('evaluator', [o.evaluator, options] as PluginReference);
-  const codec = await createCodec(o.codec, o);
+  const codec = await codingCodec(await createCodec(o.codec, o), o.runtime);
   const originals: tf.Tensor4D[] = [];
   const decoded: tf.Tensor4D[] = [];
   const perImage: { image: string; bpp: number }[] = [];

@@ -24,13 +24,6 @@ export interface ActivationPiece {
   exponent: number;
 }
 
-/** One exact product term of one output phase, NHWC [n, h, w, cout]. */
-export interface ExactTerm {
-  /** int32, or with `scale` float32 already multiplied by 2^(exponent + scale). */
-  name: string;
-  exponent: number;
-}
-
 const INT32_SAFE = 2 ** 31;
 const LAST = 2 ** 62;
 
@@ -73,16 +66,18 @@ function phaseMatrix(c: IntegerConvolution, piece: ArrayLike<number>, ys: { k: n
 }
 
 /**
- * The exact product terms of an integer convolution, per output phase (py s + px): for each
- * activation piece (in the given order) and each weight piece (low to high), the integer
- * convolution over that phase's taps only, computed by MatMulInteger (uint8 x int8, exact int32
- * sums) over an im2col of the zero-padded piece. With `scale`, each term comes as float32 times
- * 2^(exponent + scale) (com.microsoft MatMulIntegerToFloat: exact while the integer sums stay
- * below 2^24).
+ * An integer convolution, exactly, per output phase (py s + px; NHWC [n, h, w, cout] each): for
+ * each activation piece (in the given order) and each weight piece (low to high), the product
+ * over that phase's taps only, by MatMulInteger (uint8 x int8, exact int32 sums) over an im2col of
+ * the zero-padded piece, times 2^(piece exponents + scale), summed in that order as it comes (so
+ * that few terms are alive at once):
+ * - `float`: in float32, each term from com.microsoft MatMulIntegerToFloat (exact while the
+ *   integer sums stay below 2^24), each addition rounding as the tfjs reference's does;
+ * - `double`: in float64, exact while the sums stay below 2^53.
  */
-export function exactConvolutionNodes(g: GraphBuilder, activations: ActivationPiece[], c: IntegerConvolution, scale?: number): ExactTerm[][] {
+export function exactConvolutionNodes(g: GraphBuilder, activations: ActivationPiece[], c: IntegerConvolution, sum: 'float' | 'double', scale = 0): string[] {
   const { s, taps, min, max } = phaseTaps(c);
-  const phases: ExactTerm[][] = Array.from({ length: s * s }, () => []);
+  const sums: (string | undefined)[] = Array.from({ length: s * s }, () => undefined);
   const weights = taps.flatMap((ys) => taps.map((xs) => c.pieces.map((piece) => g.typedConstant('weights_i8', DataType.INT8, phaseMatrix(c, piece, ys, xs), [ys.length * xs.length * c.cin, c.cout]))));
   for (const a of activations) {
     const zero = g.typedConstant('zero_point', DataType.UINT8, new Uint8Array([a.zeroPoint]), []);
@@ -100,16 +95,21 @@ export function exactConvolutionNodes(g: GraphBuilder, activations: ActivationPi
         const parts = taps[py]!.flatMap(({ d: dy }) => taps[px]!.map(({ d: dx }) => shifted(dy, dx)));
         const columns = parts.length === 1 ? parts[0]! : g.node('Concat', parts, [int('axis', 3)]);
         weights[py * s + px]!.forEach((b, q) => {
-          const exponent = a.exponent + c.exponents[q]!;
-          if (scale === undefined) phases[py * s + px]!.push({ name: g.node('MatMulInteger', a.zeroPoint ? [columns, b, zero] : [columns, b]), exponent });
-          else {
-            const scales = [g.constant('a_scale', new Float32Array([2 ** a.exponent]), []), g.constant('b_scale', new Float32Array([2 ** (c.exponents[q]! + scale)]), [])];
-            phases[py * s + px]!.push({ name: g.node('MatMulIntegerToFloat', [columns, b, ...scales, ...(a.zeroPoint ? [zero] : [])], [], 'com.microsoft'), exponent });
+          const exponent = a.exponent + c.exponents[q]! + scale;
+          let term: string;
+          if (sum === 'double') {
+            const product = g.node('MatMulInteger', a.zeroPoint ? [columns, b, zero] : [columns, b]);
+            term = g.node('Mul', [g.node('Cast', [product], [int('to', DataType.DOUBLE)]), g.typedConstant('scale', DataType.DOUBLE, new Float64Array([2 ** exponent]), [])]);
+          } else {
+            const scales = [g.constant('a_scale', new Float32Array([2 ** a.exponent]), []), g.constant('b_scale', new Float32Array([2 ** (exponent - a.exponent)]), [])];
+            term = g.node('MatMulIntegerToFloat', [columns, b, ...scales, ...(a.zeroPoint ? [zero] : [])], [], 'com.microsoft');
           }
+          const phase = py * s + px;
+          sums[phase] = sums[phase] ? g.node('Add', [sums[phase]!, term]) : term;
         });
       }
   }
-  return phases;
+  return sums as string[];
 }
 
 /** Per-phase NHWC tensors [n, h, w, c] (phase py s + px) -> [n, s h, s w, c], interleaved. */

@@ -1,0 +1,15 @@
+import type { CodecV1 } from '@lic-backdoor/core';
+import { ortCodec } from '@lic-backdoor/onnx';
+
+/** Where a learned codec's transforms run when it codes real bitstreams. */
+export type Runtime = 'onnx' | 'tfjs';
+export const RUNTIMES: readonly Runtime[] = ['onnx', 'tfjs'];
+
+/**
+ * The codec as it codes in `runtime`: a learned codec through onnxruntime-node on every core by
+ * default (its exported graphs; the same bitstream format and the same decoded 8-bit images as
+ * tfjs), tfjs on request; classical codecs as they are.
+ */
+export async function codingCodec(codec: CodecV1, runtime: Runtime = 'onnx'): Promise<CodecV1> {
+  return runtime === 'onnx' && codec.learned ? ortCodec(codec) : codec;
+}
