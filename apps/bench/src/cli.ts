@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { trainStep } from './train-step.js';
+import { DEFAULT_CODECS, benchCodec, timeCodec } from './codec.js';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -26,6 +27,32 @@ program
   .action(async (options) => {
     const result = await trainStep(options, (line) => console.error(line));
     console.log(JSON.stringify(result));
+  });
+
+const list = (v: string) => v.split(',');
+
+program
+  .command('codec')
+  .description('encode and decode time of each learned codec in each runtime on one image (median after a warm-up, each in its own process, with its peak RSS), beside the PyTorch reference forward when /usr/bin/python3 has torch')
+  .option('--codecs <list>', `comma-separated: ${Object.keys(DEFAULT_CODECS).join(', ')}`, list, Object.keys(DEFAULT_CODECS))
+  .option('--runtimes <list>', 'comma-separated: onnx, tfjs (the first writes the stream every runtime decodes)', list, ['onnx', 'tfjs'])
+  .option('--image <file>', 'test image', new URL('../../../../shared/data/kodak/kodim01.png', import.meta.url).pathname)
+  .option('--reps <k>', 'timed repetitions (median reported)', int, 5)
+  .action(async (options) => {
+    const result = await benchCodec(options, (line) => console.error(line));
+    console.log(JSON.stringify(result));
+  });
+
+program
+  .command('codec-one', { hidden: true })
+  .requiredOption('--codec <id>')
+  .requiredOption('--weights <file>')
+  .requiredOption('--runtime <name>')
+  .requiredOption('--image <file>')
+  .requiredOption('--stream <file>')
+  .option('--reps <k>', '', int, 5)
+  .action(async (options) => {
+    console.log(JSON.stringify(await timeCodec(options)));
   });
 
 await program.parseAsync(process.argv);

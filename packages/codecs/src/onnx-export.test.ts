@@ -5,6 +5,7 @@ import { FactorizedPrior } from './models/factorized.js';
 import { HyperpriorModel } from './models/hyperprior.js';
 import { hyperpriorToOnnx, integerSynthesisToOnnx, transformToOnnx } from './onnx-export.js';
 import { planIntegerSynthesis, runIntegerSynthesis, SPLIT_BITS, SQUARE_SPLIT_BITS } from './layers/integer-synthesis.js';
+import { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
 
 beforeAll(() => initializeBackend({ prefer: 'wasm' }));
 
@@ -60,6 +61,8 @@ describe('integer synthesis (g_s in integer arithmetic)', () => {
     for (const c of plan.convs) {
       const [k, , out, cin] = c.shape;
       for (const piece of c.weights.pieces) {
+        // onnxruntime multiplies the convolution pieces as int8
+        expect(piece.every((v) => Math.abs(v) <= 127)).toBe(true);
         const l1 = new Float64Array(out);
         piece.forEach((v, j) => (l1[Math.floor(j / cin) % out]! += Math.abs(v)));
         expect(Number.isInteger(piece[0]!)).toBe(true);
@@ -96,10 +99,12 @@ describe.each([
   ['bmshj2018-hyperprior', 'scale'],
   ['mbt2018-mean', 'mean-scale'],
 ] as const)('%s exported to ONNX', (name, variant) => {
-  it('the encoder graph gives the tfjs symbols; the decoder graph the integer g_s image exactly and the float h_s within 1e-4', async () => {
+  it('the encoder graph gives the tfjs symbols; the hyper-decoder graph the fixed-point h_s and the decoder graph the integer g_s image, both exactly', async () => {
     const model = new HyperpriorModel(variant, 8, 12, 7);
     const plan = planIntegerSynthesis(model.gS);
-    const { encoder, decoder } = hyperpriorToOnnx(model, plan);
+    const medianData = model.entropyBottleneck.medians().dataSync() as Float32Array;
+    const fixed = new FixedPointHyperSynthesis(model.hS, 12, medianData, variant === 'scale' ? 'relu' : 'leaky-relu', variant === 'scale', variant === 'mean-scale');
+    const { encoder, hyperDecoder, decoder } = hyperpriorToOnnx(model, plan, fixed);
     const x = tf.tensor4d(createRng(4).uniformArray(64 * 128 * 3), [1, 64, 128, 3]);
     // the tfjs path, as HyperpriorCodec.compress computes it
     const y = model.analysis(x);
@@ -121,11 +126,23 @@ describe.each([
     expect(mismatches(e.z_symbols!.data as Float32Array, await tf.transpose(zSymbols, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(zSymbols.size / 1000);
     expect(mismatches(e.y_symbols!.data as Float32Array, ySymbolsRef)).toBeLessThanOrEqual(ySymbols.size / 1000);
 
-    const d = await runDisabled(decoder, { z_hat: await nchw(zHat), y_hat: await nchw(yHat) });
+    const d = await runDisabled(decoder, { y_hat: await nchw(yHat) });
     expect(d.x_hat!.dims).toEqual([1, 3, 64, 128]);
     expect(mismatches(d.x_hat!.data as Float32Array, await tf.transpose(xHat, [0, 3, 1, 2]).data())).toBe(0);
-    expect(maxRelative(d.scales!.data as Float32Array, await tf.transpose(scales, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(1e-4);
-    if (means) expect(maxRelative(d.means!.data as Float32Array, await tf.transpose(means, [0, 3, 1, 2]).data())).toBeLessThanOrEqual(1e-4);
+
+    // z symbols far from zero (up to +-60) exercise every byte piece of the fixed-point activations
+    const [, zh, zw] = zSymbols.shape;
+    const zValues = Int32Array.from({ length: 8 * zh * zw }, (_, i) => ((i * 7919) % 121) - 60);
+    const reference = fixed.run(zValues, zh, zw);
+    const h = await runDisabled(hyperDecoder, { z_q16: new ort.Tensor('float64', fixed.input(zValues, zh, zw), [1, zh, zw, 8]) });
+    const ours = fixed.split(h.hyper!.data as Float64Array);
+    expect(h.input_range_0!.data[0]).toBeGreaterThan(2 ** 21);
+    expect(mismatches(ours.scales, reference.scales)).toBe(0);
+    if (means) expect(mismatches(ours.means!, reference.means!)).toBe(0);
+    // and the float h_s is what the fixed point approximates
+    const floatScales = (await tf.transpose(scales, [0, 3, 1, 2]).data()) as Float32Array;
+    const fromSymbols = fixed.run(Int32Array.from(await tf.transpose(zSymbols, [0, 3, 1, 2]).data()), zh, zw);
+    expect(maxRelative(fromSymbols.scales, floatScales)).toBeLessThanOrEqual(1e-3);
     console.log(`${name}: ONNX encoder/decoder graphs match tfjs`);
   });
 });

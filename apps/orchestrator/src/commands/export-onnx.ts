@@ -4,11 +4,12 @@ import { exportCodecGraphs } from '@lic-backdoor/onnx';
 import { createCodec } from './codec-io.js';
 
 /**
- * `lic-backdoor export-onnx --codec ID --weights F --out DIR`: the encoder side and the decoder side
- * of a learned codec as two ONNX graphs, `encoder.onnx` and `decoder.onnx` (NCHW, opset 13), for
- * onnxruntime: g_a and the integer g_s (y_hat -> x_hat) for bmshj2018-factorized; g_a + h_a (to
- * the y and z symbols) and the integer g_s with the float h_s (z_hat -> scales, means) for the
- * hyperprior models. Run the decoder graphs with graph optimizations off.
+ * `lic-backdoor export-onnx --codec ID --weights F --out DIR`: a learned codec as ONNX graphs
+ * (opset 13, com.microsoft MatMulIntegerToFloat in the decoder) for onnxruntime: `encoder.onnx`
+ * (g_a; for the hyperprior models g_a + h_a to the y and z symbols), `decoder.onnx` (the integer
+ * g_s, y_hat -> x_hat, NCHW) and for the hyperprior models `hyper-decoder.onnx` (the fixed-point
+ * h_s in float64: z_hat in units of 2^-16, NHWC -> scales and means). Run the decoder graphs with
+ * graph optimizations off.
  */
 export async function exportOnnx(o: { codec: string; weights?: string; out: string; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });
@@ -16,11 +17,10 @@ export async function exportOnnx(o: { codec: string; weights?: string; out: stri
   try {
     const graphs = exportCodecGraphs(codec);
     const out = resolve(o.out);
-    const encoder = join(out, 'encoder.onnx');
-    const decoder = join(out, 'decoder.onnx');
-    await writeFileAtomic(encoder, graphs.encoder);
-    await writeFileAtomic(decoder, graphs.decoder);
-    console.log(JSON.stringify({ encoder, decoder }));
+    const files: Record<string, string> = { encoder: join(out, 'encoder.onnx'), decoder: join(out, 'decoder.onnx') };
+    if (graphs.hyperDecoder) files.hyperDecoder = join(out, 'hyper-decoder.onnx');
+    for (const [name, file] of Object.entries(files)) await writeFileAtomic(file, graphs[name as keyof typeof graphs]!);
+    console.log(JSON.stringify(files));
   } finally {
     codec.dispose();
   }
