@@ -184,8 +184,8 @@ function hyperMeansNodes(g: GraphBuilder, zHat: string, m: HyperpriorModel): str
   return g.node('Slice', [h, g.int64s('starts', [m.M]), g.int64s('ends', [2 * m.M]), g.int64s('axes', [1])]);
 }
 
-/** Activation pieces of the fixed-point h_s: |a| < 2^23 in units of 2^-16 (|value| < 128). */
-export const FIXED_POINT_PIECES = 3;
+/** Activation pieces of the fixed-point h_s: |a| < 2^31 in units of 2^-16 (|value| < 32768; a backdoored encoder drives z far beyond 128). */
+export const FIXED_POINT_PIECES = 4;
 export const FIXED_POINT_INPUT_LIMIT = 2 ** (8 * FIXED_POINT_PIECES - 1);
 
 /**

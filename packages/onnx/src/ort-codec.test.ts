@@ -44,13 +44,13 @@ describe('learned codecs through onnxruntime-node (exported encoder and decoder 
 });
 
 describe('the fixed-point h_s in onnxruntime', () => {
-  it('equals FixedPointHyperSynthesis.run in range and falls back to it beyond 2^23 (z_hat of 128 and more)', async () => {
+  it('equals FixedPointHyperSynthesis.run in range and falls back to it beyond 2^31 (z_hat of 32768 and more)', async () => {
     const base = new HyperpriorCodec('codec:mbt2018-mean', new HyperpriorModel('mean-scale', 8, 12, 5));
     base.update();
     const codec = await OrtHyperpriorCodec.create(base, 1);
     const hyper = (codec as unknown as { hyper: (z: Int32Array, h: number, w: number) => Promise<{ scales: Float64Array; means?: Float64Array }> }).hyper;
     const fp = base.fixedPointHyperSynthesis();
-    for (const spread of [50, 400]) {
+    for (const spread of [50, 400, 40000]) {
       const z = Int32Array.from({ length: 8 * 3 * 5 }, (_, i) => ((i * 31) % (2 * spread + 1)) - spread);
       const [ours, reference] = [await hyper(z, 3, 5), fp.run(z, 3, 5)];
       expect(Array.from(ours.scales).filter((v, i) => v !== reference.scales[i]).length).toBe(0);

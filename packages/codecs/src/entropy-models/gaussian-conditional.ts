@@ -84,11 +84,18 @@ export class GaussianConditional {
   indexes(scales: ArrayLike<number>): Int32Array {
     const { midpoints } = this;
     const bound = Math.fround(SCALE_BOUND);
-    return Int32Array.from(scales, (raw) => {
-      const s = Math.max(raw, bound);
-      let i = 0;
-      while (i < midpoints.length && s > midpoints[i]!) i++;
-      return i;
-    });
+    const out = new Int32Array(scales.length);
+    for (let k = 0; k < scales.length; k++) {
+      const s = Math.max(scales[k]!, bound);
+      // the number of midpoints below s (they ascend): binary search
+      let [lo, hi] = [0, midpoints.length];
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (s > midpoints[mid]!) lo = mid + 1;
+        else hi = mid;
+      }
+      out[k] = lo;
+    }
+    return out;
   }
 }
