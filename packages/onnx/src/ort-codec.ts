@@ -40,7 +40,8 @@ abstract class OrtLearnedCodec<Base extends FactorizedCodec | HyperpriorCodec> i
  */
 async function sessions(codec: CodecV1, threads?: number): Promise<{ encoder: OnnxSession; decoder: OnnxSession; hyperDecoder?: OnnxSession }> {
   const graphs = exportCodecGraphs(codec);
-  const options = threads ? { threads } : {};
+  // codecs code images of any size one after another: keeping each session's peak arena would hold gigabytes
+  const options = { memoryArena: false, ...(threads ? { threads } : {}) };
   const exact = { ...options, optimization: 'disabled' as const };
   return {
     encoder: await createSession(graphs.encoder, options),

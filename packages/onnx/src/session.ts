@@ -11,11 +11,13 @@ export interface OnnxSession {
   release(): Promise<void>;
 }
 
-/** A session from a model file or its bytes. */
-export async function createSession(model: string | Uint8Array, options: { threads?: number; optimization?: 'all' | 'disabled' } = {}): Promise<OnnxSession> {
+/** A session from a model file or its bytes (`threads` 0: one per core). */
+export async function createSession(model: string | Uint8Array, options: { threads?: number; optimization?: 'all' | 'disabled'; memoryArena?: boolean } = {}): Promise<OnnxSession> {
   const session = await ort.InferenceSession.create(model as string, {
     executionProviders: ['cpu'],
     intraOpNumThreads: options.threads ?? 0,
+    // without the arena, a session returns its intermediate tensors after each run instead of keeping its peak
+    enableCpuMemArena: options.memoryArena ?? true,
     // 'disabled' for graphs that must run exactly as written (the integer synthesis)
     graphOptimizationLevel: options.optimization ?? 'all',
   });
