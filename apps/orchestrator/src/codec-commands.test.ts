@@ -128,11 +128,11 @@ describe('train-codec', () => {
   });
 
   // the decoder graph (integer g_s: MatMulInteger, com.microsoft MatMulIntegerToFloat) is beyond the tfjs import; cross-decode below checks it bit for bit
-  it('export-onnx writes encoder and decoder graphs; onnx check finds the encoder equal to the tfjs import', () => {
+  it('export-onnx writes analysis and decoder graphs; onnx check finds the analysis equal to the tfjs import', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tc-onnx-'));
     expect(run('export-onnx', '--codec', 'bmshj2018-factorized', '--weights', join(full, 'model.safetensors'), '--out', dir).code).toBe(0);
     expect(readFileSync(join(dir, 'decoder.onnx')).length).toBeGreaterThan(1000);
-    for (const [file, size] of [['encoder.onnx', '64x64']] as const) {
+    for (const [file, size] of [['analysis.onnx', '64x64']] as const) {
       const r = run('onnx', 'check', join(dir, file), '--size', size);
       expect(r.code).toBe(0);
       const last = JSON.parse(r.out.trim().split('\n').pop()!) as { maxRelDiff: number; executionProvider: string };

@@ -104,7 +104,7 @@ describe.each([
     const plan = planIntegerSynthesis(model.gS);
     const medianData = model.entropyBottleneck.medians().dataSync() as Float32Array;
     const fixed = new FixedPointHyperSynthesis(model.hS, 12, medianData, variant === 'scale' ? 'relu' : 'leaky-relu', variant === 'scale', variant === 'mean-scale');
-    const { encoder, hyperDecoder, decoder } = hyperpriorToOnnx(model, plan, fixed);
+    const { analysis, encoder, hyperDecoder, decoder } = hyperpriorToOnnx(model, plan, fixed);
     const x = tf.tensor4d(createRng(4).uniformArray(64 * 128 * 3), [1, 64, 128, 3]);
     // the tfjs path, as HyperpriorCodec.compress computes it
     const y = model.analysis(x);
@@ -116,8 +116,11 @@ describe.each([
     const xHat = runIntegerSynthesis(plan, yHat);
     const nchw = nchwTensor;
 
+    const ana = await ort.InferenceSession.create(analysis, { executionProviders: ['cpu'] });
+    const yOrt = (await ana.run({ x: await nchw(x) })).y!;
+    await ana.release();
     const enc = await ort.InferenceSession.create(encoder, { executionProviders: ['cpu'] });
-    const e = await enc.run({ x: await nchw(x) });
+    const e = await enc.run({ y: yOrt });
     await enc.release();
     const mismatches = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).filter((v, i) => v !== b[i]).length;
     const ySymbolsRef = (await tf.transpose(ySymbols, [0, 3, 1, 2]).data()) as Float32Array;

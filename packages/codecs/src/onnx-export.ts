@@ -236,27 +236,28 @@ function balancedBytes(values: Float64Array): { pieces: Float64Array[]; exponent
 }
 
 /**
- * A hyperprior model (bmshj2018-hyperprior, mbt2018-mean) as three ONNX graphs:
- * - `encoder`: x -> `y_symbols` = round(y - means) (round(y) without means) and `z_symbols` =
- *   round(z - medians): g_a, h_a, the entropy bottleneck's rounding and, for mbt2018-mean, the float
- *   h_s for the means, all in the graph (Round is half to even, as tf.round); NCHW;
+ * A hyperprior model (bmshj2018-hyperprior, mbt2018-mean) as four ONNX graphs:
+ * - `analysis`: g_a, x (image in [0, 1], NCHW) -> y; local, so it may run tile by tile;
+ * - `encoder`: y -> `y_symbols` = round(y - means) (round(y) without means) and `z_symbols` =
+ *   round(z - medians): h_a, the entropy bottleneck's rounding and, for mbt2018-mean, the float h_s
+ *   for the means (Round is half to even, as tf.round); NCHW;
  * - `hyperDecoder`: the fixed-point h_s (`fixedPointHyperSynthesisToOnnx`), which both sides use to
  *   choose each y element's CDF table and the means that y_hat = symbols + means adds;
  * - `decoder`: `y_hat` -> `x_hat` through the integer g_s (`integerSynthesisToOnnx`).
  * Run `hyperDecoder` and `decoder` with graph optimizations off.
  */
-export function hyperpriorToOnnx(m: HyperpriorModel, plan: IntegerSynthesisPlan, fixedPoint: FixedPointHyperSynthesis): { encoder: Uint8Array; hyperDecoder: Uint8Array; decoder: Uint8Array } {
+export function hyperpriorToOnnx(m: HyperpriorModel, plan: IntegerSynthesisPlan, fixedPoint: FixedPointHyperSynthesis): { analysis: Uint8Array; encoder: Uint8Array; hyperDecoder: Uint8Array; decoder: Uint8Array } {
   const medians = m.entropyBottleneck.medians();
   const medianData = medians.dataSync() as Float32Array;
   medians.dispose();
   const e = new GraphBuilder();
-  const y = transformNodes(e, 'x', m.gA, false);
-  const z = hyperNodes(e, m.variant === 'scale' ? e.node('Abs', [y]) : y, m.hA, m.variant, false);
+  const z = hyperNodes(e, m.variant === 'scale' ? e.node('Abs', ['y']) : 'y', m.hA, m.variant, false);
   const median = e.constant('medians', medianData, [1, m.N, 1, 1]);
   const zSymbols = e.node('Round', [e.node('Sub', [z, median])]);
-  const ySymbols = m.variant === 'scale' ? e.node('Round', [y]) : e.node('Round', [e.node('Sub', [y, hyperMeansNodes(e, e.node('Add', [zSymbols, median]), m)])]);
+  const ySymbols = m.variant === 'scale' ? e.node('Round', ['y']) : e.node('Round', [e.node('Sub', ['y', hyperMeansNodes(e, e.node('Add', [zSymbols, median]), m)])]);
   e.rename(ySymbols, 'y_symbols');
   e.rename(zSymbols, 'z_symbols');
-  const encoder = e.model('encoder', [nchw('x', 3, '')], [nchw('y_symbols', m.M, '_y'), nchw('z_symbols', m.N, '_z')]);
-  return { encoder, hyperDecoder: fixedPointHyperSynthesisToOnnx(fixedPoint), decoder: integerSynthesisToOnnx(plan) };
+  const encoder = e.model('encoder', [nchw('y', m.M, '_y')], [nchw('y_symbols', m.M, '_y'), nchw('z_symbols', m.N, '_z')]);
+  const analysis = transformToOnnx(m.gA, false, { input: 'x', output: 'y' });
+  return { analysis, encoder, hyperDecoder: fixedPointHyperSynthesisToOnnx(fixedPoint), decoder: integerSynthesisToOnnx(plan) };
 }

@@ -4,11 +4,61 @@ import { FIXED_POINT_INPUT_LIMIT, FactorizedCodec, HyperpriorCodec, channelIndex
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { createSession, type OnnxSession } from './session.js';
 
-/** ONNX graphs of a learned codec: `encoder` (float), `decoder` (integer g_s) and for hyperprior models `hyperDecoder` (fixed-point h_s). */
+/**
+ * ONNX graphs of a learned codec: `analysis` (g_a, float), `decoder` (integer g_s) and for
+ * hyperprior models `encoder` (y -> y and z symbols, float) and `hyperDecoder` (fixed-point h_s).
+ */
 export interface CodecGraphs {
-  encoder: Uint8Array;
+  analysis: Uint8Array;
   decoder: Uint8Array;
+  encoder?: Uint8Array;
   hyperDecoder?: Uint8Array;
+}
+
+type Sessions = { analysis: OnnxSession; decoder: OnnxSession; encoder?: OnnxSession; hyperDecoder?: OnnxSession };
+type Nchw = { data: Float32Array; dims: number[] };
+
+/**
+ * Latents per tile side: g_a and g_s run tile by tile on larger images, so that memory stays
+ * bounded (a 24-megapixel image's first g_a layer alone would be 3 GB). Each tile carries `HALO`
+ * latents of context on every side, beyond either transform's reach (under 2 latents), so the
+ * tiled g_s gives the untiled image bit for bit and the tiled g_a the same y up to float rounding.
+ */
+export const TILE_LATENTS = 64;
+const HALO = 4;
+
+/**
+ * `run` on overlapping tiles of x [1, c, h si, w si] (a grid of h x w latents, si pixels each),
+ * keeping each tile's core of its result [1, c', h so, w so].
+ */
+async function tiled(x: Nchw, si: number, so: number, tile: number, run: (x: Nchw) => Promise<Nchw>): Promise<Nchw> {
+  const [, c, height, width] = x.dims as [number, number, number, number];
+  const [h, w] = [height / si, width / si];
+  if (h <= tile && w <= tile) return run(x);
+  let out: Float32Array | undefined;
+  let co = 0;
+  for (let ty = 0; ty < h; ty += tile)
+    for (let tx = 0; tx < w; tx += tile) {
+      const [ey, ex] = [Math.min(h, ty + tile), Math.min(w, tx + tile)];
+      const [ay, ax] = [Math.max(0, ty - HALO), Math.max(0, tx - HALO)];
+      const [by, bx] = [Math.min(h, ey + HALO), Math.min(w, ex + HALO)];
+      const r = await run(crop(x, c, height, width, ay * si, ax * si, (by - ay) * si, (bx - ax) * si));
+      co = r.dims[1]!;
+      out ??= new Float32Array(co * h * so * w * so);
+      const [rh, rw] = [r.dims[2]!, r.dims[3]!];
+      for (let ch = 0; ch < co; ch++)
+        for (let y = (ty - ay) * so; y < (ey - ay) * so; y++) {
+          const from = (ch * rh + y) * rw + (tx - ax) * so;
+          out.set(r.data.subarray(from, from + (ex - tx) * so), (ch * h * so + y + ay * so) * w * so + tx * so);
+        }
+    }
+  return { data: out!, dims: [1, co, h * so, w * so] };
+}
+
+function crop(x: Nchw, c: number, height: number, width: number, top: number, left: number, h: number, w: number): Nchw {
+  const data = new Float32Array(c * h * w);
+  for (let ch = 0; ch < c; ch++) for (let y = 0; y < h; y++) data.set(x.data.subarray((ch * height + top + y) * width + left, (ch * height + top + y) * width + left + w), (ch * h + y) * w);
+  return { data, dims: [1, c, h, w] };
 }
 
 /** A learned codec whose transforms run in onnxruntime-node sessions of its exported graphs. */
@@ -18,8 +68,20 @@ abstract class OrtLearnedCodec<Base extends FactorizedCodec | HyperpriorCodec> i
 
   protected constructor(
     readonly base: Base,
-    protected readonly sessions: { encoder: OnnxSession; decoder: OnnxSession; hyperDecoder?: OnnxSession },
+    protected readonly sessions: Sessions,
+    /** Latents per tile side of g_a and g_s (`TILE_LATENTS`). */
+    readonly tile = TILE_LATENTS,
   ) {}
+
+  /** y (NCHW) of an NHWC image: g_a, tile by tile on large images. */
+  protected async analyse(image: tf.Tensor4D): Promise<Nchw> {
+    return tiled(await encoderInput(image), 16, 1, this.tile, async (x) => (await this.sessions.analysis.run({ x })).y!);
+  }
+
+  /** The decoded NHWC image from y_hat (NCHW): the integer g_s, tile by tile on large images. */
+  protected async synthesise(yHat: Nchw, height: number, width: number): Promise<tf.Tensor4D> {
+    return decoderOutput(await tiled(yHat, 1, 16, this.tile, async (y) => (await this.sessions.decoder.run({ y_hat: y })).x_hat!), height, width);
+  }
 
   get id(): string {
     return this.base.id;
@@ -38,13 +100,14 @@ abstract class OrtLearnedCodec<Base extends FactorizedCodec | HyperpriorCodec> i
  * Sessions of the codec's graphs on `threads` intra-op threads (default: every core). The exact
  * graphs run with optimizations off: a fusion may fold a non-integer constant into a product.
  */
-async function sessions(codec: CodecV1, threads?: number): Promise<{ encoder: OnnxSession; decoder: OnnxSession; hyperDecoder?: OnnxSession }> {
+async function sessions(codec: CodecV1, threads?: number): Promise<Sessions> {
   const graphs = exportCodecGraphs(codec);
   // codecs code images of any size one after another: keeping each session's peak arena would hold gigabytes
   const options = { memoryArena: false, ...(threads ? { threads } : {}) };
   const exact = { ...options, optimization: 'disabled' as const };
   return {
-    encoder: await createSession(graphs.encoder, options),
+    analysis: await createSession(graphs.analysis, options),
+    ...(graphs.encoder ? { encoder: await createSession(graphs.encoder, options) } : {}),
     decoder: await createSession(graphs.decoder, exact),
     ...(graphs.hyperDecoder ? { hyperDecoder: await createSession(graphs.hyperDecoder, exact) } : {}),
   };
@@ -56,21 +119,21 @@ async function sessions(codec: CodecV1, threads?: number): Promise<{ encoder: On
  * written by one decode with the other.
  */
 export class OrtFactorizedCodec extends OrtLearnedCodec<FactorizedCodec> {
-  static async create(base: FactorizedCodec, threads?: number): Promise<OrtFactorizedCodec> {
-    return new OrtFactorizedCodec(base, await sessions(base, threads));
+  static async create(base: FactorizedCodec, threads?: number, tile?: number): Promise<OrtFactorizedCodec> {
+    return new OrtFactorizedCodec(base, await sessions(base, threads), tile);
   }
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
     const [, height, width] = image.shape;
-    const out = await this.sessions.encoder.run({ x: await encoderInput(image) });
-    const [, c, h, w] = out.y!.dims as [number, number, number, number];
+    const out = { y: await this.analyse(image) };
+    const [, c, h, w] = out.y.dims as [number, number, number, number];
     const medians = this.base.medians();
     const values = new Int32Array(c * h * w);
     for (let ch = 0; ch < c; ch++)
       for (let k = 0; k < h * w; k++) {
         const i = ch * h * w + k;
         // round half to even, as tf.round does on the tfjs path
-        const v = out.y!.data[i]! - medians[ch]!;
+        const v = out.y.data[i]! - medians[ch]!;
         const r = Math.round(v);
         values[i] = Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
       }
@@ -85,8 +148,7 @@ export class OrtFactorizedCodec extends OrtLearnedCodec<FactorizedCodec> {
     const c = this.base.model.M;
     const [h, w] = [Math.ceil(b.height / 64) * 4, Math.ceil(b.width / 64) * 4];
     const values = decodeWithIndexes(b.streams[0]!, channelIndexes(c, h, w), this.base.model.entropyBottleneck.tables!);
-    const out = await this.sessions.decoder.run({ y_hat: { data: dequantizeSymbols(values, this.base.medians(), c, h, w), dims: [1, c, h, w] } });
-    return decoderOutput(out.x_hat!, b.height, b.width);
+    return this.synthesise({ data: dequantizeSymbols(values, this.base.medians(), c, h, w), dims: [1, c, h, w] }, b.height, b.width);
   }
 }
 
@@ -114,8 +176,8 @@ function decoderOutput(x: { data: Float32Array; dims: number[] }, height: number
  * 8-bit image.
  */
 export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
-  static async create(base: HyperpriorCodec, threads?: number): Promise<OrtHyperpriorCodec> {
-    return new OrtHyperpriorCodec(base, await sessions(base, threads));
+  static async create(base: HyperpriorCodec, threads?: number, tile?: number): Promise<OrtHyperpriorCodec> {
+    return new OrtHyperpriorCodec(base, await sessions(base, threads), tile);
   }
 
   /** The fixed-point h_s in onnxruntime; `run` where an input leaves the graph's exact range. */
@@ -132,7 +194,7 @@ export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
     const [, height, width] = image.shape;
     const { model } = this.base;
-    const out = await this.sessions.encoder.run({ x: await encoderInput(image) });
+    const out = await this.sessions.encoder!.run({ y: await this.analyse(image) });
     const [, , zh, zw] = out.z_symbols!.dims as [number, number, number, number];
     const zValues = Int32Array.from(out.z_symbols!.data);
     const tables = this.base.tables();
@@ -147,24 +209,23 @@ export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
     const b = readBitstream(bytes);
     this.base.checkHeader(b, 2);
     const { yHat, shape } = await this.base.decodeLatents(b, this.hyper);
-    const out = await this.sessions.decoder.run({ y_hat: { data: yHat, dims: [1, ...shape] } });
-    return decoderOutput(out.x_hat!, b.height, b.width);
+    return this.synthesise({ data: yHat, dims: [1, ...shape] }, b.height, b.width);
   }
 }
 
 /**
- * The exported graphs of a learned codec: bmshj2018-factorized (`encoder`: x -> y, `decoder`:
+ * The exported graphs of a learned codec: bmshj2018-factorized (`analysis`: x -> y, `decoder`:
  * y_hat -> x_hat through the integer g_s) or a hyperprior model (`hyperpriorToOnnx`).
  */
 export function exportCodecGraphs(codec: CodecV1): CodecGraphs {
-  if (codec instanceof FactorizedCodec) return { encoder: transformToOnnx(codec.model.gA, false, { input: 'x', output: 'y' }), decoder: integerSynthesisToOnnx(codec.integerSynthesis()) };
+  if (codec instanceof FactorizedCodec) return { analysis: transformToOnnx(codec.model.gA, false, { input: 'x', output: 'y' }), decoder: integerSynthesisToOnnx(codec.integerSynthesis()) };
   if (codec instanceof HyperpriorCodec) return hyperpriorToOnnx(codec.model, codec.integerSynthesis(), codec.fixedPointHyperSynthesis());
   throw new Error(`ONNX export supports the learned codecs bmshj2018-factorized, bmshj2018-hyperprior and mbt2018-mean, not '${codec.id}'`);
 }
 
 /** The codec with its transforms run by onnxruntime-node (same bitstreams). */
-export async function ortCodec(codec: CodecV1, threads?: number): Promise<CodecV1> {
-  if (codec instanceof FactorizedCodec) return OrtFactorizedCodec.create(codec, threads);
-  if (codec instanceof HyperpriorCodec) return OrtHyperpriorCodec.create(codec, threads);
+export async function ortCodec(codec: CodecV1, threads?: number, tile?: number): Promise<CodecV1> {
+  if (codec instanceof FactorizedCodec) return OrtFactorizedCodec.create(codec, threads, tile);
+  if (codec instanceof HyperpriorCodec) return OrtHyperpriorCodec.create(codec, threads, tile);
   throw new Error(`onnxruntime runs the learned codecs bmshj2018-factorized, bmshj2018-hyperprior and mbt2018-mean, not '${codec.id}'`);
 }

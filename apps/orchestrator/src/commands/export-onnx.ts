@@ -5,11 +5,11 @@ import { createCodec } from './codec-io.js';
 
 /**
  * `lic-backdoor export-onnx --codec ID --weights F --out DIR`: a learned codec as ONNX graphs
- * (opset 13, com.microsoft MatMulIntegerToFloat in the decoder) for onnxruntime: `encoder.onnx`
- * (g_a; for the hyperprior models g_a + h_a to the y and z symbols), `decoder.onnx` (the integer
- * g_s, y_hat -> x_hat, NCHW) and for the hyperprior models `hyper-decoder.onnx` (the fixed-point
- * h_s in float64: z_hat in units of 2^-16, NHWC -> scales and means). Run the decoder graphs with
- * graph optimizations off.
+ * (opset 13, com.microsoft MatMulIntegerToFloat in the decoder) for onnxruntime: `analysis.onnx`
+ * (g_a, x -> y), `decoder.onnx` (the integer g_s, y_hat -> x_hat, NCHW) and for the hyperprior
+ * models `encoder.onnx` (h_a and the rest: y -> the y and z symbols) and `hyper-decoder.onnx` (the
+ * fixed-point h_s in float64: z_hat in units of 2^-16, NHWC -> scales and means). Run the decoder
+ * graphs with graph optimizations off.
  */
 export async function exportOnnx(o: { codec: string; weights?: string; out: string; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });
@@ -17,7 +17,8 @@ export async function exportOnnx(o: { codec: string; weights?: string; out: stri
   try {
     const graphs = exportCodecGraphs(codec);
     const out = resolve(o.out);
-    const files: Record<string, string> = { encoder: join(out, 'encoder.onnx'), decoder: join(out, 'decoder.onnx') };
+    const files: Record<string, string> = { analysis: join(out, 'analysis.onnx'), decoder: join(out, 'decoder.onnx') };
+    if (graphs.encoder) files.encoder = join(out, 'encoder.onnx');
     if (graphs.hyperDecoder) files.hyperDecoder = join(out, 'hyper-decoder.onnx');
     for (const [name, file] of Object.entries(files)) await writeFileAtomic(file, graphs[name as keyof typeof graphs]!);
     console.log(JSON.stringify(files));
