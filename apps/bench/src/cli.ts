@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { trainStep } from './train-step.js';
-import { DEFAULT_CODECS, benchCodec, timeCodec } from './codec.js';
+// the codec benchmarks load onnxruntime-node: imported when they run, so that the train-step bundle needs none
 
 const int = (v: string) => {
   const n = Number(v);
@@ -34,13 +34,26 @@ const list = (v: string) => v.split(',');
 program
   .command('codec')
   .description('encode and decode time of each learned codec in each runtime on one image (median after a warm-up, each in its own process, with its peak RSS), beside the PyTorch reference forward when /usr/bin/python3 has torch')
-  .option('--codecs <list>', `comma-separated: ${Object.keys(DEFAULT_CODECS).join(', ')}`, list, Object.keys(DEFAULT_CODECS))
+  .option('--codecs <list>', 'comma-separated: mbt (mbt2018-mean N=128), factorized (bmshj2018-factorized N=128)', list, ['mbt', 'factorized'])
   .option('--runtimes <list>', 'comma-separated: onnx, tfjs (the first writes the stream every runtime decodes)', list, ['onnx', 'tfjs'])
   .option('--image <file>', 'test image', new URL('../../../../shared/data/kodak/kodim01.png', import.meta.url).pathname)
   .option('--reps <k>', 'timed repetitions (median reported)', int, 5)
   .action(async (options) => {
+    const { benchCodec } = await import('./codec.js');
     const result = await benchCodec(options, (line) => console.error(line));
     console.log(JSON.stringify(result));
+  });
+
+program
+  .command('evaluate-attack')
+  .description('lic-backdoor evaluate-attack (built CLI) on the first N images, once per N, each in its own process: wall time per image and peak RSS')
+  .option('--attack <dir>', 'attack folder (default: models/attacks/mbt-4triggers-ft6)')
+  .option('--data <dir>', 'image folder (default: ../shared/data/kodak)')
+  .option('--images <list>', 'comma-separated image counts', (v) => v.split(',').map(int), [6, 24])
+  .option('--runtime <name>', 'coding runtime: onnx or tfjs', 'onnx')
+  .action(async (options) => {
+    const { DEFAULT_ATTACK, KODAK, benchEvaluateAttack } = await import('./evaluate-attack.js');
+    console.log(JSON.stringify(benchEvaluateAttack({ attack: DEFAULT_ATTACK, data: KODAK, ...options }, (line) => console.error(line))));
   });
 
 program
@@ -52,6 +65,7 @@ program
   .requiredOption('--stream <file>')
   .option('--reps <k>', '', int, 5)
   .action(async (options) => {
+    const { timeCodec } = await import('./codec.js');
     console.log(JSON.stringify(await timeCodec(options)));
   });
 
