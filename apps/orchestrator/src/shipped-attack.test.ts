@@ -4,6 +4,7 @@ import { initializeBackend, readImage } from '@lic-backdoor/core';
 import { psnr } from '@lic-backdoor/evaluators';
 import { decoderProof } from './commands/attack.js';
 import { loadAttack, triggeredImage } from './commands/evaluate-attack.js';
+import { asLearned } from './attack/trainable.js';
 
 const root = join(__dirname, '..', '..', '..');
 const kodim = join(root, '..', 'shared', 'data', 'kodak', 'kodim05.png');
@@ -28,13 +29,14 @@ describe.each([
 
   beforeAll(async () => {
     await initializeBackend({ prefer: 'wasm' });
-    attack = await loadAttack(shipped);
+    // tfjs: the decoder proof reads the codecs' state dicts (the onnxruntime codecs are covered by evaluate-attack)
+    attack = await loadAttack(shipped, 'tfjs');
     x = tf.slice(await readImage(kodim), [0, 100, 300, 0], [1, 256, 256, 3]);
   });
 
   it('loads with its four triggers; its decoder side is byte-identical to the committed original codec', async () => {
     expect(attack.triggers.map((t) => t.name)).toEqual(['rate', 'distortion', 'face', 'segmentation']);
-    const proof = (await decoderProof(attack.backdoored, attack.original, x)) as { decoderSideSha256: { identical: boolean }; encoderSideChanged: boolean; crossDecode: { identical: boolean } };
+    const proof = (await decoderProof(asLearned(attack.backdoored, 'backdoored'), asLearned(attack.original, 'original'), x)) as { decoderSideSha256: { identical: boolean }; encoderSideChanged: boolean; crossDecode: { identical: boolean } };
     expect(proof.decoderSideSha256.identical).toBe(true);
     expect(proof.encoderSideChanged).toBe(true);
     expect(proof.crossDecode.identical).toBe(true);

@@ -168,8 +168,8 @@ function decoderOutput(x: { data: Float32Array; dims: number[] }, height: number
 }
 
 /**
- * bmshj2018-hyperprior / mbt2018-mean run by onnxruntime-node through the three exported graphs
- * (`hyperpriorToOnnx`): the encoder graph gives the y and z symbols, the fixed-point h_s graph the
+ * bmshj2018-hyperprior / mbt2018-mean run by onnxruntime-node through the four exported graphs
+ * (`hyperpriorToOnnx`): g_a gives y, the encoder graph the y and z symbols, the fixed-point h_s graph the
  * tables and means from the z symbols (exactly `FixedPointHyperSynthesis.run`'s values), the
  * decoder graph the image from y_hat through the integer g_s. Entropy coding, container and y_hat
  * are the tfjs codec's, so streams written by either path decode with the other to the same
