@@ -15,7 +15,7 @@ import { RUNTIMES } from './runtime.js';
 import { updateWeights } from './commands/update-weights.js';
 import { crossDecode } from './commands/cross-decode.js';
 import { attack } from './commands/attack.js';
-import { evaluateAttack, parseShard } from './commands/evaluate-attack.js';
+import { MAX_MEGAPIXELS, evaluateAttack, parseShard } from './commands/evaluate-attack.js';
 import { run } from './commands/run.js';
 import { checkConfig } from './commands/check-config.js';
 import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
@@ -26,6 +26,11 @@ const program = new Command()
   .exitOverride()
   .showHelpAfterError();
 
+const positiveNumber = (v: string) => {
+  const n = Number(v);
+  if (!(n > 0)) throw new Error(`expected a positive number, got '${v}'`);
+  return n;
+};
 const runtimeOption = () =>
   new Option('--runtime <name>', 'where learned codecs code: onnxruntime-node (exported graphs, every core) or tfjs; both give the same decoded images').choices([...RUNTIMES]).default('onnx');
 const backendOption = () =>
@@ -133,6 +138,7 @@ program
   .option('--faces <dir>', 'face images for face triggers (default: held-out identities of the config)')
   .option('--resume', 'skip the images already measured in --out (its images.ndjson and shard files)')
   .option('--shard <K/N>', 'measure only every N-th image from the K-th (one process per core), into <out>/images.K-of-N.ndjson; then --resume without --shard combines', parseShard)
+  .option('--max-megapixels <n>', `largest image taken, in megapixels (default ${MAX_MEGAPIXELS}: triggers and metrics run in tfjs, whose wasm heap gives out near 3)`, positiveNumber)
   .addOption(runtimeOption())
   .addOption(backendOption())
   .action(async (o) => {

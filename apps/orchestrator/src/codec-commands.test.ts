@@ -175,6 +175,18 @@ describe('train-codec', () => {
     }
   });
 
+  it('evaluate-attack refuses an image above --max-megapixels before any work, naming the limit and the option', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'tc-big-'));
+    const sharp = (await import('sharp')).default;
+    await sharp({ create: { width: 2500, height: 1000, channels: 3, background: { r: 90, g: 120, b: 40 } } }).png().toFile(join(data, 'wide.png'));
+    const attack = join(__dirname, '..', '..', '..', 'models', 'attacks', 'factorized-4triggers');
+    const r = run('evaluate-attack', '--attack', attack, '--data', data, '--out', join(data, 'out'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/wide\.png is 2500 x 1000 \(2\.5 megapixels\), above evaluate-attack's limit of 2 megapixels/);
+    expect(r.err).toMatch(/--max-megapixels/);
+    expect(existsSync(join(data, 'out', 'images.ndjson'))).toBe(false);
+  });
+
   it('JPEG through compress/decompress, and eval writes CompressAI-shaped results with definitions', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tc-jpeg-'));
     expect(run('compress', kodim, '--codec', 'jpeg', '--quality', '50', '-o', join(dir, 'k.jpg')).code).toBe(0);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import sharp from 'sharp';
 import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -85,6 +86,23 @@ async function readRecords(file: string, header: string): Promise<Map<string, Im
   return new Map(records.map((r) => [r.image, r]));
 }
 
+/**
+ * Default largest image `evaluate-attack` takes, in megapixels: triggers and metrics run in tfjs,
+ * whose wasm heap (4 GB at most) gives out between 1.5 and 3 megapixels (measured on the shipped
+ * backdoor); the codecs themselves code 24-megapixel photos.
+ */
+export const MAX_MEGAPIXELS = 2;
+
+/** Throws, before any work, naming the first image above `maxMegapixels` and the option that raises the limit. */
+async function checkSizes(files: string[], maxMegapixels: number): Promise<void> {
+  for (const file of files) {
+    const { width = 0, height = 0 } = await sharp(file).metadata();
+    if (width * height > maxMegapixels * 1e6) {
+      throw new Error(`${file} is ${width} x ${height} (${((width * height) / 1e6).toFixed(1)} megapixels), above evaluate-attack's limit of ${maxMegapixels} megapixels: triggers and metrics run in tfjs, whose wasm heap gives out near 3 megapixels. Downscale or crop the images, or raise the limit with --max-megapixels N (with a tfjs backend that holds the image)`);
+    }
+  }
+}
+
 /** Part K (1-based) of N of a folder's images. */
 export interface Shard {
   index: number;
@@ -116,7 +134,7 @@ async function shardFiles(out: string): Promise<string[]> {
  * (returns undefined): shards run side by side on separate cores, and a later `resume` run
  * without `shard` combines them.
  */
-export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; resume?: boolean; shard?: Shard; runtime?: Runtime; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
+export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; resume?: boolean; shard?: Shard; runtime?: Runtime; maxMegapixels?: number; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
   const backend = await initializeBackend({ prefer: o.backend });
   const dir = resolve(o.attack);
   const { config, registry, original, backdoored, triggers } = await loadAttack(dir, o.runtime);
@@ -127,6 +145,7 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   };
   const { shard } = o;
   const files = (await listImages(resolve(o.data))).slice(0, o.limit ?? Infinity).filter((_, i) => !shard || i % shard.count === shard.index - 1);
+  await checkSizes([...files, ...(o.faces ? await listImages(resolve(o.faces), { recursive: true }) : [])], o.maxMegapixels ?? MAX_MEGAPIXELS);
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });
   const recordsFile = join(out, shard ? `images.${shard.index}-of-${shard.count}.ndjson` : 'images.ndjson');
