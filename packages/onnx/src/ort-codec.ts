@@ -139,7 +139,10 @@ export class OrtFactorizedCodec extends OrtLearnedCodec<FactorizedCodec> {
       }
     const stream = encodeWithIndexes(values, channelIndexes(c, h, w), this.base.model.entropyBottleneck.tables!);
     const bytes = writeBitstream({ codecId: this.id, weightsHash: this.base.weightsHash(), height, width, streams: [stream] });
-    return { bytes, height, width };
+    const y = nhwc(out.y.data, [c, h, w]);
+    const bits = await bitsOf(tf.tidy(() => this.base.model.entropyBottleneck.forward(y).likelihoods));
+    y.dispose();
+    return { bytes, height, width, bppEstimated: bits / (height * width) };
   }
 
   async decompress(bytes: Uint8Array): Promise<tf.Tensor4D> {
@@ -160,6 +163,19 @@ async function encoderInput(image: tf.Tensor4D): Promise<{ data: Float32Array; d
   const dims = nchw.shape;
   tf.dispose([padded, nchw]);
   return { data, dims };
+}
+
+/** -sum log2 of likelihoods (a [1, h, w, c] tensor), disposed. */
+async function bitsOf(likelihoods: tf.Tensor): Promise<number> {
+  const bits = tf.tidy(() => tf.div(tf.sum(tf.neg(tf.log(likelihoods))), Math.LN2));
+  const value = (await bits.data())[0]!;
+  tf.dispose([bits, likelihoods]);
+  return value;
+}
+
+/** NCHW data -> an NHWC tensor. */
+function nhwc(data: ArrayLike<number>, [c, h, w]: number[]): tf.Tensor4D {
+  return tf.tidy(() => tf.transpose(tf.tensor4d(Float32Array.from(data), [1, c!, h!, w!]), [0, 2, 3, 1]) as tf.Tensor4D);
 }
 
 /** NCHW decoder output -> the cropped NHWC image. */
@@ -199,10 +215,19 @@ export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
     const zValues = Int32Array.from(out.z_symbols!.data);
     const tables = this.base.tables();
     const zStream = encodeWithIndexes(zValues, channelIndexes(model.N, zh, zw), tables.z);
-    const { indexes } = this.base.hyperLatents(zValues, zh, zw, await this.hyper(zValues, zh, zw));
-    const yStream = encodeWithIndexes(Int32Array.from(out.y_symbols!.data), indexes, tables.y);
+    const hyper = await this.hyper(zValues, zh, zw);
+    const { indexes } = this.base.hyperLatents(zValues, zh, zw, hyper);
+    const ySymbols = Int32Array.from(out.y_symbols!.data);
+    const yStream = encodeWithIndexes(ySymbols, indexes, tables.y);
     const bytes = writeBitstream({ codecId: this.id, weightsHash: this.base.weightsHash(), height, width, streams: [yStream, zStream] });
-    return { bytes, height, width };
+    // the rate estimate: y_hat under the fixed-point h_s's Gaussians, z_hat under the entropy bottleneck
+    const yShape = out.y_symbols!.dims.slice(1);
+    // (y_hat - means = the symbols)
+    const [centred, scales, zHat] = [nhwc(ySymbols, yShape), nhwc(hyper.scales, yShape), nhwc(dequantizeSymbols(zValues, this.base.medians(), model.N, zh, zw), [model.N, zh, zw])];
+    const yBits = await bitsOf(model.gaussianConditional.likelihood(centred, scales));
+    const zBits = await bitsOf(tf.tidy(() => model.entropyBottleneck.forward(zHat).likelihoods));
+    tf.dispose([centred, scales, zHat]);
+    return { bytes, height, width, bppEstimated: (yBits + zBits) / (height * width) };
   }
 
   async decompress(bytes: Uint8Array): Promise<tf.Tensor4D> {
