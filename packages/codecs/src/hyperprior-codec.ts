@@ -2,13 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { EncodedImage } from '@lic-backdoor/core';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream, type Bitstream, type CdfTables } from '@lic-backdoor/entropy';
 import { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
-
-/** The fixed-point h_s's result: scales and (mbt2018-mean) means, channel-major. */
-export type HyperOutput = { scales: Float64Array; means?: Float64Array };
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { HyperpriorModel } from './models/hyperprior.js';
 import { trainingPass } from './trainable.js';
 import { channelIndexes, dequantizeSymbols, padCentred } from './padding.js';
+
+/** The fixed-point h_s's result: scales and (mbt2018-mean) means, channel-major. */
+export type HyperOutput = { scales: Float64Array; means?: Float64Array };
 
 /**
  * bmshj2018-hyperprior / mbt2018-mean with real bitstreams: two rANS streams, y (Gaussian

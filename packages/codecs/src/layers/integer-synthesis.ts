@@ -69,7 +69,8 @@ export interface IntegerSynthesisPlan {
 /**
  * Writes integers as sum_i piece_i 2^exponent_i, peeling off balanced low digits (6 bits, fewer
  * where a layer has so many inputs that 6-bit digits would not be exact), until the remaining high
- * piece is exact under `maxInput`: for every output, max input x sum |piece| < 2^24.
+ * piece is exact under `maxInput`: for every output, max input x sum |piece| < 2^24, and every
+ * piece within +-`pieceLimit`.
  */
 export function splitExact(values: Float64Array, outputOf: (i: number) => number, outputs: number, maxInput: number, pieceLimit = Infinity): { pieces: Float32Array[]; exponents: number[] } {
   const fits = (v: Float64Array) => exact(v) && v.every((x) => Math.abs(x) <= pieceLimit);
