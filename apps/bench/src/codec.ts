@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -94,17 +94,13 @@ function torchReference(height: number, width: number, reps: number, log: (line:
   const script = resolve(root, '..', 'shared', 'reference', 'torch_mbt_forward.py');
   const python = '/usr/bin/python3';
   if (!existsSync(script) || !existsSync(python)) return undefined;
-  const r = spawnSync(python, [script, String(height), String(width), String(reps)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(navigatorCores()) } });
+  const r = spawnSync(python, [script, String(height), String(width), String(reps)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(availableParallelism()) } });
   const m = /encode (\d+) ms, decode (\d+) ms/.exec(r.stdout ?? '');
   if (!m) {
     log(`PyTorch reference skipped: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
     return undefined;
   }
   return { encode_ms: Number(m[1]), decode_ms: Number(m[2]), line: r.stdout.trim() };
-}
-
-function navigatorCores(): number {
-  return Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 2);
 }
 
 export interface CodecBenchResult {

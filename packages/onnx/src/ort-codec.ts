@@ -125,23 +125,23 @@ export class OrtFactorizedCodec extends OrtLearnedCodec<FactorizedCodec> {
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
     const [, height, width] = image.shape;
-    const out = { y: await this.analyse(image) };
-    const [, c, h, w] = out.y.dims as [number, number, number, number];
+    const y = await this.analyse(image);
+    const [, c, h, w] = y.dims as [number, number, number, number];
     const medians = this.base.medians();
     const values = new Int32Array(c * h * w);
     for (let ch = 0; ch < c; ch++)
       for (let k = 0; k < h * w; k++) {
         const i = ch * h * w + k;
         // round half to even, as tf.round does on the tfjs path
-        const v = out.y.data[i]! - medians[ch]!;
+        const v = y.data[i]! - medians[ch]!;
         const r = Math.round(v);
         values[i] = Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
       }
     const stream = encodeWithIndexes(values, channelIndexes(c, h, w), this.base.model.entropyBottleneck.tables!);
     const bytes = writeBitstream({ codecId: this.id, weightsHash: this.base.weightsHash(), height, width, streams: [stream] });
-    const y = nhwc(out.y.data, [c, h, w]);
-    const bits = await bitsOf(tf.tidy(() => this.base.model.entropyBottleneck.forward(y).likelihoods));
-    y.dispose();
+    const latent = nhwc(y.data, [c, h, w]);
+    const bits = await bitsOf(tf.tidy(() => this.base.model.entropyBottleneck.forward(latent).likelihoods));
+    latent.dispose();
     return { bytes, height, width, bppEstimated: bits / (height * width) };
   }
 

@@ -22,6 +22,11 @@ export interface IntegerLayer {
   maxBias: number;
 }
 
+/** Whether a layer's sums stay exact in float64 for inputs up to `maxInput` (false for NaN). */
+function exactSums(l: IntegerLayer, maxInput: number): boolean {
+  return maxInput * l.l1 + l.maxBias < EXACT;
+}
+
 function integerLayer(p: ConvParams, cout: number): IntegerLayer {
   const k = p.weight.shape[0]!;
   const w = p.weight.dataSync();
@@ -113,8 +118,7 @@ export class FixedPointHyperSynthesis {
 
   /** Whether layer i's sums stay exact in float64 for inputs up to `maxInput` (units of 2^-16): `run` throws otherwise. */
   exactFor(i: number, maxInput: number): boolean {
-    const l = this.layers[i]!;
-    return maxInput * l.l1 + l.maxBias < EXACT;
+    return exactSums(this.layers[i]!, maxInput);
   }
 
   /** The scales (and means) from the channel-major output of the last layer. */
@@ -131,7 +135,7 @@ export class FixedPointHyperSynthesis {
   private layer(l: IntegerLayer, a: Float64Array, h: number, w: number): [Float64Array, number, number] {
     let maxInput = 0;
     for (const v of a) maxInput = Math.max(maxInput, Math.abs(v));
-    if (!(maxInput * l.l1 + l.maxBias < EXACT)) throw new Error(`fixed-point h_s: sums would exceed 2^53 (inputs up to ${maxInput / 2 ** ACTIVATION_BITS}); the hyperprior's weights or latents are out of range`);
+    if (!exactSums(l, maxInput)) throw new Error(`fixed-point h_s: sums would exceed 2^53 (inputs up to ${maxInput / 2 ** ACTIVATION_BITS}); the hyperprior's weights or latents are out of range`);
     const { k, cin, cout, stride } = l;
     const pad = k >> 1;
     const [oh, ow] = l.transposed ? [h * stride, w * stride] : [Math.ceil(h / stride), Math.ceil(w / stride)];
