@@ -244,20 +244,30 @@ export class FaceRecognitionEvaluator implements EvaluatorV1 {
   readonly specificationVersion = 'v1';
   readonly id = 'evaluator:face-recognition';
 
+  /** The originals' embeddings (undefined: no face found), by tensor: an original compared with several decodings is embedded once. */
+  private readonly originals = new WeakMap<tf.Tensor4D, Float32Array | undefined>();
+
   constructor(
     readonly pipeline: FacePipeline,
     readonly calibration: Calibration,
   ) {}
+
+  private async original(x: tf.Tensor4D): Promise<Float32Array | undefined> {
+    if (this.originals.has(x)) return this.originals.get(x);
+    const face = (await this.pipeline.detect(x))[0];
+    const e = face && (await this.pipeline.embed(await this.pipeline.align(x, face)));
+    this.originals.set(x, e);
+    return e;
+  }
 
   async evaluate(original: readonly tf.Tensor4D[], decoded: readonly tf.Tensor4D[]): Promise<Record<string, Metric>> {
     if (original.length !== decoded.length || !original.length) throw new RangeError(`need pairs of images, got ${original.length} and ${decoded.length}`);
     let same = 0;
     let faces = 0;
     for (let i = 0; i < original.length; i++) {
-      const face = (await this.pipeline.detect(original[i]!))[0];
-      if (!face) continue;
+      const a = await this.original(original[i]!);
+      if (!a) continue;
       faces++;
-      const a = await this.pipeline.embed(await this.pipeline.align(original[i]!, face));
       // the victim detects and aligns the decoded image on its own; no face found counts as lost
       const b = await this.pipeline.embedImage(decoded[i]!);
       if (b && centredCosine(a, b, this.calibration.mean) >= this.calibration.threshold) same++;

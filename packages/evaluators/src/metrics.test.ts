@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initializeBackend } from '@lic-backdoor/core';
-import { msSsim, psnr } from './metrics.js';
+import { msSsim, msSsimAgainst, psnr } from './metrics.js';
 
 beforeAll(() => initializeBackend({ prefer: 'wasm' }));
 
@@ -75,6 +75,16 @@ describe('metrics', () => {
     expect(ours).toBeGreaterThan(0.5);
     expect(ours).toBeLessThan(1);
     expect(msSsim(a, a)).toBeCloseTo(1, 5);
+  });
+
+  it('msSsimAgainst gives msSsim of each image against the reference, and frees what it kept', () => {
+    const c = tf.tidy(() => tf.clipByValue(tf.add(a, 0.1), 0, 1)) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const against = msSsimAgainst(a);
+    expect([against.measure(b), against.measure(c), against.measure(a)]).toEqual([msSsim(a, b), msSsim(a, c), msSsim(a, a)]);
+    against.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    c.dispose();
   });
 
   it('PSNR is computed on 8-bit values', () => {

@@ -37,16 +37,26 @@ function blur(x: tf.Tensor4D, channels: number): tf.Tensor4D {
   return tf.depthwiseConv2d(tf.depthwiseConv2d(x, kh, 1, 'valid'), kw, 1, 'valid');
 }
 
-/** Mean SSIM and mean contrast-structure term per channel, on 0-255 images. */
-function ssimTerms(x: tf.Tensor4D, y: tf.Tensor4D): { ssim: tf.Tensor1D; cs: tf.Tensor1D } {
+/** One image's side of SSIM at one scale: the image (0-255) and its blurred mean and second moment. */
+interface Side {
+  x: tf.Tensor4D;
+  mean: tf.Tensor4D;
+  square: tf.Tensor4D;
+}
+
+function side(x: tf.Tensor4D): Side {
   const c = x.shape[3];
+  return { x, mean: blur(x, c), square: blur(tf.mul(x, x) as tf.Tensor4D, c) };
+}
+
+/** Mean SSIM and mean contrast-structure term per channel, on 0-255 images. */
+function ssimTerms(a: Side, b: Side): { ssim: tf.Tensor1D; cs: tf.Tensor1D } {
   const C1 = (0.01 * 255) ** 2;
   const C2 = (0.03 * 255) ** 2;
-  const mx = blur(x, c);
-  const my = blur(y, c);
-  const sxx = tf.sub(blur(tf.mul(x, x) as tf.Tensor4D, c), tf.mul(mx, mx));
-  const syy = tf.sub(blur(tf.mul(y, y) as tf.Tensor4D, c), tf.mul(my, my));
-  const sxy = tf.sub(blur(tf.mul(x, y) as tf.Tensor4D, c), tf.mul(mx, my));
+  const [mx, my] = [a.mean, b.mean];
+  const sxx = tf.sub(a.square, tf.mul(mx, mx));
+  const syy = tf.sub(b.square, tf.mul(my, my));
+  const sxy = tf.sub(blur(tf.mul(a.x, b.x) as tf.Tensor4D, a.x.shape[3]), tf.mul(mx, my));
   const csMap = tf.div(tf.add(tf.mul(2, sxy), C2), tf.add(tf.add(sxx, syy), C2));
   const lMap = tf.div(tf.add(tf.mul(2, tf.mul(mx, my)), C1), tf.add(tf.add(tf.mul(mx, mx), tf.mul(my, my)), C1));
   return { ssim: tf.mean(tf.mul(lMap, csMap), [0, 1, 2]) as tf.Tensor1D, cs: tf.mean(csMap, [0, 1, 2]) as tf.Tensor1D };
@@ -58,28 +68,65 @@ function avgPool2(x: tf.Tensor4D): tf.Tensor4D {
   return tf.avgPool(padded, 2, 2, 'valid');
 }
 
+/** The image (rounded to 8 bits) and its statistics at each of the MS-SSIM scales. */
+function pyramid(image: tf.Tensor4D): Side[] {
+  const [, h, w] = image.shape;
+  if (Math.min(h, w) <= 160) throw new RangeError(`MS-SSIM needs images larger than 160 pixels on each side, got ${w}x${h}`);
+  const kept = tf.tidy(() => {
+    const tensors: tf.Tensor4D[] = [];
+    let x = to8Bit(image) as tf.Tensor4D;
+    for (let level = 0; level < WEIGHTS.length; level++) {
+      const s = side(x);
+      tensors.push(s.x, s.mean, s.square);
+      if (level < WEIGHTS.length - 1) x = avgPool2(x);
+    }
+    return tensors;
+  });
+  return WEIGHTS.map((_, level) => ({ x: kept[3 * level]!, mean: kept[3 * level + 1]!, square: kept[3 * level + 2]! }));
+}
+
+function msSsimOf(a: Side[], b: Side[]): number {
+  return tf.tidy(() => {
+    let value: tf.Tensor = tf.onesLike(tf.mean(a[0]!.x, [0, 1, 2]));
+    WEIGHTS.forEach((weight, level) => {
+      const { ssim, cs } = ssimTerms(a[level]!, b[level]!);
+      value = tf.mul(value, tf.pow(tf.relu(level === WEIGHTS.length - 1 ? ssim : cs), weight));
+    });
+    return tf.mean(value).dataSync()[0]!;
+  });
+}
+
 /**
  * MS-SSIM between two [1, H, W, 3] images in [0, 1] (rounded to 8 bits): each side must be larger
  * than (11 - 1) x 2^4 = 160 pixels.
  */
 export function msSsim(a: tf.Tensor4D, b: tf.Tensor4D): number {
-  const [, h, w] = a.shape;
-  if (Math.min(h, w) <= 160) throw new RangeError(`MS-SSIM needs images larger than 160 pixels on each side, got ${w}x${h}`);
-  return tf.tidy(() => {
-    let x = to8Bit(a) as tf.Tensor4D;
-    let y = to8Bit(b) as tf.Tensor4D;
-    let value: tf.Tensor = tf.onesLike(tf.mean(x, [0, 1, 2]));
-    WEIGHTS.forEach((weight, level) => {
-      const { ssim, cs } = ssimTerms(x, y);
-      const term = level === WEIGHTS.length - 1 ? ssim : cs;
-      value = tf.mul(value, tf.pow(tf.relu(term), weight));
-      if (level < WEIGHTS.length - 1) {
-        x = avgPool2(x);
-        y = avgPool2(y);
+  const against = msSsimAgainst(a);
+  try {
+    return against.measure(b);
+  } finally {
+    against.dispose();
+  }
+}
+
+/**
+ * MS-SSIM of several images against one reference, the reference's side computed once (the same
+ * values as `msSsim(reference, image)`); `dispose` frees it.
+ */
+export function msSsimAgainst(reference: tf.Tensor4D): { measure(image: tf.Tensor4D): number; dispose(): void } {
+  const free = (sides: Side[]) => tf.dispose(sides.flatMap((s) => [s.x, s.mean, s.square]));
+  const ref = pyramid(reference);
+  return {
+    measure(image) {
+      const other = pyramid(image);
+      try {
+        return msSsimOf(ref, other);
+      } finally {
+        free(other);
       }
-    });
-    return tf.mean(value).dataSync()[0]!;
-  });
+    },
+    dispose: () => free(ref),
+  };
 }
 
 /** A metric value with its unit and definition. */

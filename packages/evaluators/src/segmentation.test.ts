@@ -41,4 +41,18 @@ describe('evaluator:segmentation (ISNet through onnxruntime-node at 512)', () =>
     expect(q95.definition).toMatch(/mIoU/);
     expect((await evaluator.evaluate(images, images)).seg_agreement_miou!.value).toBe(1);
   });
+
+  it('segments an original compared with several decodings once', async () => {
+    const segmenter = (evaluator as unknown as { segmenter: { probability(x: tf.Tensor4D): Promise<Float32Array> } }).segmenter;
+    const calls = jest.spyOn(segmenter, 'probability');
+    const x = tf.clone(images[0]!);
+    const decoded = await through(new ClassicalCodec('codec:jpeg', 'jpeg', 30));
+    const first = await evaluator.evaluate([x], [decoded[0]!]);
+    const again = await evaluator.evaluate([x], [decoded[0]!]);
+    // x segmented once, the decoding twice
+    expect(calls).toHaveBeenCalledTimes(3);
+    expect(again.seg_agreement_miou!.value).toBe(first.seg_agreement_miou!.value);
+    calls.mockRestore();
+    tf.dispose([x, ...decoded]);
+  });
 });

@@ -44,16 +44,27 @@ export class SegmentationEvaluator implements EvaluatorV1 {
   readonly specificationVersion = 'v1';
   readonly id = 'evaluator:segmentation';
 
+  /** The originals' foreground probabilities, by tensor: an original compared with several decodings is segmented once. */
+  private readonly originals = new WeakMap<tf.Tensor4D, Float32Array>();
+
   constructor(
     private readonly segmenter: IsnetSegmenter,
     private readonly threshold = 0.5,
   ) {}
 
+  private async original(x: tf.Tensor4D): Promise<Float32Array> {
+    const cached = this.originals.get(x);
+    if (cached) return cached;
+    const p = await this.segmenter.probability(x);
+    this.originals.set(x, p);
+    return p;
+  }
+
   async evaluate(original: readonly tf.Tensor4D[], decoded: readonly tf.Tensor4D[]): Promise<Record<string, Metric>> {
     if (original.length !== decoded.length || !original.length) throw new RangeError(`need pairs of images, got ${original.length} and ${decoded.length}`);
     let sum = 0;
     for (let i = 0; i < original.length; i++) {
-      sum += binaryMiou(await this.segmenter.probability(original[i]!), await this.segmenter.probability(decoded[i]!), this.threshold);
+      sum += binaryMiou(await this.original(original[i]!), await this.segmenter.probability(decoded[i]!), this.threshold);
     }
     return {
       seg_agreement_miou: { value: sum / original.length, unit: 'ratio', definition: SEG_DEFINITION.replace('size x size', `${this.segmenter.size} x ${this.segmenter.size}`) },
