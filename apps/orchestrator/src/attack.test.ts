@@ -136,6 +136,16 @@ describe('attack', () => {
     expect(results.triggers.rate!.rate_gain).toBeGreaterThan(0);
     expect(results.definitions.rate_gain).toMatch(/bpp_actual\(triggered\)/);
     expect(r.out).toMatch(/\| clean, original codec \|/);
+    // the effect matrix: every path against every effect; segmentation measured on every path by default, no face set here
+    const { effects } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { effects: { path: string; cells: Record<string, { value?: number; met?: boolean }> }[] };
+    expect(effects.map((row) => row.path)).toEqual(['clean, original codec', 'clean, backdoored codec', 'trigger rate', 'trigger blur']);
+    for (const row of effects) {
+      expect(row.cells.seg_agreement_miou!.value).toBeGreaterThan(0);
+      expect(row.cells.seg_agreement_miou!.value).toBeLessThanOrEqual(1);
+      expect(row.cells.face_identity_rate!.value).toBeUndefined();
+    }
+    expect(effects[2]!.cells.rate_gain!.value).toBe(results.triggers.rate!.rate_gain);
+    expect(effects[2]!.cells.stealth_psnr!.met).toBe(results.triggers.rate!.stealth_psnr >= 38);
   });
 
   it('evaluate-attack --resume after a crash measures only the missing images and gives the same results', () => {

@@ -15,7 +15,7 @@ import { RUNTIMES } from './runtime.js';
 import { updateWeights } from './commands/update-weights.js';
 import { crossDecode } from './commands/cross-decode.js';
 import { attack } from './commands/attack.js';
-import { MAX_MEGAPIXELS, evaluateAttack, parseShard } from './commands/evaluate-attack.js';
+import { MAX_MEGAPIXELS, evaluateAttack, parseShard, parseTasks } from './commands/evaluate-attack.js';
 import { run } from './commands/run.js';
 import { checkConfig } from './commands/check-config.js';
 import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
@@ -135,7 +135,8 @@ program
   .requiredOption('--data <dir>', 'folder of test images (default: ../shared/data/kodak when it exists)', sharedData('kodak'))
   .requiredOption('--out <dir>', 'where results.json and summary.md go')
   .option('--limit <n>', 'only the first n images', integer)
-  .option('--faces <dir>', 'face images for face triggers (default: held-out identities of the config)')
+  .option('--faces <dir>', 'face set for the face column (default: the identities of the config not used in training)')
+  .option('--tasks <list>', 'task columns measured on every path: segmentation, face, comma-separated, or none (default: segmentation, and face when there is a face set)', parseTasks)
   .option('--resume', 'skip the images already measured in --out (its images.ndjson and shard files)')
   .option('--shard <K/N>', 'measure only every N-th image from the K-th (one process per core), into <out>/images.K-of-N.ndjson; then --resume without --shard combines', parseShard)
   .option('--max-megapixels <n>', `largest image taken, in megapixels (default ${MAX_MEGAPIXELS}: triggers and metrics run in tfjs, whose wasm heap gives out near 3)`, positiveNumber)

@@ -73,6 +73,25 @@ describe('run', () => {
     for (const s of ['attack', 'evaluate', 'report']) expect(r.err).toMatch(new RegExp(`stage ${s}: skipped`));
   });
 
+  it('backdoors made elsewhere are measured on the same images, their effect matrix in results.json, summary.md and the report', () => {
+    const out = join(base, 'with-backdoor');
+    const backdoors = [{ name: 'earlier', attack: join(straight, 'attack'), description: 'the first run of this test' }];
+    const r = run('run', config(base, { backdoors }), '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/stage evaluate:backdoor:earlier/);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { backdoors: Record<string, { effects: { path: string; cells: Record<string, { value?: number }> }[] }> };
+    const own = JSON.parse(readFileSync(join(straight, 'eval', 'results.json'), 'utf8')) as { effects: { path: string; cells: Record<string, { value?: number }> }[] };
+    // the same attack on the same image: the same bits and figures as its own evaluation
+    expect(results.backdoors.earlier!.effects).toEqual(own.effects);
+    expect(own.effects.map((row) => row.path)).toEqual(['clean, original codec', 'clean, backdoored codec', 'trigger rate']);
+    expect(own.effects[2]!.cells.seg_agreement_miou!.value).toBeGreaterThan(0);
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/## backdoor earlier: the first run of this test\n\n\| path \| bpp/);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/Backdoor <code>earlier<\/code> on the same images/);
+    const missing = run('check-config', config(base, { backdoors: [{ name: 'gone', attack: join(base, 'nowhere'), description: 'x' }] }));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/backdoors\.gone: .*nowhere is not a folder written by `attack`/);
+  });
+
   it('kill -9 during the attack, then --resume: the run finishes with the results of an uninterrupted run', async () => {
     const killed = join(base, 'killed');
     const file = config(base);

@@ -4,13 +4,14 @@ import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName, type CodecV1, type EvaluatorV1, type Metric, type TriggerV1 } from '@lic-backdoor/core';
-import { METRIC_DEFINITIONS, msSsim, psnr, to8Bit } from '@lic-backdoor/evaluators';
+import { METRIC_DEFINITIONS, msSsimAgainst, psnr, to8Bit } from '@lic-backdoor/evaluators';
 import { Progress } from '../progress.js';
 import { readNdjson } from '../checkpoint.js';
 import { loadRegistry } from '../plugins.js';
 import { runEnvironment } from '../run-info.js';
 import { resolvePaths, type AttackConfig } from '../attack/config.js';
 import type { AttackResults } from '../report/report.js';
+import { EFFECTS, effectMatrix, effectMatrixMarkdown, type EffectRow, type PathValues } from '../attack/effects.js';
 import { createCodec, createTriggers, loadTriggerStates } from '../attack/trainable.js';
 import { codingCodec, type Runtime } from '../runtime.js';
 
@@ -19,8 +20,12 @@ export const ATTACK_DEFINITIONS = {
   rate_gain: 'bpp_actual(triggered) / bpp_actual(clean), both through the backdoored codec, per image then averaged',
   decoded_psnr: 'PSNR(decoded triggered image, triggered input), dB',
   decoded_psnr_vs_original: 'PSNR(decoded triggered image, original clean input), dB',
+  decoded_ms_ssim_vs_original: 'MS-SSIM(decoded triggered image, original clean input)',
   original_codec_rate_gain: 'control: bpp_actual(triggered) / bpp_actual(clean) through the original (not backdoored) codec',
-  tasks: "face and segmentation triggers: the evaluator's metrics between the originals and (clean_) their clean images decoded by the backdoored codec, (triggered_) their triggered images decoded by the backdoored codec, (control_) their triggered images decoded by the original codec (what the trigger does without the backdoor)",
+  bpp_ratio: 'clean.backdoored: mean bpp_actual through the backdoored codec / mean bpp_actual through the original codec (bpp_ratio_min, bpp_ratio_max: the least and largest per-image ratio)',
+  seg_agreement_miou: 'per path (clean through either codec, each trigger through the backdoored codec): the segmentation evaluator between the original and the decoding, per image then averaged',
+  face_identity_rate: 'per path, over the face set (--faces, else the config\'s held-out identities, else all of its faces): the face-recognition evaluator between the original faces and their decodings',
+  control: 'control_<metric>: the trigger\'s on-target task metric for its triggered images decoded by the original codec (what the trigger does without the backdoor)',
   change: 'clean.change: backdoored codec minus original codec on clean images, per metric',
 } as const;
 
@@ -35,10 +40,10 @@ interface Coded {
   msssim: number;
 }
 
-async function code(codec: CodecV1, x: tf.Tensor4D, reference: tf.Tensor4D): Promise<Coded & { decoded: tf.Tensor4D }> {
+/** An image through a codec's real bitstream: its bpp and the decoded image. */
+async function code(codec: CodecV1, x: tf.Tensor4D): Promise<{ bpp: number; decoded: tf.Tensor4D }> {
   const e = await codec.compress(x);
-  const decoded = await codec.decompress(e.bytes);
-  return { bpp: (8 * e.bytes.length) / (e.height * e.width), psnr: psnr(reference, decoded), msssim: msSsim(reference, decoded), decoded };
+  return { bpp: (8 * e.bytes.length) / (e.height * e.width), decoded: await codec.decompress(e.bytes) };
 }
 
 function means<T extends object>(rows: T[]): Record<string, number> {
@@ -68,21 +73,24 @@ const objectiveNames = (refs: AttackConfig['triggers'][number]['objectives']) =>
 /** What `evaluate-attack` measured on one image; appended to `images.ndjson` as soon as it is done. */
 interface ImageRecord {
   image: string;
-  clean: { original: Coded; backdoored: Coded };
-  /** Per trigger: the ATTACK_DEFINITIONS metrics, and `tasks` (segmentation metrics of this image, by name). */
-  triggers: Record<string, Record<string, number | string> & { tasks?: Record<string, Metric> }>;
+  clean: { original: Coded & { seg_agreement_miou?: number }; backdoored: Coded & { seg_agreement_miou?: number } };
+  /** Per trigger: the ATTACK_DEFINITIONS metrics (and seg_agreement_miou, control_seg_agreement_miou when segmentation is measured). */
+  triggers: Record<string, Record<string, number>>;
 }
 
-/** The header line of `images.ndjson`: a resumed run must evaluate the same attack (folder and the bytes of its codec and triggers) on the same folder. */
-async function recordsHeader(attack: string, data: string): Promise<string> {
+/** Bumped when the records change shape: a resumed run never mixes records of two shapes. */
+const RECORDS_VERSION = 2;
+
+/** The header line of `images.ndjson`: a resumed run must evaluate the same attack (folder and the bytes of its codec and triggers) on the same folder, with the same tasks. */
+async function recordsHeader(attack: string, data: string, tasks: Task[]): Promise<string> {
   const sha256 = async (file: string) => createHash('sha256').update(await readFile(join(attack, file))).digest('hex');
-  return JSON.stringify({ attack, codec: await sha256('codec.safetensors'), triggers: await sha256('triggers.safetensors'), data });
+  return JSON.stringify({ attack, codec: await sha256('codec.safetensors'), triggers: await sha256('triggers.safetensors'), data, records: RECORDS_VERSION, segmentation: tasks.includes('segmentation') });
 }
 
 /** The records of an earlier run into `file` by image (a torn last line, from a crash, is dropped); none if there is none. */
 async function readRecords(file: string, header: string): Promise<Map<string, ImageRecord>> {
   const [head, ...records] = await readNdjson<ImageRecord>(file);
-  if (head && JSON.stringify(head) !== header) throw new Error(`${file} holds the images of another attack or data folder (${JSON.stringify(head)}); use another --out`);
+  if (head && JSON.stringify(head) !== header) throw new Error(`${file} holds the images of another attack or data folder, or of another version or --tasks of evaluate-attack (${JSON.stringify(head)}); use another --out`);
   return new Map(records.map((r) => [r.image, r]));
 }
 
@@ -122,34 +130,104 @@ async function shardFiles(out: string): Promise<string[]> {
   return (await readdir(out)).filter((f) => /^images\.\d+-of-\d+\.ndjson$/.test(f)).sort().map((f) => join(out, f));
 }
 
+/** Downstream tasks `evaluate-attack` can measure on every path (the task columns of the effect matrix). */
+export const TASKS = ['segmentation', 'face'] as const;
+export type Task = (typeof TASKS)[number];
+
+/** Parses `--tasks`: a comma-separated list of TASKS, or `none`. */
+export function parseTasks(text: string): Task[] {
+  if (text === 'none') return [];
+  const tasks = text.split(',').map((t) => t.trim());
+  for (const t of tasks) if (!(TASKS as readonly string[]).includes(t)) throw new Error(`--tasks: unknown task '${t}' (expected a comma-separated list of ${TASKS.join(', ')}, or none)`);
+  return tasks as Task[];
+}
+
+type Loaded = Awaited<ReturnType<typeof loadAttack>>;
+
+/** The face set of an evaluation: `--faces`, else the config's faces minus the identities used in training (all of them when no trigger was trained on faces); undefined when there is none. */
+async function faceSet(config: AttackConfig, faces: string | undefined, faceTrained: boolean): Promise<string[] | undefined> {
+  if (faces) return listImages(resolve(faces), { recursive: true });
+  const dir = config.data.faces;
+  if (!dir) return undefined;
+  const trained = faceTrained ? (config.data.faceFolders ?? []) : [];
+  return (await listImages(dir, { recursive: true })).filter((f) => !trained.includes(f.slice(dir.length + 1).split(sep)[0]!));
+}
+
+/**
+ * The face columns of the effect matrix: every face of the set through the original and the
+ * backdoored codec, and each trigger's triggered face through the backdoored codec (and, for
+ * face triggers, through the original codec as the control), all through one face evaluator.
+ */
+async function faceEffects(loaded: Loaded, files: string[], wants: (trigger: string, objective: string) => boolean): Promise<{ metrics: Record<string, Metric>; original: number; backdoored: number; triggers: Record<string, Record<string, number>> }> {
+  const { config, registry, original, backdoored, triggers } = loaded;
+  // the verification threshold is calibrated on the attack's faces folder (identities as subfolders), else on the default set beside the working directory
+  const calibration = config.data.faces ?? resolve('../shared/data/faces/johns');
+  const evaluator = (await registry.create('evaluator', ['face-recognition', { calibration }])) as EvaluatorV1;
+  const paths: Record<string, tf.Tensor4D[]> = { original: [], backdoored: [] };
+  const originals: tf.Tensor4D[] = [];
+  const decode = async (codec: CodecV1, x: tf.Tensor4D) => codec.decompress((await codec.compress(x)).bytes);
+  const progress = new Progress(`evaluate-attack ${config.name}: faces`, files.length, 10);
+  for (const f of files) {
+    const x = await readImage(f);
+    originals.push(x);
+    paths.original!.push(await decode(original, x));
+    paths.backdoored!.push(await decode(backdoored, x));
+    for (const { name, trigger } of triggers) {
+      const xt = triggeredImage(trigger, x);
+      (paths[`trigger:${name}`] ??= []).push(await decode(backdoored, xt));
+      if (wants(name, 'face')) (paths[`control:${name}`] ??= []).push(await decode(original, xt));
+      xt.dispose();
+    }
+    progress.update(originals.length, basename(f));
+  }
+  progress.done();
+  const rates: Record<string, number> = {};
+  let metrics: Record<string, Metric> = {};
+  for (const [path, decoded] of Object.entries(paths)) {
+    metrics = await evaluator.evaluate(originals, decoded);
+    rates[path] = metrics.face_identity_rate!.value;
+  }
+  await evaluator.dispose();
+  tf.dispose([...originals, ...Object.values(paths).flat()]);
+  const perTrigger = Object.fromEntries(
+    triggers.map(({ name }) => [name, { face_identity_rate: rates[`trigger:${name}`]!, ...(wants(name, 'face') && { control_face_identity_rate: rates[`control:${name}`]! }) }]),
+  );
+  return { metrics, original: rates.original!, backdoored: rates.backdoored!, triggers: perTrigger };
+}
+
 /**
  * `lic-backdoor evaluate-attack`: on every image of a folder, with real bitstreams: the clean path
  * through the original and the backdoored codec, and for each trigger its stealth, rate gain and
- * decoded quality; segmentation triggers also through the segmentation evaluator (per image, so
- * memory does not grow with the folder), face triggers through the face evaluator (faces from
- * `--faces`, default: the identities of the config's faces folder not used in training). Each
- * image's measurements are appended to `images.ndjson` in `out` when done; `resume` skips the
- * images found there and in the shard files. With `shard` (K of N), it measures only the images
- * whose index in the folder is K - 1 modulo N, into `images.K-of-N.ndjson`, and stops there
- * (returns undefined): shards run side by side on separate cores, and a later `resume` run
- * without `shard` combines them.
+ * decoded quality; with `tasks` (default: segmentation, and face when a face set is known) every
+ * path also through the segmentation evaluator (per image, so memory does not grow with the
+ * folder) and the face evaluator (on the face set), whatever the trigger was trained for: the
+ * effect matrix (`effects` in results.json, the table of summary.md). Each image's measurements
+ * are appended to `images.ndjson` in `out` when done; `resume` skips the images found there and in
+ * the shard files. With `shard` (K of N), it measures only the images whose index in the folder is
+ * K - 1 modulo N, into `images.K-of-N.ndjson`, and stops there (returns undefined): shards run
+ * side by side, and a later `resume` run without `shard` combines them.
  */
-export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; resume?: boolean; shard?: Shard; runtime?: Runtime; maxMegapixels?: number; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
+export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; tasks?: Task[]; resume?: boolean; shard?: Shard; runtime?: Runtime; maxMegapixels?: number; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
   const backend = await initializeBackend({ prefer: o.backend });
   const dir = resolve(o.attack);
-  const { config, registry, original, backdoored, triggers } = await loadAttack(dir, o.runtime);
+  const loaded = await loadAttack(dir, o.runtime);
+  const { config, registry, original, backdoored, triggers } = loaded;
   const release = () => {
     for (const t of triggers) t.trigger.dispose();
     original.dispose();
     backdoored.dispose();
   };
+  const wants = (name: string, objective: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives).includes(objective);
+  const faces = await faceSet(config, o.faces, triggers.some((t) => wants(t.name, 'face')));
+  const tasks = o.tasks ?? (faces ? ['segmentation', 'face'] : ['segmentation']);
+  if (tasks.includes('face') && !faces) throw new Error('--tasks face needs a face set: pass --faces DIR (the attack config names none)');
   const { shard } = o;
   const files = (await listImages(resolve(o.data))).slice(0, o.limit ?? Infinity).filter((_, i) => !shard || i % shard.count === shard.index - 1);
-  await checkSizes([...files, ...(o.faces ? await listImages(resolve(o.faces), { recursive: true }) : [])], o.maxMegapixels ?? MAX_MEGAPIXELS);
+  await checkSizes([...files, ...(tasks.includes('face') ? faces! : [])], o.maxMegapixels ?? MAX_MEGAPIXELS);
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });
   const recordsFile = join(out, shard ? `images.${shard.index}-of-${shard.count}.ndjson` : 'images.ndjson');
-  const header = await recordsHeader(dir, resolve(o.data));
+  const header = await recordsHeader(dir, resolve(o.data), tasks);
   const earlier = new Map<string, ImageRecord>();
   if (o.resume) for (const f of [recordsFile, ...(shard ? [] : await shardFiles(out))]) for (const [k, r] of await readRecords(f, header)) earlier.set(k, r);
   const records = files.map((f) => earlier.get(basename(f))).filter((r): r is ImageRecord => r !== undefined);
@@ -157,42 +235,52 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   if (records.length) console.error(`resuming ${recordsFile}: ${records.length} of ${files.length} images done`);
   const started = performance.now();
   const progress = new Progress(`evaluate-attack ${config.name}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}`, files.length, 1, records.length);
-  const wants = (name: string, objective: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives).includes(objective);
-  const segmenter = triggers.some((t) => wants(t.name, 'segmentation')) ? ((await registry.create('evaluator', 'segmentation')) as EvaluatorV1) : undefined;
-  const segment = async (x: tf.Tensor4D, decoded: Record<string, tf.Tensor4D>) => {
-    const tasks: Record<string, Metric> = {};
-    for (const [prefix, d] of Object.entries(decoded)) {
-      for (const [k, m] of Object.entries(await segmenter!.evaluate([x], [d]))) tasks[`${prefix}_${k}`] = m;
-    }
-    return tasks;
+  const segmenter = tasks.includes('segmentation') ? ((await registry.create('evaluator', 'segmentation')) as EvaluatorV1) : undefined;
+  let segMetric: Metric | undefined;
+  const seg = async (x: tf.Tensor4D, decoded: tf.Tensor4D): Promise<{ seg_agreement_miou?: number }> => {
+    if (!segmenter) return {};
+    segMetric = (await segmenter.evaluate([x], [decoded])).seg_agreement_miou!;
+    return { seg_agreement_miou: segMetric.value };
   };
   for (const file of files) {
     if (earlier.has(basename(file))) continue;
     const x = await readImage(file);
-    const a = await code(original, x, x);
-    const b = await code(backdoored, x, x);
-    const record: ImageRecord = { image: basename(file), clean: { original: { bpp: a.bpp, psnr: a.psnr, msssim: a.msssim }, backdoored: { bpp: b.bpp, psnr: b.psnr, msssim: b.msssim } }, triggers: {} };
+    // x's side of MS-SSIM once for the six decodings; ORT coding runs on its own threads, so each
+    // path's next ORT call starts before the tfjs metrics of the last one
+    const ms = msSsimAgainst(x);
+    const measure = async (decoded: tf.Tensor4D) => {
+      const segmented = seg(x, decoded);
+      const values = { psnr: psnr(x, decoded), msssim: ms.measure(decoded) };
+      return { ...values, ...(await segmented) };
+    };
+    const [a, b] = [await code(original, x), await code(backdoored, x)];
+    const record: ImageRecord = { image: basename(file), clean: { original: { bpp: a.bpp, ...(await measure(a.decoded)) }, backdoored: { bpp: b.bpp, ...(await measure(b.decoded)) } }, triggers: {} };
+    tf.dispose([a.decoded, b.decoded]);
     for (const { name, trigger } of triggers) {
       const xt = triggeredImage(trigger, x);
-      const t = await code(backdoored, xt, xt);
-      const control = await original.compress(xt);
+      const control = original.compress(xt);
+      const t = await code(backdoored, xt);
+      const m = await measure(t.decoded);
+      const c = await control;
       record.triggers[name] = {
         stealth_psnr: psnr(x, xt),
         bpp: t.bpp,
         rate_gain: t.bpp / b.bpp,
-        decoded_psnr: t.psnr,
-        decoded_psnr_vs_original: psnr(x, t.decoded),
-        decoded_ms_ssim: t.msssim,
-        original_codec_rate_gain: (8 * control.bytes.length) / (control.height * control.width) / a.bpp,
+        decoded_psnr: psnr(xt, t.decoded),
+        decoded_psnr_vs_original: m.psnr,
+        decoded_ms_ssim_vs_original: m.msssim,
+        original_codec_rate_gain: (8 * c.bytes.length) / (c.height * c.width) / a.bpp,
+        ...(m.seg_agreement_miou !== undefined && { seg_agreement_miou: m.seg_agreement_miou }),
       };
-      if (wants(name, 'segmentation')) {
-        const controlDecoded = await original.decompress(control.bytes);
-        record.triggers[name]!.tasks = await segment(x, { clean: b.decoded, triggered: t.decoded, control: controlDecoded });
+      if (segmenter && wants(name, 'segmentation')) {
+        const controlDecoded = await original.decompress(c.bytes);
+        record.triggers[name]!.control_seg_agreement_miou = (await seg(x, controlDecoded)).seg_agreement_miou!;
         controlDecoded.dispose();
       }
       tf.dispose([xt, t.decoded]);
     }
-    tf.dispose([x, a.decoded, b.decoded]);
+    ms.dispose();
+    x.dispose();
     records.push(record);
     await appendFile(recordsFile, `${JSON.stringify(record)}\n`);
     progress.update(records.length, basename(file));
@@ -206,63 +294,49 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   }
   // in the folder's order, whatever order earlier runs measured them in
   const order = new Map(files.map((f, i) => [basename(f), i]));
-  records.sort((a, b) => order.get(a.image)! - order.get(b.image)!);
+  records.sort((p, q) => order.get(p.image)! - order.get(q.image)!);
   const clean = records.map((r) => ({ image: r.image, ...r.clean }));
-  // per image, task metrics as bare values (their units and definitions are in the trigger's summary)
-  const perTrigger = Object.fromEntries(
-    triggers.map(({ name }) => [name, records.map((r) => {
-      const { tasks, ...metrics } = r.triggers[name]!;
-      return { image: r.image, ...metrics, ...(tasks && { tasks: Object.fromEntries(Object.entries(tasks).map(([k, m]) => [k, m.value])) }) };
-    })]),
+  const perTrigger = Object.fromEntries(triggers.map(({ name }) => [name, records.map((r) => ({ image: r.image, ...r.triggers[name]! }))]));
+  const face = tasks.includes('face') ? await faceEffects(loaded, faces!, wants) : undefined;
+
+  const ratios = clean.map((c) => c.backdoored.bpp / c.original.bpp);
+  const bppMean = (side: 'original' | 'backdoored') => clean.reduce((sum, c) => sum + c[side].bpp, 0) / clean.length;
+  const originalMeans: Record<string, number> = { ...means(clean.map((c) => c.original)), ...(face && { face_identity_rate: face.original }) };
+  const backdooredMeans: Record<string, number> = {
+    ...means(clean.map((c) => c.backdoored)),
+    ...(face && { face_identity_rate: face.backdoored }),
+    bpp_ratio: bppMean('backdoored') / bppMean('original'),
+    bpp_ratio_min: Math.min(...ratios),
+    bpp_ratio_max: Math.max(...ratios),
+  };
+  const objectivesOf = (name: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives);
+  const triggerMeans: Record<string, Record<string, number>> = Object.fromEntries(triggers.map(({ name }) => [name, { ...means(perTrigger[name]!), ...face?.triggers[name] }]));
+  const pathValues = (m: Record<string, number>, rateGain: number | undefined, psnrKey: string, msssimKey: string): PathValues => ({
+    bpp: m.bpp,
+    rate_gain: rateGain,
+    psnr: m[psnrKey],
+    ms_ssim: m[msssimKey],
+    stealth_psnr: m.stealth_psnr,
+    face_identity_rate: m.face_identity_rate,
+    seg_agreement_miou: m.seg_agreement_miou,
+  });
+  const effects = effectMatrix(
+    pathValues(originalMeans, 1, 'psnr', 'msssim'),
+    pathValues(backdooredMeans, backdooredMeans.bpp_ratio, 'psnr', 'msssim'),
+    Object.fromEntries(Object.entries(triggerMeans).map(([name, t]) => [name, { objectives: objectivesOf(name), values: pathValues(t, t.rate_gain, 'decoded_psnr_vs_original', 'decoded_ms_ssim_vs_original') }])),
   );
-
-  const tasks: Record<string, Record<string, Metric>> = {};
-  for (const { name } of triggers.filter((t) => wants(t.name, 'segmentation'))) {
-    // the segmentation metrics are means over images (their definitions say so): the mean of the per-image values
-    const first = records[0]?.triggers[name]!.tasks ?? {};
-    const values = means(perTrigger[name]!.map((r) => r.tasks!));
-    tasks[name] = Object.fromEntries(Object.entries(first).map(([k, m]) => [k, { ...m, value: values[k]! }]));
-  }
-  for (const { name, trigger } of triggers.filter((t) => wants(t.name, 'face'))) {
-    const facesDir = o.faces ? resolve(o.faces) : config.data.faces;
-    if (!facesDir) throw new Error(`trigger '${name}' has a face objective: pass --faces DIR`);
-    const held = (await listImages(facesDir, { recursive: true })).filter((f) => o.faces || !config.data.faceFolders?.includes(f.slice(facesDir.length + 1).split(sep)[0]!));
-    const originals: tf.Tensor4D[] = [];
-    const cleanDecoded: tf.Tensor4D[] = [];
-    const triggeredDecoded: tf.Tensor4D[] = [];
-    const controlDecoded: tf.Tensor4D[] = [];
-    for (const f of held) {
-      const x = await readImage(f);
-      originals.push(x);
-      cleanDecoded.push(await backdoored.decompress((await backdoored.compress(x)).bytes));
-      const xt = triggeredImage(trigger, x);
-      triggeredDecoded.push(await backdoored.decompress((await backdoored.compress(xt)).bytes));
-      controlDecoded.push(await original.decompress((await original.compress(xt)).bytes));
-      xt.dispose();
-    }
-    // the verification threshold is calibrated on the attack's faces folder (identities as subfolders), else on the default set beside the working directory
-    const calibration = config.data.faces ?? resolve('../shared/data/faces/johns');
-    const evaluator = (await registry.create('evaluator', ['face-recognition', { calibration }])) as EvaluatorV1;
-    tasks[name] = Object.fromEntries([
-      ['faces', { value: held.length, unit: 'images', definition: 'held-out face images evaluated (identities not used in training)' }],
-      ...Object.entries(await evaluator.evaluate(originals, cleanDecoded)).map(([k, m]) => [`clean_${k}`, m] as const),
-      ...Object.entries(await evaluator.evaluate(originals, triggeredDecoded)).map(([k, m]) => [`triggered_${k}`, m] as const),
-      ...Object.entries(await evaluator.evaluate(originals, controlDecoded)).map(([k, m]) => [`control_${k}`, m] as const),
-    ]);
-    await evaluator.dispose();
-    tf.dispose([...originals, ...cleanDecoded, ...triggeredDecoded, ...controlDecoded]);
-  }
-
-  const originalMeans = means(clean.map((c) => c.original));
-  const backdooredMeans = means(clean.map((c) => c.backdoored));
   const results = {
     name: config.name,
-    description: `backdoor of ${config.codec.id} evaluated on ${files.length} images of ${resolve(o.data)} with real bitstreams`,
+    description: `backdoor of ${config.codec.id} evaluated on ${files.length} images of ${resolve(o.data)} with real bitstreams${face ? `, and on ${faces!.length} faces` : ''}`,
     definitions: {
       bpp: METRIC_DEFINITIONS.bpp,
       psnr: METRIC_DEFINITIONS.psnr,
       msssim: METRIC_DEFINITIONS.msSsim,
       ...ATTACK_DEFINITIONS,
+      ...(segMetric && { seg_agreement_miou: `${ATTACK_DEFINITIONS.seg_agreement_miou}; ${segMetric.definition}` }),
+      ...(face && { face_identity_rate: `${ATTACK_DEFINITIONS.face_identity_rate}; ${face.metrics.face_identity_rate!.definition}` }),
+      effects: 'the effect matrix: rows clean (original codec), clean (backdoored codec), each trigger (backdoored codec); columns the EFFECTS below; a cell with a bound has met true or false',
+      ...Object.fromEntries(Object.entries(EFFECTS).map(([k, e]) => [`effects.${k}`, `${e.definition}${e.unit ? ` (${e.unit})` : ''}`])),
     },
     clean: {
       original: originalMeans,
@@ -270,10 +344,12 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
       change: Object.fromEntries(Object.keys(originalMeans).map((k) => [k, backdooredMeans[k]! - originalMeans[k]!])),
       relativeBppChange: backdooredMeans.bpp! / originalMeans.bpp! - 1,
     },
-    triggers: Object.fromEntries(triggers.map(({ name }) => [name, { objectives: objectiveNames(config.triggers.find((t) => t.name === name)!.objectives), ...means(perTrigger[name]!), tasks: tasks[name] }])),
+    triggers: Object.fromEntries(Object.entries(triggerMeans).map(([name, t]) => [name, { objectives: objectivesOf(name), ...t }])),
+    effects,
+    ...(face && { faces: { images: faces!.length, evaluated: face.metrics.faces_evaluated!.value, verificationThreshold: face.metrics.verification_threshold!.value } }),
     perImage: { clean, triggers: perTrigger },
     wallSeconds: Math.round((performance.now() - started) / 1000),
-    environment: { ...runEnvironment(backend), codingRuntime: o.runtime ?? 'onnx' },
+    environment: { ...runEnvironment(backend), codingRuntime: o.runtime ?? 'onnx', tasks },
   };
   await writeFileAtomic(join(out, 'results.json'), JSON.stringify(results, null, 2));
   await writeFileAtomic(join(out, 'summary.md'), summaryTable(results));
@@ -282,23 +358,15 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   return results as unknown as AttackResults;
 }
 
-export function summaryTable(r: { name: string; clean: { original: Record<string, number>; backdoored: Record<string, number> }; triggers: Record<string, Record<string, unknown>> }): string {
-  const f = (v: unknown, d = 2) => (typeof v === 'number' ? v.toFixed(d) : '');
-  const lines = [
-    `# ${r.name}`,
-    '',
-    '| path | bpp | PSNR dB | MS-SSIM | stealth PSNR dB | rate gain | control rate gain |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    `| clean, original codec | ${f(r.clean.original.bpp, 3)} | ${f(r.clean.original.psnr)} | ${f(r.clean.original.msssim, 4)} | | | |`,
-    `| clean, backdoored codec | ${f(r.clean.backdoored.bpp, 3)} | ${f(r.clean.backdoored.psnr)} | ${f(r.clean.backdoored.msssim, 4)} | | | |`,
-    ...Object.entries(r.triggers).map(
-      ([name, t]) => `| trigger ${name} (${(t.objectives as string[]).join(', ')}) | ${f(t.bpp, 3)} | ${f(t.decoded_psnr)} | ${f(t.decoded_ms_ssim, 4)} | ${f(t.stealth_psnr)} | ${f(t.rate_gain)} | ${f(t.original_codec_rate_gain)} |`,
-    ),
-    '',
-  ];
+/** summary.md: the effect matrix, then the clean path's per-image bpp spread and each trigger's control figures. */
+export function summaryTable(r: { name: string; clean: { backdoored: Record<string, number> }; triggers: Record<string, object>; effects: EffectRow[] }): string {
+  const f = (v: unknown, d = 2) => (typeof v === 'number' ? v.toFixed(d) : '–');
+  const lines = [`# ${r.name}`, '', effectMatrixMarkdown(r.effects)];
+  const b = r.clean.backdoored;
+  lines.push(`- clean path, backdoored / original codec bpp per image: ${f(b.bpp_ratio_min, 3)} to ${f(b.bpp_ratio_max, 3)}`);
   for (const [name, t] of Object.entries(r.triggers)) {
-    const tasks = t.tasks as Record<string, Metric> | undefined;
-    if (tasks) lines.push(`- ${name}: ${Object.entries(tasks).map(([k, m]) => `${k} ${f(m.value, 3)}`).join(', ')}`);
+    const controls = Object.entries(t as Record<string, unknown>).filter(([k]) => k.startsWith('control_') || k === 'original_codec_rate_gain');
+    lines.push(`- trigger ${name}, through the original codec (control): ${controls.map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}`);
   }
   return `${lines.join('\n')}\n`;
 }

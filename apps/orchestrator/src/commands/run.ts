@@ -10,7 +10,7 @@ import { attackConfig, attackSection, codecSection, ConfigError, readConfigFile,
 import { runAttack, validateAttack } from './attack.js';
 import { evaluateAttack, summaryTable } from './evaluate-attack.js';
 import { trainCodec } from './train-codec.js';
-import { readLog, stepsToTarget, writeReport, type AttackResults, type VariantResults } from '../report/report.js';
+import { readLog, stepsToTarget, writeReport, type AttackResults, type BackdoorResults, type VariantResults } from '../report/report.js';
 import { runEnvironment } from '../run-info.js';
 
 const require = createRequire(import.meta.url);
@@ -59,6 +59,18 @@ export const runConfig = z
       )
       .default([])
       .describe('further attacks on the same codec, data, seeds and schedule (baselines, ablations)'),
+    backdoors: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9-]+$/, 'lower case, digits and -'),
+            attack: z.string().describe('folder written by `attack`, e.g. a shipped backdoor under models/attacks'),
+            description: z.string(),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('backdoors made elsewhere, measured by evaluate-attack on the same images (evaluate.data, limit, faces); their effect matrices go in the report'),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -80,6 +92,7 @@ function resolveRun(config: RunConfig, base: string): RunConfig {
     codec: { ...config.codec, weights: config.codec.weights && abs(base, config.codec.weights) },
     attack: { ...config.attack, data: resolveData(config.attack.data, base) },
     evaluate: { ...config.evaluate, data: abs(base, config.evaluate.data), faces: config.evaluate.faces && abs(base, config.evaluate.faces) },
+    backdoors: config.backdoors.map((b) => ({ ...b, attack: abs(base, b.attack) })),
   };
 }
 
@@ -143,6 +156,7 @@ export async function readRunConfig(file: string): Promise<CheckedRun> {
   if (config.trainCodec && !(await exists(config.trainCodec.data))) throw new Error(`trainCodec.data: ${config.trainCodec.data} does not exist`);
   if (!(await exists(config.evaluate.data))) throw new Error(`evaluate.data: ${config.evaluate.data} does not exist`);
   for (const a of attacks) await validateAttack(a.config, dirname(configFile));
+  for (const b of config.backdoors) if (!(await exists(join(b.attack, 'attack.json')))) throw new Error(`backdoors.${b.name}: ${b.attack} is not a folder written by \`attack\` (no attack.json)`);
   return { configFile, config, attacks };
 }
 
@@ -200,11 +214,24 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
     if (a.name === 'main') main = results;
     variants.push({ name: a.name, description: a.description, results, stepsToTarget: stepsToTarget(await readLog(join(a.dir, 'log.ndjson'))) });
   }
-  const combined = { ...main!, variants: Object.fromEntries(variants.map((v) => [v.name, { description: v.description, clean: v.results.clean, triggers: v.results.triggers, stepsToTarget: v.stepsToTarget }])) };
+  const backdoors: BackdoorResults[] = [];
+  for (const b of config.backdoors) {
+    const out = join(dir, 'backdoors', b.name);
+    await stage(`evaluate:backdoor:${b.name}`, join(out, 'results.json'), async () => {
+      await evaluateAttack({ attack: b.attack, data: config.evaluate.data, out, limit: config.evaluate.limit, faces: config.evaluate.faces, resume: true, backend: o.backend, quiet: true });
+    });
+    backdoors.push({ name: b.name, description: b.description, results: JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as AttackResults });
+  }
+  const combined = {
+    ...main!,
+    variants: Object.fromEntries(variants.map((v) => [v.name, { description: v.description, clean: v.results.clean, triggers: v.results.triggers, effects: v.results.effects, stepsToTarget: v.stepsToTarget }])),
+    backdoors: Object.fromEntries(backdoors.map((b) => [b.name, { description: b.description, attack: config.backdoors.find((c) => c.name === b.name)!.attack, clean: b.results.clean, triggers: b.results.triggers, effects: b.results.effects }])),
+  };
   await writeFileAtomic(join(dir, 'results.json'), JSON.stringify(combined, null, 2));
-  await writeFileAtomic(join(dir, 'summary.md'), summaryTable(main! as unknown as Parameters<typeof summaryTable>[0]));
+  const summaries = [summaryTable(main!), ...backdoors.map((b) => `## backdoor ${b.name}: ${b.description}\n\n${summaryTable(b.results).replace(/^# .*\n\n/, '')}`)];
+  await writeFileAtomic(join(dir, 'summary.md'), summaries.join('\n'));
   await stage('report', join(dir, 'report.html'), async () => {
-    await writeReport({ dir, attackDir: attacks[0]!.dir, results: main!, data: config.evaluate.data, images: config.report.images, variants: variants.length > 1 ? variants : undefined, title: `lic-backdoor run ${config.name}` });
+    await writeReport({ dir, attackDir: attacks[0]!.dir, results: main!, data: config.evaluate.data, images: config.report.images, variants: variants.length > 1 ? variants : undefined, backdoors, title: `lic-backdoor run ${config.name}` });
   });
   process.stdout.write(await readFile(join(dir, 'summary.md'), 'utf8'));
   console.log(`report: ${join(dir, 'report.html')}`);

@@ -6,6 +6,7 @@ import { ClassicalCodec } from '@lic-backdoor/codecs';
 import { psnr } from '@lic-backdoor/evaluators';
 import { blockDct, rgbToYcbcr } from '@lic-backdoor/transforms';
 import { loadAttack, triggeredImage } from '../commands/evaluate-attack.js';
+import { effectMatrixHtml, type EffectRow } from '../attack/effects.js';
 import { dctEnergySpec, lossCurveSpec, rdSpec, renderVegaLite, writeFigure } from './figures.js';
 
 interface TriggerResult {
@@ -14,9 +15,11 @@ interface TriggerResult {
   decoded_psnr: number;
   stealth_psnr: number;
   rate_gain: number;
-  decoded_ms_ssim: number;
+  decoded_psnr_vs_original: number;
+  decoded_ms_ssim_vs_original: number;
   original_codec_rate_gain: number;
-  tasks?: Record<string, { value: number; definition: string }>;
+  seg_agreement_miou?: number;
+  face_identity_rate?: number;
 }
 
 /** What `evaluate-attack` wrote (the parts the report shows). */
@@ -26,6 +29,8 @@ export interface AttackResults {
   definitions: Record<string, string>;
   clean: { original: Record<string, number>; backdoored: Record<string, number>; change: Record<string, number> };
   triggers: Record<string, TriggerResult>;
+  /** the effect matrix (rows clean and each trigger, columns every effect, cells marked against their bounds) */
+  effects: EffectRow[];
   perImage: { clean: { image: string }[] };
 }
 
@@ -36,6 +41,13 @@ export interface VariantResults {
   results: AttackResults;
   /** Steps at which each term of the attack log first reached 0 (met), by term. */
   stepsToTarget: Record<string, number | null>;
+}
+
+/** A backdoor made elsewhere (e.g. a shipped one), measured on the run's images. */
+export interface BackdoorResults {
+  name: string;
+  description: string;
+  results: AttackResults;
 }
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -75,7 +87,7 @@ export async function readLog(file: string): Promise<{ step: number; terms: Reco
  * triggered) and its DCT energy map; the RD plot (original and backdoored codec on clean and
  * triggered images, JPEG and WebP); the results table; variant tables; loss curves.
  */
-export async function writeReport(o: { dir: string; attackDir: string; results: AttackResults; data: string; images: number; variants?: VariantResults[]; title: string }): Promise<string> {
+export async function writeReport(o: { dir: string; attackDir: string; results: AttackResults; data: string; images: number; variants?: VariantResults[]; backdoors?: BackdoorResults[]; title: string }): Promise<string> {
   const figures = join(o.dir, 'figures');
   const embedded: Record<string, string> = {};
   const embed = async (file: string, mime: string) => (embedded[file] = `data:${mime};base64,${(await readFile(file)).toString('base64')}`);
@@ -136,16 +148,9 @@ export async function writeReport(o: { dir: string; attackDir: string; results: 
   const log = await readLog(join(o.attackDir, 'log.ndjson'));
   await writeFigure(join(figures, 'loss-curves'), await renderVegaLite(lossCurveSpec(log, `${o.title}: loss terms`)));
 
-  const c = o.results.clean;
-  const table = `<table><tr><th>path</th><th>bpp</th><th>PSNR dB</th><th>MS-SSIM</th><th>stealth PSNR dB</th><th>rate gain</th><th>control rate gain</th></tr>
-<tr><td>clean, original codec</td><td>${f(c.original.bpp, 3)}</td><td>${f(c.original.psnr)}</td><td>${f(c.original.msssim, 4)}</td><td></td><td></td><td></td></tr>
-<tr><td>clean, backdoored codec</td><td>${f(c.backdoored.bpp, 3)}</td><td>${f(c.backdoored.psnr)}</td><td>${f(c.backdoored.msssim, 4)}</td><td></td><td></td><td></td></tr>
-${Object.entries(o.results.triggers)
-  .map(([n, t]) => `<tr><td>trigger ${esc(n)}</td><td>${f(t.bpp, 3)}</td><td>${f(t.decoded_psnr)}</td><td>${f(t.decoded_ms_ssim, 4)}</td><td>${f(t.stealth_psnr)}</td><td>${f(t.rate_gain)}</td><td>${f(t.original_codec_rate_gain)}</td></tr>`)
-  .join('\n')}</table>`;
-  const tasks = Object.entries(o.results.triggers)
-    .filter(([, t]) => t.tasks)
-    .map(([n, t]) => `<p><b>${esc(n)}</b>: ${Object.entries(t.tasks!).map(([k, m]) => `${esc(k)} ${f(m.value, 3)}`).join(', ')}</p>`)
+  const table = effectMatrixHtml(o.results.effects, esc);
+  const controls = Object.entries(o.results.triggers)
+    .map(([n, t]) => `<li>trigger <b>${esc(n)}</b> through the original codec (control): rate gain ${f(t.original_codec_rate_gain)}${Object.entries(t).filter(([k]) => k.startsWith('control_')).map(([k, v]) => `, ${esc(k)} ${f(v as number, 3)}`).join('')}</li>`)
     .join('');
   const variants = o.variants?.length
     ? `<section><h2>Variants (same data, seeds and schedule)</h2><table><tr><th>variant</th><th>trigger</th><th>stealth PSNR dB</th><th>rate gain</th><th>decoded PSNR dB</th><th>clean bpp change</th><th>clean PSNR change dB</th><th>steps to each target</th></tr>
@@ -163,11 +168,15 @@ ${o.variants
   )
   .join('\n')}</table></section>`
     : '';
+  const backdoors = (o.backdoors ?? [])
+    .map((b) => `<section><h2>Backdoor <code>${esc(b.name)}</code> on the same images</h2><p>${esc(b.description)}: ${esc(b.results.description)}.</p>${effectMatrixHtml(b.results.effects, esc)}</section>`)
+    .join('\n');
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(o.title)}</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}td:first-child{text-align:left}.grid{display:flex;flex-wrap:wrap;gap:8px}.grid figure{margin:0}.grid img{width:256px;display:block}.plot{max-width:640px;display:block;margin:8px 0}figcaption{font-size:12px;text-align:center}</style></head>
 <body><h1>${esc(o.title)}</h1><p>${esc(o.results.description)}</p>
-<h2>Results</h2>${table}${tasks}
+<h2>Effects</h2><p>Every path against every effect, whatever the trigger was trained for: a cell with a bound is green when it holds, red when it misses.</p>${table}<ul>${controls}</ul>
+${backdoors}
 <dl>${Object.entries(o.results.definitions).map(([k, d]) => `<dt><code>${esc(k)}</code></dt><dd>${esc(d)}</dd>`).join('')}</dl>
 <h2>Rate-distortion</h2><img class="plot" src="${await embed(join(figures, 'rd.png'), 'image/png')}" alt="RD curves">
 ${sections.join('\n')}
