@@ -79,4 +79,16 @@ describe('tiled transforms (large images)', () => {
       expect(Buffer.from(p.data).equals(Buffer.from(q.data))).toBe(true);
     }
   });
+
+  it('mbt2018-mean: the fixed-point h_s on tiles of 2 z latents (halo included, 90 tiles) gives the numbers of the untiled JS reference', async () => {
+    const base = new HyperpriorCodec('codec:mbt2018-mean', new HyperpriorModel('mean-scale', 8, 12, 5));
+    base.update();
+    const tiles = (await ortCodec(base, 1, 8)) as unknown as { hyper(z: Int32Array, h: number, w: number): Promise<{ scales: Float64Array; means?: Float64Array }> };
+    const [zh, zw] = [20, 18];
+    const z = Int32Array.from({ length: 8 * zh * zw }, (_, i) => ((i * 7919) % 13) - 6);
+    const [got, want] = [await tiles.hyper(z, zh, zw), base.fixedPointHyperSynthesis().run(z, zh, zw)];
+    expect(got.scales.length).toBe(12 * 4 * zh * 4 * zw);
+    expect(Buffer.from(got.scales.buffer, got.scales.byteOffset, got.scales.byteLength).equals(Buffer.from(want.scales.buffer, want.scales.byteOffset, want.scales.byteLength))).toBe(true);
+    expect(Array.from(got.means!)).toEqual(Array.from(want.means!));
+  });
 });

@@ -27,6 +27,36 @@ type Nchw = { data: Float32Array; dims: number[] };
 export const TILE_LATENTS = 64;
 const HALO = 4;
 
+/** One tile of a grid of h x w latents: its core [ty, ey) x [tx, ex) and, with `HALO` latents of context, its extent [ay, by) x [ax, bx). */
+interface Tile {
+  ty: number;
+  tx: number;
+  ey: number;
+  ex: number;
+  ay: number;
+  ax: number;
+  by: number;
+  bx: number;
+}
+
+function* tileGrid(h: number, w: number, tile: number): Generator<Tile> {
+  for (let ty = 0; ty < h; ty += tile)
+    for (let tx = 0; tx < w; tx += tile) {
+      const [ey, ex] = [Math.min(h, ty + tile), Math.min(w, tx + tile)];
+      yield { ty, tx, ey, ex, ay: Math.max(0, ty - HALO), ax: Math.max(0, tx - HALO), by: Math.min(h, ey + HALO), bx: Math.min(w, ex + HALO) };
+    }
+}
+
+/** Copies the core of a tile's result r [1, c, rh, rw] (so values per latent) into out [c, h so, w so]. */
+function pasteCore<T extends Float32Array | Float64Array>(out: T, h: number, w: number, so: number, r: { data: T; dims: readonly number[] }, t: Tile): void {
+  const [c, rh, rw] = [r.dims[1]!, r.dims[2]!, r.dims[3]!];
+  for (let ch = 0; ch < c; ch++)
+    for (let y = (t.ty - t.ay) * so; y < (t.ey - t.ay) * so; y++) {
+      const from = (ch * rh + y) * rw + (t.tx - t.ax) * so;
+      out.set(r.data.subarray(from, from + (t.ex - t.tx) * so), (ch * h * so + y + t.ay * so) * w * so + t.tx * so);
+    }
+}
+
 /**
  * `run` on overlapping tiles of x [1, c, h si, w si] (a grid of h x w latents, si pixels each),
  * keeping each tile's core of its result [1, c', h so, w so].
@@ -37,21 +67,12 @@ async function tiled(x: Nchw, si: number, so: number, tile: number, run: (x: Nch
   if (h <= tile && w <= tile) return run(x);
   let out: Float32Array | undefined;
   let co = 0;
-  for (let ty = 0; ty < h; ty += tile)
-    for (let tx = 0; tx < w; tx += tile) {
-      const [ey, ex] = [Math.min(h, ty + tile), Math.min(w, tx + tile)];
-      const [ay, ax] = [Math.max(0, ty - HALO), Math.max(0, tx - HALO)];
-      const [by, bx] = [Math.min(h, ey + HALO), Math.min(w, ex + HALO)];
-      const r = await run(crop(x, c, height, width, ay * si, ax * si, (by - ay) * si, (bx - ax) * si));
-      co = r.dims[1]!;
-      out ??= new Float32Array(co * h * so * w * so);
-      const [rh, rw] = [r.dims[2]!, r.dims[3]!];
-      for (let ch = 0; ch < co; ch++)
-        for (let y = (ty - ay) * so; y < (ey - ay) * so; y++) {
-          const from = (ch * rh + y) * rw + (tx - ax) * so;
-          out.set(r.data.subarray(from, from + (ex - tx) * so), (ch * h * so + y + ay * so) * w * so + tx * so);
-        }
-    }
+  for (const t of tileGrid(h, w, tile)) {
+    const r = await run(crop(x, c, height, width, t.ay * si, t.ax * si, (t.by - t.ay) * si, (t.bx - t.ax) * si));
+    co = r.dims[1]!;
+    out ??= new Float32Array(co * h * so * w * so);
+    pasteCore(out, h, w, so, r, t);
+  }
   return { data: out!, dims: [1, co, h * so, w * so] };
 }
 
@@ -196,15 +217,28 @@ export class OrtHyperpriorCodec extends OrtLearnedCodec<HyperpriorCodec> {
     return new OrtHyperpriorCodec(base, await sessions(base, threads), tile);
   }
 
-  /** The fixed-point h_s in onnxruntime; `run` where an input leaves the graph's exact range. */
+  /**
+   * The fixed-point h_s in onnxruntime, on tiles of tile / 4 z latents (its output, at y's
+   * resolution, would take gigabytes on a 24-megapixel image; exact arithmetic, so tiles give the
+   * same numbers); `run` where an input leaves the graph's exact range.
+   */
   private readonly hyper = async (zSymbols: Int32Array, zh: number, zw: number): Promise<HyperOutput> => {
     const fp = this.base.fixedPointHyperSynthesis();
-    const out = await this.sessions.hyperDecoder!.run<Float64Array>({ z_q16: { data: fp.input(zSymbols, zh, zw), dims: [1, zh, zw, this.base.model.N] } });
-    const inRange = fp.integerLayers().every((_, i) => {
-      const range = out[`input_range_${i}`]!.data[0]!;
-      return range < FIXED_POINT_INPUT_LIMIT && fp.exactFor(i, range);
-    });
-    return inRange ? fp.split(out.hyper!.data) : fp.run(zSymbols, zh, zw);
+    const n = this.base.model.N;
+    const input = fp.input(zSymbols, zh, zw);
+    const ranges = fp.integerLayers().map(() => 0);
+    let out: Float64Array | undefined;
+    for (const t of tileGrid(zh, zw, Math.max(1, Math.floor(this.tile / 4)))) {
+      const [th, tw] = [t.by - t.ay, t.bx - t.ax];
+      const z = new Float64Array(th * tw * n);
+      for (let y = 0; y < th; y++) z.set(input.subarray(((t.ay + y) * zw + t.ax) * n, ((t.ay + y) * zw + t.bx) * n), y * tw * n);
+      const r = await this.sessions.hyperDecoder!.run<Float64Array>({ z_q16: { data: z, dims: [1, th, tw, n] } });
+      ranges.forEach((v, i) => (ranges[i] = Math.max(v, r[`input_range_${i}`]!.data[0]!)));
+      out ??= new Float64Array(r.hyper!.dims[1]! * zh * 4 * zw * 4);
+      pasteCore(out, zh, zw, 4, r.hyper!, t);
+    }
+    const inRange = ranges.every((range, i) => range < FIXED_POINT_INPUT_LIMIT && fp.exactFor(i, range));
+    return inRange ? fp.split(out!) : fp.run(zSymbols, zh, zw);
   };
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {
