@@ -46,7 +46,7 @@ describe('effectMatrix', () => {
 
   it('renders markdown and HTML with the marks and bounds', () => {
     const md = effectMatrixMarkdown(rows);
-    expect(md).toMatch(/^\| path \| bpp \(bpp\) \| rate_gain \(x\) \|/);
+    expect(md).toMatch(/^\| path \| bpp \| rate_gain \(x\) \|/);
     expect(md).toContain('| trigger face (face, stealth) | 6.100 | 10.000 ✗ (<= 1.5) | 8.00 ✗ (>= 26) | – |');
     const html = effectMatrixHtml(rows, (s) => s.replace(/</g, '&lt;'));
     expect(html.match(/<tr>/g)).toHaveLength(5);

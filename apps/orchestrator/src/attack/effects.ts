@@ -98,7 +98,7 @@ const mark = (c: Cell) => (c.met === undefined ? '' : c.met ? ' ✓' : ' ✗');
 export function effectMatrixMarkdown(rows: EffectRow[]): string {
   const effects = Object.keys(EFFECTS) as Effect[];
   const lines = [
-    `| path | ${effects.map((e) => `${e}${EFFECTS[e].unit && EFFECTS[e].unit !== 'ratio' ? ` (${EFFECTS[e].unit})` : ''}`).join(' | ')} |`,
+    `| path | ${effects.map((e) => `${e}${EFFECTS[e].unit && EFFECTS[e].unit !== 'ratio' && EFFECTS[e].unit !== e ? ` (${EFFECTS[e].unit})` : ''}`).join(' | ')} |`,
     `| --- |${effects.map(() => ' --- |').join('')}`,
     ...rows.map((r) => `| ${r.path}${r.objectives ? ` (${r.objectives.join(', ')})` : ''} | ${effects.map((e) => { const c = r.cells[e]; return `${format(e, c.value)}${mark(c)}${c.bound ? ` (${c.bound})` : ''}`; }).join(' | ')} |`),
   ];
