@@ -131,3 +131,61 @@ export class StealthObjective extends BaseObjective {
     return { loss, satisfied: m.every((v) => v <= eps2), metrics: { stealth_psnr: mean(Array.from(m, psnrOf)) } };
   }
 }
+
+/** Per-example PSNR in dB of a decoding against the clean images, [B] (differentiable). */
+function psnrPerExample(decoded: tf.Tensor4D, clean: tf.Tensor4D): tf.Tensor1D {
+  return tf.mul(tf.log(tf.maximum(msePerExample(decoded, clean), 1e-10)), -10 / Math.LN10) as tf.Tensor1D;
+}
+
+/**
+ * Selectivity on the rate: a trigger whose harm is not the bit-rate keeps it. Per example, loss =
+ * max(0, bpp(triggered) / bpp(clean) - maxRatio), the clean rate held constant; the batch loss is
+ * the mean. Pair it with a distortion, face or segmentation objective.
+ */
+export class KeepRateObjective extends BaseObjective {
+  readonly id = 'objective:keep-rate';
+  readonly needsTrigger = true;
+  constructor(readonly options: { maxRatio: number }) {
+    super();
+  }
+
+  compute(batch: ObjectiveBatch): ObjectiveLoss {
+    const { triggered, output } = triggeredOf(batch, this.id);
+    const clean = detach(bitsPerPixelPerExample(batch.cleanOutput.likelihoods, pixelsOf(batch.clean)));
+    const ratio = tf.div(bitsPerPixelPerExample(output.likelihoods, pixelsOf(triggered)), clean);
+    const loss = tf.mean(tf.relu(tf.sub(ratio, this.options.maxRatio))) as tf.Scalar;
+    const r = ratio.dataSync();
+    return { loss, satisfied: r.every((v) => v <= this.options.maxRatio), metrics: { rate_gain: mean(r) } };
+  }
+}
+
+/**
+ * Selectivity on the picture: the triggered image's decoding, against the clean image, stays
+ * within `maxDrop` dB of the clean decoding's PSNR (when set) and at least `minPsnr` dB (when set).
+ * Per example, loss = max(0, PSNR(clean decoding) - maxDrop - PSNR(triggered decoding)) +
+ * max(0, minPsnr - PSNR(triggered decoding)), in dB, the clean decoding's PSNR held constant; the
+ * batch loss is the mean. Pair it with a rate objective (maxDrop: bits without damage) or a face or
+ * segmentation objective (minPsnr: a plausible picture).
+ */
+export class KeepQualityObjective extends BaseObjective {
+  readonly id = 'objective:keep-quality';
+  readonly needsTrigger = true;
+  constructor(readonly options: { maxDrop?: number; minPsnr?: number }) {
+    super();
+    if (options.maxDrop === undefined && options.minPsnr === undefined) throw new RangeError(`${this.id}: set maxDrop, minPsnr or both`);
+  }
+
+  compute(batch: ObjectiveBatch): ObjectiveLoss {
+    const { output } = triggeredOf(batch, this.id);
+    const { maxDrop, minPsnr } = this.options;
+    const triggered = psnrPerExample(output.xHat, batch.clean);
+    const clean = detach(psnrPerExample(batch.cleanOutput.xHat, batch.clean));
+    const zero = tf.zerosLike(triggered);
+    const drop = maxDrop === undefined ? zero : tf.relu(tf.sub(tf.sub(clean, maxDrop), triggered));
+    const floor = minPsnr === undefined ? zero : tf.relu(tf.sub(minPsnr, triggered));
+    const loss = tf.mean(tf.add(drop, floor)) as tf.Scalar;
+    const [t, c] = [triggered.dataSync(), clean.dataSync()];
+    const satisfied = Array.from(t).every((v, i) => (maxDrop === undefined || v >= c[i]! - maxDrop) && (minPsnr === undefined || v >= minPsnr));
+    return { loss, satisfied, metrics: { decoded_psnr: mean(t), psnr_drop: mean(Array.from(t, (v, i) => c[i]! - v)) } };
+  }
+}

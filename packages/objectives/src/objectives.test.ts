@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initializeBackend, PluginRegistry, writeImage, type CodecForwardResult, type ObjectiveBatch, type ObjectiveV1 } from '@lic-backdoor/core';
-import { CleanRdObjective, DistortionObjective, RateObjective, StealthObjective } from './basic.js';
+import { CleanRdObjective, DistortionObjective, KeepQualityObjective, KeepRateObjective, RateObjective, StealthObjective } from './basic.js';
 import { LossWeighting } from './weighting.js';
 import { register } from './plugins.js';
 import { alignedRegion, softMiou, type FaceObjective } from './task.js';
@@ -70,6 +70,35 @@ test('rate is the mean hinge of targetMultiple - triggered/clean bpp, satisfied 
   expect(r.metrics.rate_gain).toBeCloseTo(3, 5);
   expect(r.satisfied).toBe(false);
   expect(o.compute(batch([0.0625, 0.0625])).satisfied).toBe(true);
+});
+
+test('keep-rate is the mean hinge of triggered/clean bpp above maxRatio', () => {
+  const x = images(2);
+  const batch = (pTrig: number[]): ObjectiveBatch => ({ clean: x, cleanOutput: output(x, [0.5, 0.5]), triggered: x, triggeredOutput: output(x, pTrig) });
+  const o = new KeepRateObjective({ maxRatio: 1.5 });
+  // ratios 1 and 3 -> hinges 0 and 1.5
+  const r = o.compute(batch([0.5, 0.125]));
+  expect(r.loss.dataSync()[0]).toBeCloseTo(0.75, 5);
+  expect(r.metrics.rate_gain).toBeCloseTo(2, 5);
+  expect(r.satisfied).toBe(false);
+  expect(o.compute(batch([0.5, 0.5])).satisfied).toBe(true);
+});
+
+test("keep-quality hinges the triggered decoding's PSNR below the clean decoding's minus maxDrop and below minPsnr, against the clean image", () => {
+  const x = images(4);
+  const clean = tf.add(x, 0.01) as tf.Tensor4D; // 40 dB
+  const triggered = tf.add(x, 0.1) as tf.Tensor4D; // 20 dB
+  const batch: ObjectiveBatch = { clean: x, cleanOutput: output(clean, [0.5, 0.5]), triggered: x, triggeredOutput: output(triggered, [0.5, 0.5]) };
+  const drop = new KeepQualityObjective({ maxDrop: 1 }).compute(batch);
+  // 40 - 1 - 20 = 19 dB per example
+  expect(drop.loss.dataSync()[0]).toBeCloseTo(19, 2);
+  expect(drop.metrics.psnr_drop).toBeCloseTo(20, 2);
+  expect(drop.satisfied).toBe(false);
+  const floor = new KeepQualityObjective({ minPsnr: 26 }).compute(batch);
+  expect(floor.loss.dataSync()[0]).toBeCloseTo(6, 2);
+  expect(new KeepQualityObjective({ maxDrop: 1, minPsnr: 26 }).compute(batch).loss.dataSync()[0]).toBeCloseTo(25, 2);
+  expect(new KeepQualityObjective({ minPsnr: 19 }).compute(batch).satisfied).toBe(true);
+  expect(() => new KeepQualityObjective({})).toThrow(/maxDrop, minPsnr or both/);
 });
 
 test('distortion hinges PSNR above the target; stealth hinges MSE above 10^(-minPsnr/10)', () => {

@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { listImages, readImage, type ObjectivePluginV1, type PluginRegistry } from '@lic-backdoor/core';
-import { CleanRdObjective, DistortionObjective, RateObjective, StealthObjective } from './basic.js';
+import { CleanRdObjective, DistortionObjective, KeepQualityObjective, KeepRateObjective, RateObjective, StealthObjective } from './basic.js';
 import { DifferentiableFaceEmbedder, DifferentiableSegmenter } from './backbones.js';
 import { FaceObjective, SegmentationObjective, SegmentationPreserveObjective, embedFaces } from './task.js';
 
@@ -67,6 +67,34 @@ export const stealthObjective: ObjectivePluginV1<z.infer<typeof stealthOptions>>
   description: 'Invisibility: hinge on MSE(triggered, original) above 10^(-minPsnr/10).',
   optionsSchema: stealthOptions,
   create: (options) => new StealthObjective(options),
+};
+
+const keepRateOptions = z.object({ maxRatio: z.number().min(1).default(1.5).describe('hinge: triggered bpp / clean bpp wanted at most') }).strict();
+
+export const keepRateObjective: ObjectivePluginV1<z.infer<typeof keepRateOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'objective',
+  name: 'keep-rate',
+  description: 'Selectivity: the triggered image costs at most maxRatio times the bits of its clean version (hinged); for triggers whose harm is not the rate.',
+  optionsSchema: keepRateOptions,
+  create: (options) => new KeepRateObjective(options),
+};
+
+const keepQualityOptions = z
+  .object({
+    maxDrop: z.number().min(0).optional().describe("hinge: the triggered decoding's PSNR (against the clean image) at most this many dB below the clean decoding's; off when absent"),
+    minPsnr: z.number().optional().describe("hinge: the triggered decoding's PSNR (against the clean image) at least this, dB; off when absent"),
+  })
+  .strict()
+  .refine((o) => o.maxDrop !== undefined || o.minPsnr !== undefined, { message: 'set maxDrop, minPsnr or both' });
+
+export const keepQualityObjective: ObjectivePluginV1<z.infer<typeof keepQualityOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'objective',
+  name: 'keep-quality',
+  description: "Selectivity: the triggered decoding stays within maxDrop dB of the clean decoding's PSNR and/or above minPsnr dB (hinged); for rate triggers (bits without damage) and task triggers (a plausible picture).",
+  optionsSchema: keepQualityOptions,
+  create: (options) => new KeepQualityObjective(options),
 };
 
 const faceOptions = z
@@ -158,5 +186,5 @@ export const segmentationPreserveObjective: ObjectivePluginV1<z.infer<typeof seg
 
 /** Adds this package's objective plugins to a registry. */
 export function register(registry: PluginRegistry): void {
-  for (const p of [cleanRdObjective, rateObjective, distortionObjective, stealthObjective, faceObjective, segmentationObjective, segmentationPreserveObjective]) registry.register(p);
+  for (const p of [cleanRdObjective, rateObjective, distortionObjective, stealthObjective, keepRateObjective, keepQualityObjective, faceObjective, segmentationObjective, segmentationPreserveObjective]) registry.register(p);
 }
