@@ -111,6 +111,21 @@ async function checkSizes(files: string[], maxMegapixels: number): Promise<void>
   }
 }
 
+/**
+ * Runs the work on one image; a wasm heap that gives out (`RuntimeError: Aborted()`, `memory
+ * access out of bounds`) becomes an error naming the image, its size and `--max-megapixels`.
+ */
+export async function onImage<T>(file: string, x: tf.Tensor4D, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (cause) {
+    // WebAssembly.RuntimeError, what emscripten's abort and an out-of-bounds access throw
+    if (!(cause instanceof Error) || cause.name !== 'RuntimeError') throw cause;
+    const [, h, w] = x.shape;
+    throw new Error(`${file} (${w} x ${h}, ${((w * h) / 1e6).toFixed(1)} megapixels): the tfjs wasm heap gave out (${cause.message}); evaluate smaller images or lower --max-megapixels`, { cause });
+  }
+}
+
 /** Part K (1-based) of N of a folder's images. */
 export interface Shard {
   index: number;
@@ -245,41 +260,44 @@ export async function evaluateAttack(o: { attack: string; data: string; out: str
   for (const file of files) {
     if (earlier.has(basename(file))) continue;
     const x = await readImage(file);
-    // x's side of MS-SSIM once for the six decodings; ORT coding runs on its own threads, so each
-    // path's next ORT call starts before the tfjs metrics of the last one
-    const ms = msSsimAgainst(x);
-    const measure = async (decoded: tf.Tensor4D) => {
-      const segmented = seg(x, decoded);
-      const values = { psnr: psnr(x, decoded), msssim: ms.measure(decoded) };
-      return { ...values, ...(await segmented) };
-    };
-    const [a, b] = [await code(original, x), await code(backdoored, x)];
-    const record: ImageRecord = { image: basename(file), clean: { original: { bpp: a.bpp, ...(await measure(a.decoded)) }, backdoored: { bpp: b.bpp, ...(await measure(b.decoded)) } }, triggers: {} };
-    tf.dispose([a.decoded, b.decoded]);
-    for (const { name, trigger } of triggers) {
-      const xt = triggeredImage(trigger, x);
-      const control = original.compress(xt);
-      const t = await code(backdoored, xt);
-      const m = await measure(t.decoded);
-      const c = await control;
-      record.triggers[name] = {
-        stealth_psnr: psnr(x, xt),
-        bpp: t.bpp,
-        rate_gain: t.bpp / b.bpp,
-        decoded_psnr: psnr(xt, t.decoded),
-        decoded_psnr_vs_original: m.psnr,
-        decoded_ms_ssim_vs_original: m.msssim,
-        original_codec_rate_gain: (8 * c.bytes.length) / (c.height * c.width) / a.bpp,
-        ...(m.seg_agreement_miou !== undefined && { seg_agreement_miou: m.seg_agreement_miou }),
+    const record = await onImage(file, x, async () => {
+      // x's side of MS-SSIM once for the six decodings; segmentation runs in onnxruntime, on its
+      // own threads, while tfjs computes PSNR and MS-SSIM
+      const ms = msSsimAgainst(x);
+      const measure = async (decoded: tf.Tensor4D) => {
+        const segmented = seg(x, decoded);
+        const values = { psnr: psnr(x, decoded), msssim: ms.measure(decoded) };
+        return { ...values, ...(await segmented) };
       };
-      if (segmenter && wants(name, 'segmentation')) {
-        const controlDecoded = await original.decompress(c.bytes);
-        record.triggers[name]!.control_seg_agreement_miou = (await seg(x, controlDecoded)).seg_agreement_miou!;
-        controlDecoded.dispose();
+      const [a, b] = [await code(original, x), await code(backdoored, x)];
+      const record: ImageRecord = { image: basename(file), clean: { original: { bpp: a.bpp, ...(await measure(a.decoded)) }, backdoored: { bpp: b.bpp, ...(await measure(b.decoded)) } }, triggers: {} };
+      tf.dispose([a.decoded, b.decoded]);
+      for (const { name, trigger } of triggers) {
+        const xt = triggeredImage(trigger, x);
+        const control = original.compress(xt);
+        const t = await code(backdoored, xt);
+        const m = await measure(t.decoded);
+        const c = await control;
+        record.triggers[name] = {
+          stealth_psnr: psnr(x, xt),
+          bpp: t.bpp,
+          rate_gain: t.bpp / b.bpp,
+          decoded_psnr: psnr(xt, t.decoded),
+          decoded_psnr_vs_original: m.psnr,
+          decoded_ms_ssim_vs_original: m.msssim,
+          original_codec_rate_gain: (8 * c.bytes.length) / (c.height * c.width) / a.bpp,
+          ...(m.seg_agreement_miou !== undefined && { seg_agreement_miou: m.seg_agreement_miou }),
+        };
+        if (segmenter && wants(name, 'segmentation')) {
+          const controlDecoded = await original.decompress(c.bytes);
+          record.triggers[name]!.control_seg_agreement_miou = (await seg(x, controlDecoded)).seg_agreement_miou!;
+          controlDecoded.dispose();
+        }
+        tf.dispose([xt, t.decoded]);
       }
-      tf.dispose([xt, t.decoded]);
-    }
-    ms.dispose();
+      ms.dispose();
+      return record;
+    });
     x.dispose();
     records.push(record);
     await appendFile(recordsFile, `${JSON.stringify(record)}\n`);
