@@ -89,9 +89,17 @@ export async function timeCodec(o: { codec: string; weights: string; runtime: 'o
   };
 }
 
-/** The PyTorch reference (`../shared/reference/torch_mbt_forward.py`) on the same image size, when Debian's python3-torch is there. */
-function torchReference(height: number, width: number, reps: number, log: (line: string) => void): { encode_ms: number; decode_ms: number; line: string } | undefined {
-  const script = resolve(root, '..', 'shared', 'reference', 'torch_mbt_forward.py');
+/**
+ * The PyTorch float forward of each codec's architecture (no entropy coding): mbt2018-mean from
+ * `../shared/reference/torch_mbt_forward.py`, bmshj2018-factorized from our `apps/bench/torch/factorized_forward.py`.
+ */
+const TORCH_REFERENCES: Record<string, string> = {
+  'mbt2018-mean': resolve(root, '..', 'shared', 'reference', 'torch_mbt_forward.py'),
+  'bmshj2018-factorized': resolve(root, 'apps', 'bench', 'torch', 'factorized_forward.py'),
+};
+
+/** A PyTorch reference on the same image size, when Debian's python3-torch is there. */
+function torchReference(script: string, height: number, width: number, reps: number, log: (line: string) => void): { encode_ms: number; decode_ms: number; line: string } | undefined {
   const python = '/usr/bin/python3';
   if (!existsSync(script) || !existsSync(python)) return undefined;
   const r = spawnSync(python, [script, String(height), String(width), String(reps)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(availableParallelism()) } });
@@ -110,9 +118,9 @@ export interface CodecBenchResult {
   width: number;
   reps: number;
   timings: CodecTiming[];
-  /** PyTorch float forward of mbt2018-mean N=128 (no entropy coding), same size, same run. */
-  torch?: { encode_ms: number; decode_ms: number; line: string };
-  /** ours / PyTorch per codec and runtime (mbt2018-mean only: the reference is that architecture). */
+  /** PyTorch float forward of each codec's architecture at N=128 (no entropy coding), same size, same run, by codec. */
+  torch: Record<string, { encode_ms: number; decode_ms: number; line: string }>;
+  /** ours / PyTorch per codec and runtime. */
   ratios: { codec: string; runtime: string; encode: number; decode: number }[];
   /** Whether every runtime's decode of the same codec gave the same 8-bit image. */
   identical_across_runtimes: Record<string, boolean>;
@@ -145,10 +153,14 @@ export async function benchCodec(o: { codecs: string[]; runtimes: ('onnx' | 'tfj
       timings.push(t);
     }
   }
-  const torch = torchReference(height, width, o.reps, log);
-  if (torch) log(`PyTorch reference: ${torch.line}`);
-  const ratios = torch ? timings.filter((t) => t.codec === 'mbt2018-mean').map((t) => ({ codec: t.codec, runtime: t.runtime, encode: t.encode_ms / torch.encode_ms, decode: t.decode_ms / torch.decode_ms })) : [];
+  const torch: CodecBenchResult['torch'] = {};
+  for (const id of new Set(timings.map((t) => t.codec))) {
+    const reference = TORCH_REFERENCES[id] && torchReference(TORCH_REFERENCES[id], height, width, o.reps, log);
+    if (reference) torch[id] = reference;
+    if (reference) log(`PyTorch reference: ${reference.line}`);
+  }
+  const ratios = timings.filter((t) => torch[t.codec]).map((t) => ({ codec: t.codec, runtime: t.runtime, encode: t.encode_ms / torch[t.codec]!.encode_ms, decode: t.decode_ms / torch[t.codec]!.decode_ms }));
   for (const r of ratios) log(`${r.codec} ${r.runtime} / PyTorch: encode ${r.encode.toFixed(2)}x, decode ${r.decode.toFixed(2)}x`);
   const identical = Object.fromEntries(o.codecs.map((n) => DEFAULT_CODECS[n]!.id).map((id) => [id, new Set(timings.filter((t) => t.codec === id).map((t) => t.decoded_sha256)).size === 1]));
-  return { name: 'codec', image: o.image, height, width, reps: o.reps, timings, ...(torch ? { torch } : {}), ratios, identical_across_runtimes: identical };
+  return { name: 'codec', image: o.image, height, width, reps: o.reps, timings, torch, ratios, identical_across_runtimes: identical };
 }
