@@ -160,10 +160,27 @@ export class OrtFactorizedCodec extends OrtLearnedCodec<FactorizedCodec> {
       }
     const stream = encodeWithIndexes(values, channelIndexes(c, h, w), this.base.model.entropyBottleneck.tables!);
     const bytes = writeBitstream({ codecId: this.id, weightsHash: this.base.weightsHash(), height, width, streams: [stream] });
-    const latent = nhwc(y.data, [c, h, w]);
-    const bits = await bitsOf(tf.tidy(() => this.base.model.entropyBottleneck.forward(latent).likelihoods));
-    latent.dispose();
-    return { bytes, height, width, bppEstimated: bits / (height * width) };
+    return { bytes, height, width, bppEstimated: (await this.estimatedBits(values, c, h * w)) / (height * width) };
+  }
+
+  /**
+   * -sum log2(likelihood) of the quantized latents (symbols [c, n]): the likelihood depends on the
+   * channel and the symbol only, so the entropy bottleneck runs once per (channel, symbol in the
+   * range found) instead of once per latent (a third of the encode time before).
+   */
+  private async estimatedBits(values: Int32Array, c: number, n: number): Promise<number> {
+    let [lo, hi] = [Infinity, -Infinity];
+    for (const v of values) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    const medians = this.base.medians();
+    const range = hi - lo + 1;
+    const grid = new Float32Array(range * c);
+    for (let r = 0; r < range; r++) for (let ch = 0; ch < c; ch++) grid[r * c + ch] = lo + r + medians[ch]!;
+    const likelihoods = tf.tidy(() => this.base.model.entropyBottleneck.forward(tf.tensor4d(grid, [1, 1, range, c])).likelihoods);
+    const table = (await likelihoods.data()) as Float32Array;
+    likelihoods.dispose();
+    let nats = 0;
+    for (let ch = 0; ch < c; ch++) for (let k = 0; k < n; k++) nats -= Math.log(table[(values[ch * n + k]! - lo) * c + ch]!);
+    return nats / Math.LN2;
   }
 
   async decompress(bytes: Uint8Array): Promise<tf.Tensor4D> {
