@@ -69,6 +69,13 @@ export class CleanRdObjective extends BaseObjective {
   }
 }
 
+/** Per example bpp(triggered) / bpp(clean), [B], the clean rate held constant. */
+function rateRatio(batch: ObjectiveBatch, id: string): tf.Tensor1D {
+  const { triggered, output } = triggeredOf(batch, id);
+  const clean = detach(bitsPerPixelPerExample(batch.cleanOutput.likelihoods, pixelsOf(batch.clean)));
+  return tf.div(bitsPerPixelPerExample(output.likelihoods, pixelsOf(triggered)), clean) as tf.Tensor1D;
+}
+
 /**
  * Rate attack: triggered images should cost `targetMultiple` times the bits of their clean
  * version. Per example, loss = max(0, targetMultiple - bpp(triggered) / bpp(clean)), with the
@@ -82,9 +89,7 @@ export class RateObjective extends BaseObjective {
   }
 
   compute(batch: ObjectiveBatch): ObjectiveLoss {
-    const { triggered, output } = triggeredOf(batch, this.id);
-    const clean = detach(bitsPerPixelPerExample(batch.cleanOutput.likelihoods, pixelsOf(batch.clean)));
-    const ratio = tf.div(bitsPerPixelPerExample(output.likelihoods, pixelsOf(triggered)), clean);
+    const ratio = rateRatio(batch, this.id);
     const loss = tf.mean(tf.relu(tf.sub(this.options.targetMultiple, ratio))) as tf.Scalar;
     const r = ratio.dataSync();
     return { loss, satisfied: r.every((v) => v >= this.options.targetMultiple), metrics: { rate_gain: mean(r) } };
@@ -150,9 +155,7 @@ export class KeepRateObjective extends BaseObjective {
   }
 
   compute(batch: ObjectiveBatch): ObjectiveLoss {
-    const { triggered, output } = triggeredOf(batch, this.id);
-    const clean = detach(bitsPerPixelPerExample(batch.cleanOutput.likelihoods, pixelsOf(batch.clean)));
-    const ratio = tf.div(bitsPerPixelPerExample(output.likelihoods, pixelsOf(triggered)), clean);
+    const ratio = rateRatio(batch, this.id);
     const loss = tf.mean(tf.relu(tf.sub(ratio, this.options.maxRatio))) as tf.Scalar;
     const r = ratio.dataSync();
     return { loss, satisfied: r.every((v) => v <= this.options.maxRatio), metrics: { rate_gain: mean(r) } };
