@@ -136,6 +136,7 @@ describe('run', () => {
     ['a wrong type', { seed: 'four' }, /seed: .*number/],
     ['a missing data folder', { evaluate: { data: '/nonexistent/kodak' } }, /evaluate\.data: \/nonexistent\/kodak does not exist/],
     ['a variant named main', { variants: [{ name: 'main', description: 'x' }] }, /variants\.0\.name: 'main' is taken/],
+    ['two backdoors of one name', { backdoors: [{ name: 'b', attack: root, description: 'x' }, { name: 'b', attack: root, description: 'y' }] }, /backdoors\.1\.name: 'b' is taken/],
   ])('%s fails before any training, naming the problem; check-config says the same', (_, patch, message) => {
     const out = join(base, `bad-${Math.random().toString(36).slice(2)}`);
     const file = config(base, patch);

@@ -79,6 +79,9 @@ export const runConfig = z
       const taken = v.name === 'main' || c.variants.findIndex((w) => w.name === v.name) !== i;
       if (taken) ctx.addIssue({ code: 'custom', path: ['variants', i, 'name'], message: `'${v.name}' is taken (names are unique and 'main' is the configured attack)` });
     });
+    c.backdoors.forEach((b, i) => {
+      if (c.backdoors.findIndex((d) => d.name === b.name) !== i) ctx.addIssue({ code: 'custom', path: ['backdoors', i, 'name'], message: `'${b.name}' is taken (backdoor names are unique)` });
+    });
   });
 
 export type RunConfig = z.infer<typeof runConfig>;
