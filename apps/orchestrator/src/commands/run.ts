@@ -228,7 +228,7 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
   const combined = {
     ...main!,
     variants: Object.fromEntries(variants.map((v) => [v.name, { description: v.description, clean: v.results.clean, triggers: v.results.triggers, effects: v.results.effects, stepsToTarget: v.stepsToTarget }])),
-    backdoors: Object.fromEntries(backdoors.map((b) => [b.name, { description: b.description, attack: config.backdoors.find((c) => c.name === b.name)!.attack, clean: b.results.clean, triggers: b.results.triggers, effects: b.results.effects }])),
+    backdoors: Object.fromEntries(config.backdoors.map(({ name, description, attack }, i) => [name, { description, attack, clean: backdoors[i]!.results.clean, triggers: backdoors[i]!.results.triggers, effects: backdoors[i]!.results.effects }])),
   };
   await writeFileAtomic(join(dir, 'results.json'), JSON.stringify(combined, null, 2));
   const summaries = [summaryTable(main!), ...backdoors.map((b) => `## backdoor ${b.name}: ${b.description}\n\n${summaryTable(b.results).replace(/^# .*\n\n/, '')}`)];
