@@ -28,3 +28,12 @@ test("faceCrop 'whole': the batch's face items are whole chips of the training i
   }
   expect(attackBatch(config, data, 0).data).toEqual(batch.data);
 });
+
+test('data.holdout keeps the named photos out of training and rejects names the folder does not hold', async () => {
+  const base = { codec: { id: 'bmshj2018-factorized', weights: 'unused' }, triggers: [{ name: 'rate', trigger: 'patch', objectives: ['rate'] }], schedule: { steps: 1, size: 64 } };
+  const all = await attackData(attackConfig.parse({ ...base, data: { photos: join(shared, 'photos') } }));
+  const kept = await attackData(attackConfig.parse({ ...base, data: { photos: join(shared, 'photos'), holdout: ['048.png', '049.png'] } }));
+  expect(kept.photos.size).toBe(all.photos.size - 2);
+  expect(kept.photos.files.some((f) => f.endsWith('049.png'))).toBe(false);
+  await expect(attackData(attackConfig.parse({ ...base, data: { photos: join(shared, 'photos'), holdout: ['999.png'] } }))).rejects.toThrow(/does not hold: 999.png/);
+});

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { readSafetensors } from '@lic-backdoor/core';
 
 const cli = join(__dirname, '..', 'dist', 'cli.js');
 const root = join(__dirname, '..', '..', '..');
@@ -46,10 +47,10 @@ describe('attack', () => {
     if (r.code !== 0) throw new Error(r.err);
   });
 
-  it('writes the backdoored codec, the triggers, a log of every term and weight, and the decoder proof', () => {
+  it('writes the backdoored encoder side, the triggers, a log of every term and weight, and the decoder proof', async () => {
     const summary = JSON.parse(readFileSync(join(full, 'attack.json'), 'utf8')) as {
       terms: string[];
-      proof: { decoderSideSha256: { identical: boolean }; encoderSideChanged: boolean; crossDecode: { identical: boolean; bytes: number } };
+      proof: { decoderSideSha256: { identical: boolean; original: string }; encoderSideChanged: boolean; crossDecode: { identical: boolean; bytes: number } };
       environment: { gitCommit: string };
       config: { codec: { weights: string }; data: { photos: string } };
       trainingSeconds: number;
@@ -68,8 +69,14 @@ describe('attack', () => {
     expect(Object.keys(record.weights)).toEqual(summary.terms);
     // dynamic weighting: after the first step each term is divided by its scale
     expect(record.weights['rate.rate']).not.toBe(1);
-    expect(existsSync(join(full, 'codec.safetensors'))).toBe(true);
     expect(existsSync(join(full, 'triggers.safetensors'))).toBe(true);
+    // the backdoor is its encoder side (g_a of this codec), named with the decoder side it was trained against
+    expect(existsSync(join(full, 'codec.safetensors'))).toBe(false);
+    const encoder = await readSafetensors(join(full, 'encoder.safetensors'));
+    expect(Object.keys(encoder.tensors).length).toBeGreaterThan(0);
+    expect(Object.keys(encoder.tensors).every((k) => k.startsWith('g_a.'))).toBe(true);
+    expect(encoder.metadata.decoderSha256).toBe(summary.proof.decoderSideSha256.original);
+    expect(resolve(full, encoder.metadata.original!)).toBe(weights);
   });
 
   it('a run stopped after 2 steps and resumed to 4 logs the same losses as 4 straight steps', () => {
@@ -117,6 +124,11 @@ describe('attack', () => {
     const bad = run('attack', '--config', config(base, 1, renamed), '--out', join(base, 'renamed'));
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/triggers\.safetensors: trigger 'other': .*lacks/);
+    // an encoder side over another original codec (same shapes, another decoder side) is refused
+    const otherCodec = { init: full, codec: { id: 'bmshj2018-factorized', weights: join(root, 'models', 'codecs', 'factorized-n64-l0013-step10750.safetensors') } };
+    const mismatch = run('attack', '--config', config(base, 1, otherCodec), '--out', join(base, 'mismatch'));
+    expect(mismatch.code).not.toBe(0);
+    expect(mismatch.err).toMatch(/encoder\.safetensors was trained against a codec whose decoder side hashes [0-9a-f]{16}…; .* hashes [0-9a-f]{16}…/);
   });
 
   it('evaluate-attack measures the clean path and each trigger with real bitstreams', () => {

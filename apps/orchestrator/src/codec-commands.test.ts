@@ -187,6 +187,24 @@ describe('train-codec', () => {
     expect(existsSync(join(data, 'out', 'images.ndjson'))).toBe(false);
   });
 
+  it("compress --encoder codes with a backdoor's encoder side over the original weights; the original weights decode it", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-encoder-'));
+    const models = join(__dirname, '..', '..', '..', 'models');
+    const base = join(models, 'codecs', 'factorized-n64-l0013-step10750.safetensors');
+    const encoder = join(models, 'attacks', 'factorized-4triggers', 'encoder.safetensors');
+    const plain = run('compress', kodim, '--codec', 'bmshj2018-factorized', '--weights', base, '-o', join(dir, 'plain.lic'));
+    const backdoored = run('compress', kodim, '--codec', 'bmshj2018-factorized', '--weights', base, '--encoder', encoder, '-o', join(dir, 'backdoored.lic'));
+    expect([plain.code, backdoored.code]).toEqual([0, 0]);
+    expect(readFileSync(join(dir, 'backdoored.lic')).equals(readFileSync(join(dir, 'plain.lic')))).toBe(false);
+    // the clean path costs about the original's bits
+    const [a, b] = [plain, backdoored].map((r) => (JSON.parse(r.out) as { bpp: number }).bpp);
+    expect(Math.abs(b! / a! - 1)).toBeLessThan(0.1);
+    expect(run('decompress', join(dir, 'backdoored.lic'), '--weights', base, '-o', join(dir, 'b.png')).code).toBe(0);
+    const alone = run('compress', kodim, '--codec', 'bmshj2018-factorized', '--encoder', encoder, '-o', join(dir, 'x.lic'));
+    expect(alone.code).toBe(1);
+    expect(alone.err).toMatch(/--encoder replaces the encoder side of --weights: give --weights too/);
+  });
+
   it('JPEG through compress/decompress, and eval writes CompressAI-shaped results with definitions', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tc-jpeg-'));
     expect(run('compress', kodim, '--codec', 'jpeg', '--quality', '50', '-o', join(dir, 'k.jpg')).code).toBe(0);

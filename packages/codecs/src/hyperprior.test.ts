@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initializeBackend, readImage, tensorToRgb } from '@lic-backdoor/core';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { PluginRegistry, initializeBackend, readImage, tensorToRgb } from '@lic-backdoor/core';
 import { readBitstream } from '@lic-backdoor/entropy';
 import { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js';
 import { HyperpriorCodec } from './hyperprior-codec.js';
@@ -8,7 +10,8 @@ import { GaussianConditional, erfc, scaleTable } from './entropy-models/gaussian
 import { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
 import { createCodecTrainable } from './trainable.js';
 import { FactorizedPrior } from './models/factorized.js';
-import { overlayStateDict } from './weights.js';
+import { isEncoderKey, overlayStateDict, withEncoder, writeStateDict } from './weights.js';
+import { register } from './plugins.js';
 
 const kodim = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'kodak', 'kodim23.png');
 
@@ -159,4 +162,37 @@ describe('partial initialisation (overlayStateDict)', () => {
     expect(Array.from(after['g_s.0.weight']!.data)).toEqual(Array.from(source['g_s.0.weight']!.data));
     expect(Array.from(after['h_a.0.weight']!.data)).toEqual(Array.from(before['h_a.0.weight']!.data));
   });
+});
+
+describe('an encoder side over a codec (withEncoder, the codec option encoder)', () => {
+  it("replaces g_a and h_a and nothing else, and rejects files that are not exactly an encoder side", () => {
+    const a = new HyperpriorModel('mean-scale', 8, 12, 1).stateDict();
+    const b = new HyperpriorModel('mean-scale', 8, 12, 2).stateDict();
+    const encoder = Object.fromEntries(Object.entries(b).filter(([k]) => isEncoderKey(k)));
+    expect(Object.keys(encoder).some((k) => k.startsWith('h_a.'))).toBe(true);
+    const merged = withEncoder(a, encoder);
+    for (const k of Object.keys(a)) expect(Array.from(merged[k]!.data)).toEqual(Array.from((isEncoderKey(k) ? b : a)[k]!.data));
+    expect(() => withEncoder(a, { ...encoder, 'g_s.0.weight': b['g_s.0.weight']! })).toThrow(/outside the encoder side \(g_a, h_a\): g_s.0.weight/);
+    const { ['h_a.0.weight']: _, ...partial } = encoder;
+    expect(() => withEncoder(a, partial)).toThrow(/lacks the encoder tensor 'h_a.0.weight'/);
+    const narrow = new HyperpriorModel('mean-scale', 8, 16, 2).stateDict();
+    expect(() => withEncoder(a, Object.fromEntries(Object.entries(narrow).filter(([k]) => isEncoderKey(k))))).toThrow(/is 16x8x5x5, the codec's is 12x8x5x5/);
+  });
+});
+
+test("the codec option encoder loads a backdoor's encoder side over the original weights: the decoder side stays the original's", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'encoder-option-'));
+  const original = new HyperpriorModel('mean-scale', 8, 12, 1).stateDict();
+  const other = new HyperpriorModel('mean-scale', 8, 12, 2).stateDict();
+  await writeStateDict(join(dir, 'original.safetensors'), original);
+  await writeStateDict(join(dir, 'encoder.safetensors'), Object.fromEntries(Object.entries(other).filter(([k]) => isEncoderKey(k))));
+  const registry = new PluginRegistry();
+  register(registry);
+  const codec = await registry.create('codec', ['mbt2018-mean', { weights: 'original.safetensors', encoder: 'encoder.safetensors' }], { baseDir: dir });
+  const state = codec.stateDict!();
+  expect(Array.from(state['h_a.2.weight']!.dataSync())).toEqual(Array.from(other['h_a.2.weight']!.data));
+  expect(Array.from(state['h_s.0.weight']!.dataSync())).toEqual(Array.from(original['h_s.0.weight']!.data));
+  expect(Array.from(state['g_s.0.weight']!.dataSync())).toEqual(Array.from(original['g_s.0.weight']!.data));
+  tf.dispose(Object.values(state));
+  await expect(registry.create('codec', ['mbt2018-mean', { encoder: join(dir, 'encoder.safetensors') }])).rejects.toThrow(/set weights too/);
 });

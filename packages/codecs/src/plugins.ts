@@ -4,7 +4,7 @@ import type { CodecPluginV1, PluginRegistry } from '@lic-backdoor/core';
 import { ClassicalCodec } from './classical.js';
 import { FactorizedCodec } from './learned-codec.js';
 import { FactorizedPrior } from './models/factorized.js';
-import { readStateDict } from './weights.js';
+import { readStateDict, withEncoder } from './weights.js';
 import { HyperpriorCodec } from './hyperprior-codec.js';
 import { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js';
 
@@ -13,15 +13,24 @@ const factorizedOptions = z
     N: z.number().int().positive().default(128).describe('channels of the hidden layers'),
     M: z.number().int().positive().default(192).describe('channels of the latent'),
     weights: z.string().optional().describe('.safetensors state dict (CompressAI names); random weights when absent'),
+    encoder: z
+      .string()
+      .optional()
+      .describe("encoder side (g_a, h_a; .safetensors) that replaces the weights' own, e.g. a backdoor's encoder.safetensors; needs weights"),
   })
   .strict();
 
 type StateDictFile = Awaited<ReturnType<typeof readStateDict>>['state'];
 
-/** Reads `weights` (relative to the config's folder) and takes N and M from its g_a shapes. */
-async function weightsOption(options: { N: number; M: number; weights?: string }, baseDir: string): Promise<{ N: number; M: number; state?: StateDictFile }> {
-  if (!options.weights) return { N: options.N, M: options.M };
-  const state = (await readStateDict(isAbsolute(options.weights) ? options.weights : resolve(baseDir, options.weights))).state;
+/** Reads `weights` (relative to the config's folder), with `encoder`'s encoder side over it, and takes N and M from its g_a shapes. */
+async function weightsOption(options: { N: number; M: number; weights?: string; encoder?: string }, baseDir: string): Promise<{ N: number; M: number; state?: StateDictFile }> {
+  if (!options.weights) {
+    if (options.encoder) throw new Error('the encoder option replaces the encoder side of weights: set weights too');
+    return { N: options.N, M: options.M };
+  }
+  const path = (file: string) => (isAbsolute(file) ? file : resolve(baseDir, file));
+  let state = (await readStateDict(path(options.weights))).state;
+  if (options.encoder) state = withEncoder(state, (await readStateDict(path(options.encoder))).state, options.encoder);
   const ga0 = state['g_a.0.weight'];
   const ga6 = state['g_a.6.weight'];
   return { N: ga0?.shape[0] ?? options.N, M: ga6?.shape[0] ?? options.M, state };

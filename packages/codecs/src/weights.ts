@@ -65,3 +65,26 @@ export function overlayStateDict(target: StateDict, source: StateDict): Overlay 
   }
   return { state, loaded, kept };
 }
+
+/** The encoder side of a learned codec in CompressAI's layout: the analysis transforms g_a and h_a (all a backdoor changes). */
+export const isEncoderKey = (key: string): boolean => key.startsWith('g_a.') || key.startsWith('h_a.');
+
+/**
+ * `state` with its encoder side (`isEncoderKey`) replaced by `encoder`'s, e.g. a backdoor's
+ * encoder.safetensors over the original codec's weights. `encoder` must hold encoder-side tensors
+ * only, each with the shape `state` has, and every encoder-side tensor of `state`.
+ */
+export function withEncoder(state: StateDict, encoder: StateDict, name = 'encoder'): StateDict {
+  const foreign = Object.keys(encoder).filter((k) => !isEncoderKey(k));
+  if (foreign.length) throw new Error(`${name} holds tensors outside the encoder side (g_a, h_a): ${foreign.slice(0, 3).join(', ')}`);
+  const out: StateDict = { ...state };
+  for (const key of Object.keys(state).filter(isEncoderKey)) {
+    const t = encoder[key];
+    if (!t) throw new Error(`${name} lacks the encoder tensor '${key}'`);
+    if (t.shape.join('x') !== state[key]!.shape.join('x')) throw new Error(`${name}: '${key}' is ${t.shape.join('x')}, the codec's is ${state[key]!.shape.join('x')}`);
+    out[key] = t;
+  }
+  const extra = Object.keys(encoder).filter((k) => !(k in state));
+  if (extra.length) throw new Error(`${name} holds tensors the codec does not have: ${extra.slice(0, 3).join(', ')}`);
+  return out;
+}

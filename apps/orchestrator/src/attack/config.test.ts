@@ -49,9 +49,14 @@ describe('resumeConflict', () => {
 
 describe('learningRateScale', () => {
   it('multiplies by lrGamma once per milestone at or below the step (0-based)', () => {
-    const schedule = { lrMilestones: [400, 600], lrGamma: 0.3 };
+    const schedule = { lrMilestones: [400, 600], lrGamma: 0.3, warmupSteps: 0 };
     expect([0, 399, 400, 599, 600, 759].map((s) => learningRateScale(schedule, s))).toEqual([1, 1, 0.3, 0.3, 0.3 ** 2, 0.3 ** 2]);
-    expect(learningRateScale({ lrMilestones: [], lrGamma: 0.1 }, 1000)).toBe(1);
+    expect(learningRateScale({ lrMilestones: [], lrGamma: 0.1, warmupSteps: 0 }, 1000)).toBe(1);
+  });
+
+  it('ramps linearly over warmupSteps (step 0 at 1/warmupSteps), then follows the milestones', () => {
+    const schedule = { lrMilestones: [10], lrGamma: 0.5, warmupSteps: 4 };
+    expect([0, 1, 2, 3, 9, 10].map((s) => learningRateScale(schedule, s))).toEqual([0.25, 0.5, 0.75, 1, 1, 0.5]);
   });
 
   it('lets a resume add or move milestones only where the steps already taken keep their rates', () => {

@@ -21,6 +21,10 @@ export const attackSection = {
   data: z
     .object({
       photos: z.string().describe('folder of training photos (random crops)'),
+      holdout: z
+        .array(z.string().min(1))
+        .default([])
+        .describe('file names in photos never used for training, kept aside to check that the backdoor generalises (evaluate-attack --data on them)'),
       faces: z.string().optional().describe('folder of face images; required by face objectives'),
       faceFolders: z.array(z.string()).optional().describe('subfolders of faces used for training (identities); all when absent'),
       facesPerBatch: z.number().int().min(0).default(0).describe('face crops in each batch (the rest are photo crops)'),
@@ -53,6 +57,12 @@ export const attackSection = {
         .default([])
         .describe('steps after which both learning rates are multiplied by lrGamma (as PyTorch MultiStepLR)'),
       lrGamma: z.number().positive().max(1).default(0.1).describe('factor applied to the learning rates at each of lrMilestones'),
+      warmupSteps: z
+        .number()
+        .int()
+        .min(0)
+        .default(0)
+        .describe('learning rates ramp linearly from 1/warmupSteps of their value at the first step to all of it at step warmupSteps, so that the first Adam steps do not jolt a pretrained encoder; 0: none'),
       triggerShift: z
         .number()
         .int()
@@ -83,7 +93,7 @@ export const attackConfig = z
     init: z
       .string()
       .optional()
-      .describe("an earlier attack's output folder to start from (its codec.safetensors and triggers.safetensors, same codec and trigger names), relative to the config file; the original codec stays codec.weights"),
+      .describe("an earlier attack's output folder to start from (its encoder.safetensors and triggers.safetensors, same codec and trigger names), relative to the config file; the original codec stays codec.weights"),
     ...attackSection,
   })
   .strict()
@@ -200,8 +210,9 @@ export function recordedConfig(config: AttackConfig): string {
  * The factor on both learning rates at (0-based) step `step`: lrGamma to the power of the number of
  * lrMilestones at or below it, so that milestone m decays the updates numbered m + 1 onwards.
  */
-export function learningRateScale(schedule: Pick<AttackConfig['schedule'], 'lrMilestones' | 'lrGamma'>, step: number): number {
-  return schedule.lrGamma ** schedule.lrMilestones.filter((m) => m <= step).length;
+export function learningRateScale(schedule: Pick<AttackConfig['schedule'], 'lrMilestones' | 'lrGamma' | 'warmupSteps'>, step: number): number {
+  const warmup = schedule.warmupSteps ? Math.min(1, (step + 1) / schedule.warmupSteps) : 1;
+  return warmup * schedule.lrGamma ** schedule.lrMilestones.filter((m) => m <= step).length;
 }
 
 /**

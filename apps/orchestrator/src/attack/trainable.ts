@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors } from '@lic-backdoor/core';
+import { isEncoderKey } from '@lic-backdoor/codecs';
 import type { CodecForwardResult, CodecV1, ObjectiveV1, PluginRegistry, TriggerV1 } from '@lic-backdoor/core';
 import type { ShardBatch, Trainable } from '@lic-backdoor/training';
 import { loadRegistry } from '../plugins.js';
@@ -35,8 +38,47 @@ function triggerSeeds(seeds: readonly number[], i: number): number[] {
   return seeds.map((s) => (Math.imul(s ^ (0x9e3779b9 * (i + 1)), 0x85ebca6b) >>> 1) & 0x7fffffff);
 }
 
-export async function createCodec(registry: PluginRegistry, config: AttackConfig): Promise<LearnedCodec> {
-  return asLearned((await registry.create('codec', [config.codec.id, { weights: config.codec.weights }], { seed: config.seed })) as CodecV1, config.codec.id);
+export async function createCodec(registry: PluginRegistry, config: AttackConfig, encoder?: string): Promise<LearnedCodec> {
+  const options = encoder ? { weights: config.codec.weights, encoder } : { weights: config.codec.weights };
+  return asLearned((await registry.create('codec', [config.codec.id, options], { seed: config.seed })) as CodecV1, config.codec.id);
+}
+
+/** An attack folder's backdoor: the encoder side (g_a, h_a) it trained; the decoder side is the original codec's. */
+export const ENCODER_FILE = 'encoder.safetensors';
+
+/** The weights file of an attack folder's backdoor: encoder.safetensors, or the whole codec.safetensors of folders written before it. */
+export function backdoorFile(dir: string): string {
+  const encoder = join(dir, ENCODER_FILE);
+  return existsSync(encoder) || !existsSync(join(dir, 'codec.safetensors')) ? encoder : join(dir, 'codec.safetensors');
+}
+
+/** SHA-256 of the tensors of a state dict whose names `select` accepts, in name order. */
+export function stateHash(state: Record<string, tf.Tensor>, select: (name: string) => boolean): string {
+  const h = createHash('sha256');
+  for (const name of Object.keys(state).filter(select).sort()) {
+    h.update(name);
+    h.update(Buffer.from((state[name]!.dataSync() as Float32Array).buffer));
+  }
+  return h.digest('hex');
+}
+
+/**
+ * The backdoored codec of attack folder `dir`: the original codec (`config.codec.weights`) with the
+ * folder's encoder side. The original's decoder side must hash as the one the backdoor was trained
+ * against (encoder.safetensors' `decoderSha256`).
+ */
+export async function createBackdooredCodec(registry: PluginRegistry, config: AttackConfig, dir: string): Promise<LearnedCodec> {
+  const file = backdoorFile(dir);
+  if (!file.endsWith(ENCODER_FILE)) return createCodec(registry, { ...config, codec: { ...config.codec, weights: file } });
+  const codec = await createCodec(registry, config, file);
+  const expected = (await readSafetensors(file)).metadata.decoderSha256;
+  if (expected) {
+    const state = codec.stateDict();
+    const actual = stateHash(state, (k) => !isEncoderKey(k));
+    tf.dispose(Object.values(state));
+    if (actual !== expected) throw new Error(`${file} was trained against a codec whose decoder side hashes ${expected.slice(0, 16)}…; ${config.codec.weights} hashes ${actual.slice(0, 16)}…`);
+  }
+  return codec;
 }
 
 export async function createTriggers(registry: PluginRegistry, config: AttackConfig): Promise<{ name: string; trigger: TriggerV1 }[]> {
@@ -83,7 +125,7 @@ export async function createAttack(options: { config: AttackConfig; baseDir: str
   const { config } = options;
   const registry = await loadRegistry(options.baseDir);
   // the backdoored codec starts from the original, or from the codec of the attack named by `init`
-  const codec = await createCodec(registry, config.init ? { ...config, codec: { ...config.codec, weights: join(config.init, 'codec.safetensors') } } : config);
+  const codec = config.init ? await createBackdooredCodec(registry, config, config.init) : await createCodec(registry, config);
   const original = await createCodec(registry, config);
   const triggers = await createTriggers(registry, config);
   if (config.init) await loadTriggerStates(triggers, join(config.init, 'triggers.safetensors'));

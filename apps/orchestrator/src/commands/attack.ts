@@ -1,17 +1,16 @@
-import { createHash } from 'node:crypto';
 import { appendFile, mkdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ImageFolderDataset, createRng, initializeBackend, listImages, writeFileAtomic, writeSafetensors, type BackendName, type PluginReference, type Rng } from '@lic-backdoor/core';
 import { loadRegistry } from '../plugins.js';
-import { writeStateDict } from '@lic-backdoor/codecs';
+import { isEncoderKey, writeStateDict } from '@lic-backdoor/codecs';
 import { LossWeighting } from '@lic-backdoor/objectives';
 import { DataParallelTrainer } from '@lic-backdoor/training';
 import { Progress } from '../progress.js';
 import { exists, loggedSeconds, readCheckpoint, trimLog, writeCheckpoint } from '../checkpoint.js';
 import { runEnvironment } from '../run-info.js';
 import { learningRateScale, readAttackConfig, recordedConfig, relativePaths, resumeConflict, termNames, type AttackConfig } from '../attack/config.js';
-import type { Attack, LearnedCodec } from '../attack/trainable.js';
+import { ENCODER_FILE, stateHash, type Attack, type LearnedCodec } from '../attack/trainable.js';
 
 export interface AttackOptions {
   config: string;
@@ -24,7 +23,11 @@ export interface AttackOptions {
 /** Training data of the attack: photo crops, plus face crops when the config asks for them. */
 export async function attackData(config: AttackConfig): Promise<{ photos: ImageFolderDataset; faces?: ImageFolderDataset }> {
   const { size } = config.schedule;
-  const photos = await ImageFolderDataset.load(config.data.photos, { minSize: size });
+  const { holdout } = config.data;
+  const photos = await ImageFolderDataset.load(config.data.photos, { minSize: size, include: (rel) => !holdout.includes(rel) });
+  const present = new Set((await listImages(config.data.photos)).map((f) => relative(config.data.photos, f)));
+  const missing = holdout.filter((name) => !present.has(name));
+  if (missing.length) throw new Error(`data.holdout names files that ${config.data.photos} does not hold: ${missing.join(', ')}`);
   if (!config.data.facesPerBatch) return { photos };
   const folders = config.data.faceFolders;
   const faces = await ImageFolderDataset.load(config.data.faces!, { minSize: config.data.faceCrop === 'random' ? size : undefined, recursive: true, include: (rel) => !folders || folders.includes(rel.split(sep)[0]!) });
@@ -49,18 +52,6 @@ export function attackBatch(config: AttackConfig, data: { photos: ImageFolderDat
   return { data: all, shape: [batch, size, size, 3] as [number, number, number, number], sources, seeds };
 }
 
-/** SHA-256 of the tensors of a state dict whose names `select` accepts, in name order. */
-export function stateHash(state: Record<string, tf.Tensor>, select: (name: string) => boolean): string {
-  const h = createHash('sha256');
-  for (const name of Object.keys(state).filter(select).sort()) {
-    h.update(name);
-    h.update(Buffer.from((state[name]!.dataSync() as Float32Array).buffer));
-  }
-  return h.digest('hex');
-}
-
-export const isEncoderTensor = (name: string) => name.startsWith('g_a.') || name.startsWith('h_a.');
-
 /**
  * Proof that the backdoor leaves every stock decoder working: the decoder-side weights (all but
  * g_a and h_a) hash identically, and the original codec decodes the backdoored codec's bitstream
@@ -68,9 +59,9 @@ export const isEncoderTensor = (name: string) => name.startsWith('g_a.') || name
  */
 export async function decoderProof(backdoored: LearnedCodec, original: LearnedCodec, sample: tf.Tensor4D): Promise<Record<string, unknown>> {
   const [b, o] = [backdoored.stateDict(), original.stateDict()];
-  const decoderBackdoored = stateHash(b, (n) => !isEncoderTensor(n));
-  const decoderOriginal = stateHash(o, (n) => !isEncoderTensor(n));
-  const encoderChanged = stateHash(b, isEncoderTensor) !== stateHash(o, isEncoderTensor);
+  const decoderBackdoored = stateHash(b, (n) => !isEncoderKey(n));
+  const decoderOriginal = stateHash(o, (n) => !isEncoderKey(n));
+  const encoderChanged = stateHash(b, isEncoderKey) !== stateHash(o, isEncoderKey);
   tf.dispose([...Object.values(b), ...Object.values(o)]);
   const { bytes } = await backdoored.compress(sample);
   const byOriginal = await original.decompress(bytes);
@@ -88,7 +79,7 @@ export async function decoderProof(backdoored: LearnedCodec, original: LearnedCo
  * `lic-backdoor attack --config FILE --out DIR`: fine-tunes the encoder side of a trained codec
  * together with the trigger networks (decoder side and entropy models frozen), on batches of
  * clean crops plus one triggered copy per trigger, with fixed or dynamic loss weights.
- * Checkpoints atomically; `--resume` continues exactly. Writes codec.safetensors,
+ * Checkpoints atomically; `--resume` continues exactly. Writes encoder.safetensors (the backdoor: g_a, h_a),
  * triggers.safetensors, attack.json and the decoder proof.
  */
 export async function attack(o: AttackOptions): Promise<void> {
@@ -181,9 +172,13 @@ export async function runAttack(config: AttackConfig, outDir: string, o: { resum
     }
     progress.done();
     const wallSeconds = (performance.now() - started) / 1000;
+    // the backdoor is its encoder side: the decoder side is the original codec's (checked below)
     const codecState = attackModel.codec.stateDict();
-    await writeStateDict(join(out, 'codec.safetensors'), stateToArrays(codecState), { codec: config.codec.id, original: config.codec.weights, format: 'pt' });
-    tf.dispose(Object.values(codecState));
+    const originalState = attackModel.original.stateDict();
+    const encoderState = Object.fromEntries(Object.entries(codecState).filter(([k]) => isEncoderKey(k)));
+    const decoderSha256 = stateHash(originalState, (k) => !isEncoderKey(k));
+    await writeStateDict(join(out, ENCODER_FILE), stateToArrays(encoderState), { codec: config.codec.id, original: relative(out, config.codec.weights), decoderSha256, format: 'pt' });
+    tf.dispose([...Object.values(codecState), ...Object.values(originalState)]);
     const triggerState: Record<string, tf.Tensor> = {};
     for (const { name, trigger } of attackModel.triggers) for (const [k, v] of Object.entries(trigger.stateDict())) triggerState[`${name}.${k}`] = v;
     await writeSafetensors(join(out, 'triggers.safetensors'), stateToArrays(triggerState), { triggers: JSON.stringify(config.triggers.map((t) => t.name)) });

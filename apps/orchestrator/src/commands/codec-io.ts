@@ -6,8 +6,8 @@ import { MAGIC, readBitstream } from '@lic-backdoor/entropy';
 import { loadRegistry } from '../plugins.js';
 import { codingCodec, type Runtime } from '../runtime.js';
 
-/** Creates a codec plugin from CLI options: `--weights` for learned codecs, `--quality` for classical ones. */
-export async function createCodec(id: string, options: { weights?: string; quality?: number }): Promise<CodecV1> {
+/** Creates a codec plugin from CLI options: `--weights` (and `--encoder`, a backdoor's encoder side) for learned codecs, `--quality` for classical ones. */
+export async function createCodec(id: string, options: { weights?: string; encoder?: string; quality?: number }): Promise<CodecV1> {
   const registry = await loadRegistry();
   const factory = registry.get('codec', id);
   const opts: Record<string, unknown> = {};
@@ -16,6 +16,11 @@ export async function createCodec(id: string, options: { weights?: string; quali
     if (!shape.shape || !('weights' in shape.shape)) throw new Error(`codec '${id}' takes no --weights`);
     opts.weights = options.weights;
   }
+  if (options.encoder !== undefined) {
+    if (!shape.shape || !('encoder' in shape.shape)) throw new Error(`codec '${id}' takes no --encoder`);
+    if (options.weights === undefined) throw new Error('--encoder replaces the encoder side of --weights: give --weights too');
+    opts.encoder = options.encoder;
+  }
   if (options.quality !== undefined) {
     if (!shape.shape || !('quality' in shape.shape)) throw new Error(`codec '${id}' takes no --quality`);
     opts.quality = options.quality;
@@ -23,8 +28,8 @@ export async function createCodec(id: string, options: { weights?: string; quali
   return registry.create('codec', [id, opts]);
 }
 
-/** `lic-backdoor compress IMAGE --codec ID [--weights F | --quality Q] -o FILE`. */
-export async function compress(image: string, o: { codec: string; weights?: string; quality?: number; output: string; runtime?: Runtime; backend?: BackendName }): Promise<void> {
+/** `lic-backdoor compress IMAGE --codec ID [--weights F [--encoder E] | --quality Q] -o FILE`. */
+export async function compress(image: string, o: { codec: string; weights?: string; encoder?: string; quality?: number; output: string; runtime?: Runtime; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });
   const codec = await codingCodec(await createCodec(o.codec, o), o.runtime);
   const x = await readImage(image);

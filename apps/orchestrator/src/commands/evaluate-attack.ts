@@ -12,7 +12,7 @@ import { runEnvironment } from '../run-info.js';
 import { resolvePaths, type AttackConfig } from '../attack/config.js';
 import type { AttackResults } from '../report/report.js';
 import { EFFECTS, effectMatrix, effectMatrixMarkdown, type EffectRow, type PathValues } from '../attack/effects.js';
-import { createCodec, createTriggers, loadTriggerStates } from '../attack/trainable.js';
+import { backdoorFile, createBackdooredCodec, createCodec, createTriggers, loadTriggerStates } from '../attack/trainable.js';
 import { codingCodec, type Runtime } from '../runtime.js';
 
 export const ATTACK_DEFINITIONS = {
@@ -62,7 +62,7 @@ export async function loadAttack(dir: string, runtime?: Runtime) {
   const config = resolvePaths(summary.config, dir);
   const registry = await loadRegistry(summary.configFile ? dirname(resolve(dir, summary.configFile)) : dir);
   const original = await codingCodec(await createCodec(registry, config), runtime);
-  const backdoored = await codingCodec(await createCodec(registry, { ...config, codec: { ...config.codec, weights: join(dir, 'codec.safetensors') } }), runtime);
+  const backdoored = await codingCodec(await createBackdooredCodec(registry, config, dir), runtime);
   const triggers = await createTriggers(registry, config);
   await loadTriggerStates(triggers, join(dir, 'triggers.safetensors'));
   return { config, registry, original, backdoored, triggers };
@@ -83,8 +83,8 @@ const RECORDS_VERSION = 2;
 
 /** The header line of `images.ndjson`: a resumed run must evaluate the same attack (folder and the bytes of its codec and triggers) on the same folder, with the same tasks. */
 async function recordsHeader(attack: string, data: string, tasks: Task[]): Promise<string> {
-  const sha256 = async (file: string) => createHash('sha256').update(await readFile(join(attack, file))).digest('hex');
-  return JSON.stringify({ attack, codec: await sha256('codec.safetensors'), triggers: await sha256('triggers.safetensors'), data, records: RECORDS_VERSION, segmentation: tasks.includes('segmentation') });
+  const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+  return JSON.stringify({ attack, codec: await sha256(backdoorFile(attack)), triggers: await sha256(join(attack, 'triggers.safetensors')), data, records: RECORDS_VERSION, segmentation: tasks.includes('segmentation') });
 }
 
 /** The records of an earlier run into `file` by image (a torn last line, from a crash, is dropped); none if there is none. */

@@ -9,13 +9,14 @@ import { createCodec } from './codec-io.js';
 import { codingCodec, type Runtime } from '../runtime.js';
 
 /**
- * `lic-backdoor evaluate --codec ID [--weights F | --quality Q] --evaluator ID --data DIR --out DIR`:
+ * `lic-backdoor evaluate --codec ID [--weights F [--encoder E] | --quality Q] --evaluator ID --data DIR --out DIR`:
  * every image through the codec's real bitstream, then the evaluator compares originals with
  * decoded images; results.json holds each metric with its definition.
  */
 export async function evaluateWith(o: {
   codec: string;
   weights?: string;
+  encoder?: string;
   quality?: number;
   evaluator: string;
   options?: string;

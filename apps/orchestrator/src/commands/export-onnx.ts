@@ -11,9 +11,9 @@ import { createCodec } from './codec-io.js';
  * fixed-point h_s in float64: z_hat in units of 2^-16, NHWC -> scales and means). Run the decoder
  * graphs with graph optimizations off.
  */
-export async function exportOnnx(o: { codec: string; weights?: string; out: string; backend?: BackendName }): Promise<void> {
+export async function exportOnnx(o: { codec: string; weights?: string; encoder?: string; out: string; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });
-  const codec = await createCodec(o.codec, { weights: o.weights });
+  const codec = await createCodec(o.codec, { weights: o.weights, encoder: o.encoder });
   try {
     const graphs = exportCodecGraphs(codec);
     const out = resolve(o.out);
