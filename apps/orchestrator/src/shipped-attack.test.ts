@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, readImage } from '@lic-backdoor/core';
 import { psnr } from '@lic-backdoor/evaluators';
 import { decoderProof } from './commands/attack.js';
-import { loadAttack, triggeredImage } from './commands/evaluate-attack.js';
+import { loadAttack, triggeredImage } from './attack/load.js';
 import { asLearned } from './attack/trainable.js';
 
 const root = join(__dirname, '..', '..', '..');

@@ -1,19 +1,19 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName, type CodecV1, type EvaluatorV1, type Metric, type TriggerV1 } from '@lic-backdoor/core';
-import { METRIC_DEFINITIONS, msSsimAgainst, psnr, to8Bit } from '@lic-backdoor/evaluators';
+import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName, type CodecV1, type EvaluatorV1, type Metric } from '@lic-backdoor/core';
+import { METRIC_DEFINITIONS, msSsimAgainst, psnr } from '@lic-backdoor/evaluators';
 import { Progress } from '../progress.js';
 import { readNdjson } from '../checkpoint.js';
-import { loadRegistry } from '../plugins.js';
 import { runEnvironment } from '../run-info.js';
-import { resolvePaths, type AttackConfig } from '../attack/config.js';
-import type { AttackResults } from '../report/report.js';
+import type { AttackConfig } from '../attack/config.js';
+import type { AttackResults } from '../attack/results.js';
+import { loadAttack, triggeredImage } from '../attack/load.js';
 import { EFFECTS, effectMatrix, effectMatrixMarkdown, type EffectRow, type PathValues } from '../attack/effects.js';
-import { backdoorFile, createBackdooredCodec, createCodec, createTriggers, loadTriggerStates } from '../attack/trainable.js';
-import { codingCodec, type Runtime } from '../runtime.js';
+import { backdoorFile } from '../attack/trainable.js';
+import type { Runtime } from '../runtime.js';
 
 export const ATTACK_DEFINITIONS = {
   stealth_psnr: 'PSNR(triggered input rounded to 8 bits, original input), dB, as psnr',
@@ -28,11 +28,6 @@ export const ATTACK_DEFINITIONS = {
   control: 'control_<metric>: the trigger\'s on-target task metric for its triggered images decoded by the original codec (what the trigger does without the backdoor)',
   change: 'clean.change: backdoored codec minus original codec on clean images, per metric',
 } as const;
-
-/** The triggered image as a victim receives it: trigger applied, rounded to 8 bits, in [0, 1]. */
-export function triggeredImage(trigger: TriggerV1, x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.div(to8Bit(trigger.apply(x)), 255) as tf.Tensor4D);
-}
 
 interface Coded {
   bpp: number;
@@ -53,19 +48,6 @@ function means<T extends object>(rows: T[]): Record<string, number> {
     if (v.length) out[k] = v.reduce((a, b) => a + b, 0) / v.length;
   }
   return out;
-}
-
-/** The backdoored codec and trained triggers of an attack folder, and the original codec. */
-export async function loadAttack(dir: string, runtime?: Runtime) {
-  const summary = JSON.parse(await readFile(join(dir, 'attack.json'), 'utf8')) as { config: AttackConfig; configFile?: string };
-  // paths are relative to the attack folder (absolute in folders written before that)
-  const config = resolvePaths(summary.config, dir);
-  const registry = await loadRegistry(summary.configFile ? dirname(resolve(dir, summary.configFile)) : dir);
-  const original = await codingCodec(await createCodec(registry, config), runtime);
-  const backdoored = await codingCodec(await createBackdooredCodec(registry, config, dir), runtime);
-  const triggers = await createTriggers(registry, config);
-  await loadTriggerStates(triggers, join(dir, 'triggers.safetensors'));
-  return { config, registry, original, backdoored, triggers };
 }
 
 const objectiveNames = (refs: AttackConfig['triggers'][number]['objectives']) => refs.map((r) => (typeof r === 'string' ? r : r[0]).replace(/^objective:/, ''));

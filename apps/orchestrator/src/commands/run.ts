@@ -10,7 +10,8 @@ import { attackConfig, attackSection, codecSection, ConfigError, readConfigFile,
 import { runAttack, validateAttack } from './attack.js';
 import { evaluateAttack, summaryTable } from './evaluate-attack.js';
 import { trainCodec } from './train-codec.js';
-import { readLog, stepsToTarget, writeReport, type AttackResults, type BackdoorResults, type VariantResults } from '../report/report.js';
+import { readLog, stepsToTarget, writeReport, type BackdoorResults, type VariantResults } from '../report/report.js';
+import type { AttackResults } from '../attack/results.js';
 import { runEnvironment } from '../run-info.js';
 
 const require = createRequire(import.meta.url);

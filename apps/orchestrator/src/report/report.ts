@@ -5,34 +5,10 @@ import { listImages, readImage, writeImage } from '@lic-backdoor/core';
 import { ClassicalCodec } from '@lic-backdoor/codecs';
 import { psnr } from '@lic-backdoor/evaluators';
 import { blockDct, rgbToYcbcr } from '@lic-backdoor/transforms';
-import { loadAttack, triggeredImage } from '../commands/evaluate-attack.js';
-import { effectMatrixHtml, type EffectRow } from '../attack/effects.js';
+import { loadAttack, triggeredImage } from '../attack/load.js';
+import type { AttackResults } from '../attack/results.js';
+import { effectMatrixHtml } from '../attack/effects.js';
 import { dctEnergySpec, lossCurveSpec, rdSpec, renderVegaLite, writeFigure } from './figures.js';
-
-interface TriggerResult {
-  objectives: string[];
-  bpp: number;
-  decoded_psnr: number;
-  stealth_psnr: number;
-  rate_gain: number;
-  decoded_psnr_vs_original: number;
-  decoded_ms_ssim_vs_original: number;
-  original_codec_rate_gain: number;
-  seg_agreement_miou?: number;
-  face_identity_rate?: number;
-}
-
-/** What `evaluate-attack` wrote (the parts the report shows). */
-export interface AttackResults {
-  name: string;
-  description: string;
-  definitions: Record<string, string>;
-  clean: { original: Record<string, number>; backdoored: Record<string, number>; change: Record<string, number> };
-  triggers: Record<string, TriggerResult>;
-  /** the effect matrix (rows clean and each trigger, columns every effect, cells marked against their bounds) */
-  effects: EffectRow[];
-  perImage: { clean: { image: string }[] };
-}
 
 /** One attack variant of a run (for the baselines and weighting tables). */
 export interface VariantResults {

@@ -1,0 +1,27 @@
+import type { EffectRow } from './effects.js';
+
+/** One trigger's means in `evaluate-attack`'s results (definitions in its `definitions`). */
+export interface TriggerResult {
+  objectives: string[];
+  bpp: number;
+  decoded_psnr: number;
+  stealth_psnr: number;
+  rate_gain: number;
+  decoded_psnr_vs_original: number;
+  decoded_ms_ssim_vs_original: number;
+  original_codec_rate_gain: number;
+  seg_agreement_miou?: number;
+  face_identity_rate?: number;
+}
+
+/** What `evaluate-attack` wrote (the parts the report shows). */
+export interface AttackResults {
+  name: string;
+  description: string;
+  definitions: Record<string, string>;
+  clean: { original: Record<string, number>; backdoored: Record<string, number>; change: Record<string, number> };
+  triggers: Record<string, TriggerResult>;
+  /** the effect matrix (rows clean and each trigger, columns every effect, cells marked against their bounds) */
+  effects: EffectRow[];
+  perImage: { clean: { image: string }[] };
+}
