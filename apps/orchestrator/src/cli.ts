@@ -11,11 +11,12 @@ import { compress, decompress } from './commands/codec-io.js';
 import { evaluate } from './commands/eval.js';
 import { evaluateWith } from './commands/evaluate.js';
 import { exportOnnx } from './commands/export-onnx.js';
-import { RUNTIMES } from './runtime.js';
 import { updateWeights } from './commands/update-weights.js';
 import { crossDecode } from './commands/cross-decode.js';
 import { attack } from './commands/attack.js';
-import { MAX_MEGAPIXELS, evaluateAttack, parseShard, parseTasks } from './commands/evaluate-attack.js';
+import { loadRegistry } from './plugins.js';
+import { MAX_MEGAPIXELS, evaluateAttack, parseShard, parseTasks } from '@lic-backdoor/attack';
+import { RUNTIMES } from '@lic-backdoor/onnx';
 import { run } from './commands/run.js';
 import { checkConfig } from './commands/check-config.js';
 import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
@@ -143,7 +144,7 @@ program
   .addOption(runtimeOption())
   .addOption(backendOption())
   .action(async (o) => {
-    await evaluateAttack(o);
+    await evaluateAttack({ ...o, registry: loadRegistry });
   });
 
 program

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { PluginRegistry, registerPluginPackages } from '@lic-backdoor/core';
 
 const require = createRequire(import.meta.url);
@@ -22,6 +23,20 @@ export async function pluginPackages(): Promise<string[]> {
   }
   const extra = (process.env.LIC_BACKDOOR_PLUGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   return [...found.sort(), ...extra];
+}
+
+/**
+ * `pluginPackages` as specifiers that import from anywhere (file URLs resolved from this app), for
+ * the attack library and its worker threads, which cannot resolve this app's dependencies.
+ */
+export async function pluginModules(): Promise<string[]> {
+  return (await pluginPackages()).map((name) => {
+    try {
+      return pathToFileURL(require.resolve(name)).href;
+    } catch {
+      return name; // left for the importer to explain
+    }
+  });
 }
 
 /** A registry holding every plugin of every plugin package found by `pluginPackages`. */

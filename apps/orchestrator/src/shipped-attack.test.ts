@@ -2,9 +2,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, readImage } from '@lic-backdoor/core';
 import { psnr } from '@lic-backdoor/evaluators';
-import { decoderProof } from './commands/attack.js';
-import { loadAttack, triggeredImage } from './attack/load.js';
-import { asLearned } from './attack/trainable.js';
+import { asLearned, decoderProof, loadAttack, triggeredImage } from '@lic-backdoor/attack';
+import { loadRegistry } from './plugins.js';
 
 const root = join(__dirname, '..', '..', '..');
 const kodim = join(root, '..', 'shared', 'data', 'kodak', 'kodim05.png');
@@ -27,7 +26,7 @@ describe.each([
   beforeAll(async () => {
     await initializeBackend({ prefer: 'wasm' });
     // tfjs: the decoder proof reads the codecs' state dicts (the onnxruntime codecs are covered by evaluate-attack)
-    attack = await loadAttack(shipped, 'tfjs');
+    attack = await loadAttack(shipped, { registry: loadRegistry, runtime: 'tfjs' });
     x = tf.slice(await readImage(kodim), [0, 100, 300, 0], [1, 256, 256, 3]);
   });
 

@@ -2,3 +2,6 @@ export * from './trainable.js';
 export { DataParallelTrainer, TrainingWorkerError, type DataParallelOptions, type StepResult, type TrainerState } from './data-parallel.js';
 export { FlatAdam, type AdamOptions, type AdamState } from './adam.js';
 export { layoutOf, type SlotLayout } from './shard.js';
+export * from './checkpoint.js';
+export { Progress } from './progress.js';
+export { runEnvironment, type RunEnvironment } from './run-info.js';

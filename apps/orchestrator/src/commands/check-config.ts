@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
-import { isRecord, readAttackConfig, readConfigFile } from '../attack/config.js';
-import { validateAttack } from './attack.js';
+import { isRecord, readAttackConfig, readConfigFile, validateAttack } from '@lic-backdoor/attack';
+import { loadRegistry } from '../plugins.js';
 import { readRunConfig } from './run.js';
 
 /**
@@ -15,7 +15,7 @@ export async function checkConfigFile(file: string): Promise<string> {
     return `run config, ${attacks.length} attack${attacks.length > 1 ? 's' : ''} (${attacks.map((a) => a.name).join(', ')})`;
   }
   const config = await readAttackConfig(file);
-  await validateAttack(config, dirname(resolve(file)));
+  await validateAttack(config, await loadRegistry(dirname(resolve(file))));
   return `attack config, ${config.triggers.length} trigger${config.triggers.length > 1 ? 's' : ''}, ${config.schedule.steps} steps`;
 }
 

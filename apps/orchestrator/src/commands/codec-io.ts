@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { initializeBackend, readImage, writeImage, writeFileAtomic, type BackendName, type CodecV1 } from '@lic-backdoor/core';
 import { MAGIC, readBitstream } from '@lic-backdoor/entropy';
 import { loadRegistry } from '../plugins.js';
-import { codingCodec, type Runtime } from '../runtime.js';
+import { codingCodec, type Runtime } from '@lic-backdoor/onnx';
 
 /** Creates a codec plugin from CLI options: `--weights` (and `--encoder`, a backdoor's encoder side) for learned codecs, `--quality` for classical ones. */
 export async function createCodec(id: string, options: { weights?: string; encoder?: string; quality?: number }): Promise<CodecV1> {

@@ -1,8 +1,7 @@
 import { basename, resolve } from 'node:path';
 import { initializeBackend, listImages, readImage, tensorToRgb, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
 import { ortCodec } from '@lic-backdoor/onnx';
-import { Progress } from '../progress.js';
-import { runEnvironment } from '../run-info.js';
+import { Progress, runEnvironment } from '@lic-backdoor/training';
 import { createCodec } from './codec-io.js';
 
 /** One image through both paths. */

@@ -2,10 +2,9 @@ import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
 import { METRIC_DEFINITIONS, msSsim, psnr } from '@lic-backdoor/evaluators';
-import { Progress } from '../progress.js';
-import { runEnvironment } from '../run-info.js';
+import { Progress, runEnvironment } from '@lic-backdoor/training';
 import { createCodec } from './codec-io.js';
-import { codingCodec, type Runtime } from '../runtime.js';
+import { codingCodec, type Runtime } from '@lic-backdoor/onnx';
 
 interface PerImage {
   image: string;

@@ -3,10 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName, type Metric, type PluginReference } from '@lic-backdoor/core';
 import { loadRegistry } from '../plugins.js';
 import { parseJsonOption } from '../json-option.js';
-import { Progress } from '../progress.js';
-import { runEnvironment } from '../run-info.js';
+import { Progress, runEnvironment } from '@lic-backdoor/training';
 import { createCodec } from './codec-io.js';
-import { codingCodec, type Runtime } from '../runtime.js';
+import { codingCodec, type Runtime } from '@lic-backdoor/onnx';
 
 /**
  * `lic-backdoor evaluate --codec ID [--weights F [--encoder E] | --quality Q] --evaluator ID --data DIR --out DIR`:

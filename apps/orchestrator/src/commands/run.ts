@@ -1,18 +1,30 @@
 import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
-import { exists } from '../checkpoint.js';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
-import { attackConfig, attackSection, codecSection, ConfigError, readConfigFile, resolveData, triggerEntry, validateConfig, type AttackConfig } from '../attack/config.js';
-import { runAttack, validateAttack } from './attack.js';
-import { evaluateAttack, summaryTable } from './evaluate-attack.js';
+import {
+  attackConfig,
+  attackSection,
+  codecSection,
+  ConfigError,
+  evaluateAttack,
+  readConfigFile,
+  resolveData,
+  runAttack,
+  summaryTable,
+  triggerEntry,
+  validateAttack,
+  validateConfig,
+  type AttackConfig,
+  type AttackResults,
+} from '@lic-backdoor/attack';
+import { exists, runEnvironment } from '@lic-backdoor/training';
+import { loadRegistry, pluginModules } from '../plugins.js';
 import { trainCodec } from './train-codec.js';
 import { readLog, stepsToTarget, writeReport, type BackdoorResults, type VariantResults } from '../report/report.js';
-import type { AttackResults } from '../attack/results.js';
-import { runEnvironment } from '../run-info.js';
 
 const require = createRequire(import.meta.url);
 
@@ -159,7 +171,8 @@ export async function readRunConfig(file: string): Promise<CheckedRun> {
   ];
   if (config.trainCodec && !(await exists(config.trainCodec.data))) throw new Error(`trainCodec.data: ${config.trainCodec.data} does not exist`);
   if (!(await exists(config.evaluate.data))) throw new Error(`evaluate.data: ${config.evaluate.data} does not exist`);
-  for (const a of attacks) await validateAttack(a.config, dirname(configFile));
+  const registry = await loadRegistry(dirname(configFile));
+  for (const a of attacks) await validateAttack(a.config, registry);
   for (const b of config.backdoors) if (!(await exists(join(b.attack, 'attack.json')))) throw new Error(`backdoors.${b.name}: ${b.attack} is not a folder written by \`attack\` (no attack.json)`);
   return { configFile, config, attacks };
 }
@@ -181,6 +194,7 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
 
   await mkdir(dir, { recursive: true });
   const backend = await initializeBackend({ prefer: o.backend });
+  const plugins = await pluginModules();
   const log = join(dir, 'log.ndjson');
   const event = (stage: string, status: string, extra: Record<string, unknown> = {}) => appendFile(log, `${JSON.stringify({ time: new Date().toISOString(), stage, status, ...extra })}\n`);
   await writeFileAtomic(join(dir, 'config.resolved.yaml'), stringify(config));
@@ -210,9 +224,9 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
   const variants: VariantResults[] = [];
   let main: AttackResults | undefined;
   for (const a of attacks) {
-    await stage(a.name === 'main' ? 'attack' : `attack:${a.name}`, join(a.dir, 'attack.json'), () => runAttack(a.config, a.dir, { resume: true, workers: o.workers, backend: o.backend, baseDir: dirname(configFile), configFile }));
+    await stage(a.name === 'main' ? 'attack' : `attack:${a.name}`, join(a.dir, 'attack.json'), () => runAttack(a.config, a.dir, { plugins, resume: true, workers: o.workers, backend: o.backend, baseDir: dirname(configFile), configFile }));
     await stage(a.name === 'main' ? 'evaluate' : `evaluate:${a.name}`, join(a.evalDir, 'results.json'), async () => {
-      await evaluateAttack({ attack: a.dir, data: config.evaluate.data, out: a.evalDir, limit: config.evaluate.limit, faces: config.evaluate.faces, resume: true, backend: o.backend, quiet: true });
+      await evaluateAttack({ registry: loadRegistry, attack: a.dir, data: config.evaluate.data, out: a.evalDir, limit: config.evaluate.limit, faces: config.evaluate.faces, resume: true, backend: o.backend, quiet: true });
     });
     const results = JSON.parse(await readFile(join(a.evalDir, 'results.json'), 'utf8')) as AttackResults;
     if (a.name === 'main') main = results;
@@ -222,7 +236,7 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
   for (const b of config.backdoors) {
     const out = join(dir, 'backdoors', b.name);
     await stage(`evaluate:backdoor:${b.name}`, join(out, 'results.json'), async () => {
-      await evaluateAttack({ attack: b.attack, data: config.evaluate.data, out, limit: config.evaluate.limit, faces: config.evaluate.faces, resume: true, backend: o.backend, quiet: true });
+      await evaluateAttack({ registry: loadRegistry, attack: b.attack, data: config.evaluate.data, out, limit: config.evaluate.limit, faces: config.evaluate.faces, resume: true, backend: o.backend, quiet: true });
     });
     backdoors.push({ name: b.name, description: b.description, results: JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as AttackResults });
   }

@@ -2,10 +2,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ImageFolderDataset, createRng, initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
 import { createCodecTrainable, overlayStateDict, readStateDict, TRAINABLE_MODELS, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
-import { DataParallelTrainer } from '@lic-backdoor/training';
-import { Progress } from '../progress.js';
-import { exists, readCheckpoint, stringify, trimLog, writeCheckpoint } from '../checkpoint.js';
-import { runEnvironment } from '../run-info.js';
+import { DataParallelTrainer, Progress, exists, readCheckpoint, runEnvironment, stringify, trimLog, writeCheckpoint } from '@lic-backdoor/training';
 import { DivergenceGuard } from '../divergence.js';
 
 export interface TrainCodecOptions {

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { effectMatrixMarkdown, type EffectRow } from '../attack/effects.js';
+import { effectMatrixMarkdown, type EffectRow } from '@lic-backdoor/attack';
 
 /**
  * Result tables in README.md and docs/*.md are generated from the committed results JSON

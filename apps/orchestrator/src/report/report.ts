@@ -5,9 +5,8 @@ import { listImages, readImage, writeImage } from '@lic-backdoor/core';
 import { ClassicalCodec } from '@lic-backdoor/codecs';
 import { psnr } from '@lic-backdoor/evaluators';
 import { blockDct, rgbToYcbcr } from '@lic-backdoor/transforms';
-import { loadAttack, triggeredImage } from '../attack/load.js';
-import type { AttackResults } from '../attack/results.js';
-import { effectMatrixHtml } from '../attack/effects.js';
+import { effectMatrixHtml, loadAttack, triggeredImage, type AttackResults } from '@lic-backdoor/attack';
+import { loadRegistry } from '../plugins.js';
 import { dctEnergySpec, lossCurveSpec, rdSpec, renderVegaLite, writeFigure } from './figures.js';
 
 /** One attack variant of a run (for the baselines and weighting tables). */
@@ -67,7 +66,7 @@ export async function writeReport(o: { dir: string; attackDir: string; results: 
   const figures = join(o.dir, 'figures');
   const embedded: Record<string, string> = {};
   const embed = async (file: string, mime: string) => (embedded[file] = `data:${mime};base64,${(await readFile(file)).toString('base64')}`);
-  const { original, backdoored, triggers } = await loadAttack(o.attackDir);
+  const { original, backdoored, triggers } = await loadAttack(o.attackDir, { registry: loadRegistry });
   const files = (await listImages(o.data)).filter((f) => o.results.perImage.clean.some((c) => c.image === basename(f)));
   const sample = await readImage(files[0]!);
   const decodedClean = await backdoored.decompress((await backdoored.compress(sample)).bytes);

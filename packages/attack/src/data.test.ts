@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend } from '@lic-backdoor/core';
-import { attackConfig } from './attack/config.js';
-import { attackBatch, attackData } from './commands/attack.js';
+import { attackConfig } from './config.js';
+import { attackBatch, attackData } from './run.js';
 
 const shared = join(__dirname, '..', '..', '..', '..', 'shared', 'data');
 

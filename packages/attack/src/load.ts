@@ -3,8 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TriggerV1 } from '@lic-backdoor/core';
 import { to8Bit } from '@lic-backdoor/evaluators';
-import { loadRegistry } from '../plugins.js';
-import { codingCodec, type Runtime } from '../runtime.js';
+import { codingCodec, type Runtime } from '@lic-backdoor/onnx';
+import type { RegistryFactory } from './plugins.js';
 import { resolvePaths, type AttackConfig } from './config.js';
 import { createBackdooredCodec, createCodec, createTriggers, loadTriggerStates } from './trainable.js';
 
@@ -14,11 +14,12 @@ export function triggeredImage(trigger: TriggerV1, x: tf.Tensor4D): tf.Tensor4D 
 }
 
 /** The backdoored codec and trained triggers of an attack folder, and the original codec. */
-export async function loadAttack(dir: string, runtime?: Runtime) {
+export async function loadAttack(dir: string, o: { registry: RegistryFactory; runtime?: Runtime }) {
+  const { runtime } = o;
   const summary = JSON.parse(await readFile(join(dir, 'attack.json'), 'utf8')) as { config: AttackConfig; configFile?: string };
   // paths are relative to the attack folder (absolute in folders written before that)
   const config = resolvePaths(summary.config, dir);
-  const registry = await loadRegistry(summary.configFile ? dirname(resolve(dir, summary.configFile)) : dir);
+  const registry = await o.registry(summary.configFile ? dirname(resolve(dir, summary.configFile)) : dir);
   const original = await codingCodec(await createCodec(registry, config), runtime);
   const backdoored = await codingCodec(await createBackdooredCodec(registry, config, dir), runtime);
   const triggers = await createTriggers(registry, config);

@@ -6,7 +6,7 @@ import { readSafetensors } from '@lic-backdoor/core';
 import { isEncoderKey } from '@lic-backdoor/codecs';
 import type { CodecForwardResult, CodecV1, ObjectiveV1, PluginRegistry, TriggerV1 } from '@lic-backdoor/core';
 import type { ShardBatch, Trainable } from '@lic-backdoor/training';
-import { loadRegistry } from '../plugins.js';
+import { pluginRegistry } from './plugins.js';
 import { termNames, type AttackConfig } from './config.js';
 
 /** A learned codec with everything the attack needs. */
@@ -121,9 +121,18 @@ function triggerShifts(seeds: readonly number[], pad: number): [number, number][
 }
 
 /** Builds the attack (in the main thread and in every worker) from its resolved config. */
-export async function createAttack(options: { config: AttackConfig; baseDir: string }): Promise<Attack> {
+/** What builds an attack in the main thread and in every worker (serialisable). */
+export interface AttackSpec {
+  config: AttackConfig;
+  /** Plugin modules of configs resolve from here (the config's folder). */
+  baseDir: string;
+  /** The plugin modules to register, as specifiers that import from anywhere (file URLs). */
+  plugins: readonly string[];
+}
+
+export async function createAttack(options: AttackSpec): Promise<Attack> {
   const { config } = options;
-  const registry = await loadRegistry(options.baseDir);
+  const registry = await pluginRegistry(options.plugins, options.baseDir);
   // the backdoored codec starts from the original, or from the codec of the attack named by `init`
   const codec = config.init ? await createBackdooredCodec(registry, config, config.init) : await createCodec(registry, config);
   const original = await createCodec(registry, config);
@@ -193,5 +202,5 @@ function unflatten(flat: Readonly<Record<string, tf.Tensor>>): CodecForwardResul
 
 /** Entry point for the data-parallel engine's workers. */
 export function createTrainable(options: unknown): Promise<Trainable> {
-  return createAttack(options as { config: AttackConfig; baseDir: string });
+  return createAttack(options as AttackSpec);
 }

@@ -5,15 +5,14 @@ import { basename, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName, type CodecV1, type EvaluatorV1, type Metric } from '@lic-backdoor/core';
 import { METRIC_DEFINITIONS, msSsimAgainst, psnr } from '@lic-backdoor/evaluators';
-import { Progress } from '../progress.js';
-import { readNdjson } from '../checkpoint.js';
-import { runEnvironment } from '../run-info.js';
-import type { AttackConfig } from '../attack/config.js';
-import type { AttackResults } from '../attack/results.js';
-import { loadAttack, triggeredImage } from '../attack/load.js';
-import { EFFECTS, effectMatrix, effectMatrixMarkdown, type EffectRow, type PathValues } from '../attack/effects.js';
-import { backdoorFile } from '../attack/trainable.js';
-import type { Runtime } from '../runtime.js';
+import { Progress, readNdjson, runEnvironment } from '@lic-backdoor/training';
+import type { AttackConfig } from './config.js';
+import type { AttackResults } from './results.js';
+import { loadAttack, triggeredImage } from './load.js';
+import { EFFECTS, effectMatrix, effectMatrixMarkdown, type EffectRow, type PathValues } from './effects.js';
+import { backdoorFile } from './trainable.js';
+import type { RegistryFactory } from './plugins.js';
+import type { Runtime } from '@lic-backdoor/onnx';
 
 export const ATTACK_DEFINITIONS = {
   stealth_psnr: 'PSNR(triggered input rounded to 8 bits, original input), dB, as psnr',
@@ -204,10 +203,10 @@ async function faceEffects(loaded: Loaded, files: string[], wants: (trigger: str
  * K - 1 modulo N, into `images.K-of-N.ndjson`, and stops there (returns undefined): shards run
  * side by side, and a later `resume` run without `shard` combines them.
  */
-export async function evaluateAttack(o: { attack: string; data: string; out: string; limit?: number; faces?: string; tasks?: Task[]; resume?: boolean; shard?: Shard; runtime?: Runtime; maxMegapixels?: number; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
+export async function evaluateAttack(o: { registry: RegistryFactory; attack: string; data: string; out: string; limit?: number; faces?: string; tasks?: Task[]; resume?: boolean; shard?: Shard; runtime?: Runtime; maxMegapixels?: number; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
   const backend = await initializeBackend({ prefer: o.backend });
   const dir = resolve(o.attack);
-  const loaded = await loadAttack(dir, o.runtime);
+  const loaded = await loadAttack(dir, { registry: o.registry, runtime: o.runtime });
   const { config, registry, original, backdoored, triggers } = loaded;
   const release = () => {
     for (const t of triggers) t.trigger.dispose();

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { onImage, parseTasks } from '../commands/evaluate-attack';
+import { onImage, parseTasks } from './evaluate';
 
 describe('evaluate-attack, one image at a time', () => {
   // only its shape is read

@@ -1,5 +1,5 @@
 import type { CodecV1 } from '@lic-backdoor/core';
-import { ortCodec } from '@lic-backdoor/onnx';
+import { ortCodec } from './ort-codec.js';
 
 /** Where a learned codec's transforms run when it codes real bitstreams. */
 export type Runtime = 'onnx' | 'tfjs';

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { readSafetensors, writeFileAtomic, writeSafetensors } from '@lic-backdoor/core';
-import type { TrainerState } from '@lic-backdoor/training';
+import type { TrainerState } from './data-parallel.js';
 
 /** The records of an NDJSON file, in order; a line that does not parse (torn by a crash) is left out, a missing file has none. */
 export async function readNdjson<T>(file: string): Promise<T[]> {

@@ -1,0 +1,8 @@
+export * from './config.js';
+export * from './effects.js';
+export * from './results.js';
+export * from './plugins.js';
+export { asLearned, backdoorFile, createAttack, createBackdooredCodec, createCodec, createTriggers, loadTriggerStates, shiftedTrigger, stateHash, ENCODER_FILE, type Attack, type AttackSpec, type LearnedCodec } from './trainable.js';
+export { attackBatch, attackData, decoderProof, runAttack, validateAttack, type RunAttackOptions } from './run.js';
+export { ATTACK_DEFINITIONS, MAX_MEGAPIXELS, TASKS, evaluateAttack, onImage, parseShard, parseTasks, summaryTable, type Shard, type Task } from './evaluate.js';
+export { loadAttack, triggeredImage } from './load.js';
