@@ -1,7 +1,10 @@
 const MARKER = Symbol.for('lic-backdoor.error');
 
-/** Error codes of every typed error of the toolkit, in one place. */
-export type ErrorCode =
+/**
+ * Error codes of this package's errors. Every package owns its codes (a union of upper-case names
+ * exported beside its errors, e.g. `EntropyErrorCode`); they share the base class below.
+ */
+export type CoreErrorCode =
   | 'NO_SUCH_PLUGIN'
   | 'DUPLICATE_PLUGIN'
   | 'INVALID_PLUGIN_OPTIONS'
@@ -14,13 +17,14 @@ export type ErrorCode =
   | 'KERNEL_REGISTRATION';
 
 /**
- * Base class of the toolkit's errors. Recognised with `LicBackdoorError.isInstance(e)`, which
- * checks a `Symbol.for` marker, so two installed copies of this package still agree.
+ * Base class of the toolkit's errors: a `code` owned by the package that throws it and a message
+ * that names the problem. Recognised with `LicBackdoorError.isInstance(e)`, which checks a
+ * `Symbol.for` marker, so two installed copies of this package still agree.
  */
-export class LicBackdoorError extends Error {
+export class LicBackdoorError<Code extends string = string> extends Error {
   readonly [MARKER] = true;
   constructor(
-    readonly code: ErrorCode,
+    readonly code: Code,
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -33,7 +37,7 @@ export class LicBackdoorError extends Error {
   }
 }
 
-export class NoSuchPluginError extends LicBackdoorError {
+export class NoSuchPluginError extends LicBackdoorError<CoreErrorCode> {
   constructor(
     readonly pluginId: string,
     readonly availableIds: readonly string[],
@@ -45,13 +49,13 @@ export class NoSuchPluginError extends LicBackdoorError {
   }
 }
 
-export class DuplicatePluginError extends LicBackdoorError {
+export class DuplicatePluginError extends LicBackdoorError<CoreErrorCode> {
   constructor(readonly pluginId: string) {
     super('DUPLICATE_PLUGIN', `A plugin '${pluginId}' is already registered`);
   }
 }
 
-export class InvalidPluginOptionsError extends LicBackdoorError {
+export class InvalidPluginOptionsError extends LicBackdoorError<CoreErrorCode> {
   constructor(
     readonly pluginId: string,
     readonly issues: readonly { path: string; message: string }[],
@@ -63,7 +67,7 @@ export class InvalidPluginOptionsError extends LicBackdoorError {
   }
 }
 
-export class InvalidPluginModuleError extends LicBackdoorError {
+export class InvalidPluginModuleError extends LicBackdoorError<CoreErrorCode> {
   constructor(
     readonly moduleSpecifier: string,
     reason: string,
@@ -73,7 +77,7 @@ export class InvalidPluginModuleError extends LicBackdoorError {
   }
 }
 
-export class ImageReadError extends LicBackdoorError {
+export class ImageReadError extends LicBackdoorError<CoreErrorCode> {
   constructor(
     readonly file: string,
     reason: string,
@@ -83,7 +87,7 @@ export class ImageReadError extends LicBackdoorError {
   }
 }
 
-export class ImageWriteError extends LicBackdoorError {
+export class ImageWriteError extends LicBackdoorError<CoreErrorCode> {
   constructor(
     readonly file: string,
     reason: string,
@@ -93,13 +97,13 @@ export class ImageWriteError extends LicBackdoorError {
   }
 }
 
-export class DatasetError extends LicBackdoorError {
+export class DatasetError extends LicBackdoorError<CoreErrorCode> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DATASET', message, options);
   }
 }
 
-export class SafetensorsError extends LicBackdoorError {
+export class SafetensorsError extends LicBackdoorError<CoreErrorCode> {
   constructor(
     readonly file: string,
     reason: string,
@@ -109,7 +113,7 @@ export class SafetensorsError extends LicBackdoorError {
   }
 }
 
-export class BackendError extends LicBackdoorError {
+export class BackendError extends LicBackdoorError<CoreErrorCode> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('BACKEND', message, options);
   }

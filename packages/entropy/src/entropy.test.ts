@@ -108,6 +108,8 @@ describe('bitstream container', () => {
       expect(() => readBitstream(bad)).toThrow(/not a valid lic-backdoor bitstream/);
     }
     for (let n = 0; n < bytes.length; n++) expect(() => readBitstream(bytes.subarray(0, n))).toThrow(/not a valid lic-backdoor bitstream/);
+    // this package's own error code, on the toolkit's base class
+    expect(() => readBitstream(bytes.subarray(0, 5))).toThrow(expect.objectContaining({ code: 'BITSTREAM' }));
   });
 
   it('CRC-32 matches the standard check value', () => {

@@ -56,6 +56,7 @@ describe('model fetch and cache', () => {
   it('a wrong checksum is an error and nothing is cached; a truncated cache file is refetched', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'cache-'));
     await expect(fetchModel({ ...singleModel, sha256: '0'.repeat(64) }, cache)).rejects.toThrow(ModelFetchError);
+    await expect(fetchModel({ ...singleModel, sha256: '0'.repeat(64) }, cache)).rejects.toMatchObject({ code: 'MODEL_FETCH' });
     expect(existsSync(join(cache, 'a.onnx'))).toBe(false);
     await fetchModel(singleModel, cache);
     writeFileSync(join(cache, 'a.onnx'), single.subarray(0, 100));

@@ -10,10 +10,13 @@ import { MODEL_CATALOGUE, type ModelSource } from './catalogue.js';
 
 const run = promisify(execFile);
 
+/** Error codes of this package. */
+export type OnnxErrorCode = 'MODEL_FETCH' | 'UNSUPPORTED_ONNX';
+
 /** A model could not be fetched, or a file failed its checksum. */
-export class ModelFetchError extends LicBackdoorError {
+export class ModelFetchError extends LicBackdoorError<OnnxErrorCode> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('DATASET', message, options);
+    super('MODEL_FETCH', message, options);
   }
 }
 

@@ -92,6 +92,7 @@ describe('ONNX import into tfjs', () => {
     const graph = importOnnx(onnx.ModelProto.encode(model).finish());
     expect(() => graph.run({ x: tf.zeros([1]) })).toThrow(UnsupportedOnnxError);
     expect(() => graph.run({ x: tf.zeros([1]) })).toThrow(/operator 'Einsum' \(node 'e0'\)/);
+    expect(() => graph.run({ x: tf.zeros([1]) })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_ONNX' }));
   });
 
   it('a model with float16 weights is also checked against its float32 copy: the import matches that within 1e-6', async () => {

@@ -5,11 +5,12 @@ import type { onnx as OnnxTypes } from 'onnx-proto';
 // onnx-proto is CommonJS: take the namespace from its default export.
 const { onnx } = onnxProto;
 import { LicBackdoorError, halfToFloat } from '@lic-backdoor/core';
+import type { OnnxErrorCode } from './fetch.js';
 
 /** An ONNX operator (or attribute value) this importer does not lower. */
-export class UnsupportedOnnxError extends LicBackdoorError {
+export class UnsupportedOnnxError extends LicBackdoorError<OnnxErrorCode> {
   constructor(message: string) {
-    super('INVALID_PLUGIN_MODULE', message);
+    super('UNSUPPORTED_ONNX', message);
   }
 }
 

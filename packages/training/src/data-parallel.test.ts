@@ -77,6 +77,7 @@ describe('DataParallelTrainer', () => {
     await t.step(first!.batch, first!.seeds, 0);
     const error = await t.step(second!.batch, second!.seeds, 1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TrainingWorkerError);
+    expect((error as TrainingWorkerError).code).toBe('TRAINING_WORKER');
     expect((error as Error).message).toMatch(message);
     await expect(t.step(first!.batch, first!.seeds, 2)).rejects.toThrow(TrainingWorkerError);
     await t.close();

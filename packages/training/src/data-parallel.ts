@@ -8,10 +8,13 @@ import { FlatAdam, type AdamOptions, type AdamState } from './adam.js';
 import type { StepRequest, WorkerInit } from './worker.js';
 import { workerUrl } from './worker-url.js';
 
+/** Error codes of this package. */
+export type TrainingErrorCode = 'TRAINING_WORKER';
+
 /** A worker crashed, hung past the timeout, or reported an error; the trainer is closed. */
-export class TrainingWorkerError extends LicBackdoorError {
+export class TrainingWorkerError extends LicBackdoorError<TrainingErrorCode> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('BACKEND', message, options);
+    super('TRAINING_WORKER', message, options);
   }
 }
 
