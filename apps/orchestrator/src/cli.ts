@@ -81,7 +81,7 @@ const integer = (v: string) => {
 program
   .command('train-codec')
   .description('train a learned codec on random crops of an image folder (data-parallel, checkpointed, resumable)')
-  .requiredOption('--model <id>', 'codec model: bmshj2018-factorized, bmshj2018-hyperprior or mbt2018-mean')
+  .requiredOption('--model <id>', 'codec plugin to train (one that declares training: bmshj2018-factorized, bmshj2018-hyperprior, mbt2018-mean, or a plugin package\'s)')
   .requiredOption('--lambda <l>', 'rate-distortion trade-off (loss = bpp + lambda x 255^2 x MSE)', number)
   .requiredOption('--data <dir>', 'folder of training images, never the test set (default: ../shared/data/photos when it exists)', sharedData('photos'))
   .requiredOption('--steps <s>', 'total optimizer steps', integer)

@@ -39,6 +39,17 @@ describe('train-codec', () => {
     expect(existsSync(join(full, 'model.safetensors'))).toBe(true);
   });
 
+  it('trains the codec plugins that declare training, and names them when asked for another', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-model-'));
+    const swap = (model: string) => tiny.map((a, i) => (tiny[i - 1] === '--model' ? model : a));
+    for (const model of ['jpeg', 'no-such-codec']) {
+      const r = run('train-codec', ...swap(model), '--steps', '1', '--out', dir);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/Trainable codecs: bmshj2018-factorized, bmshj2018-hyperprior, mbt2018-mean/);
+    }
+    expect(run('train-codec', ...swap('jpeg'), '--steps', '1', '--out', dir).err).toMatch(/codec 'jpeg' declares no training module/);
+  });
+
   it('a run stopped after 2 steps and resumed gives exactly the losses of an uninterrupted run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tc-resume-'));
     expect(run('train-codec', ...tiny, '--steps', '2', '--out', dir).code).toBe(0);

@@ -22,6 +22,9 @@ const factorizedOptions = z
 
 type StateDictFile = Awaited<ReturnType<typeof readStateDict>>['state'];
 
+/** `train-codec` trains these codecs through `trainable.ts` (`createTrainable`), in every worker thread. */
+const training = { module: new URL('./trainable.js', import.meta.url).href };
+
 /** Reads `weights` (relative to the config's folder), with `encoder`'s encoder side over it, and takes N and M from its g_a shapes. */
 async function weightsOption(options: { N: number; M: number; weights?: string; encoder?: string }, baseDir: string): Promise<{ N: number; M: number; state?: StateDictFile }> {
   if (!options.weights) {
@@ -42,6 +45,7 @@ export const factorizedCodec: CodecPluginV1<z.infer<typeof factorizedOptions>> =
   name: 'bmshj2018-factorized',
   description: 'Ballé et al. 2018 factorized-prior codec (CompressAI-compatible weights), real rANS bitstreams.',
   optionsSchema: factorizedOptions,
+  training,
   create: async (options, context) => {
     const { N, M, state } = await weightsOption(options, context.baseDir);
     const model = new FactorizedPrior(N, M, context.seed);
@@ -62,6 +66,7 @@ function hyperprior(name: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: Hype
         ? 'Ballé et al. 2018 scale hyperprior (CompressAI-compatible weights), real rANS bitstreams.'
         : 'Minnen et al. 2018 mean-scale hyperprior without context model (CompressAI-compatible weights), real rANS bitstreams.',
     optionsSchema: factorizedOptions,
+    training,
     create: async (options, context) => {
       const { N, M, state } = await weightsOption(options, context.baseDir);
       const model = new HyperpriorModel(variant, N, M, context.seed);

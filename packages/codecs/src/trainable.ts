@@ -3,13 +3,19 @@ import type { CodecForwardResult } from '@lic-backdoor/core';
 import { perExampleUniform, type Trainable } from '@lic-backdoor/training';
 import { FactorizedPrior } from './models/factorized.js';
 import { HyperpriorModel } from './models/hyperprior.js';
+import type { StateDict } from './models/state-dict.js';
 
-/** Learned models `train-codec` can train. */
-export const TRAINABLE_MODELS = ['bmshj2018-factorized', 'bmshj2018-hyperprior', 'mbt2018-mean'] as const;
+/** The models of this package's codec plugins, by plugin name. */
+const MODELS = {
+  'bmshj2018-factorized': (N: number, M: number, seed: number) => new FactorizedPrior(N, M, seed),
+  'bmshj2018-hyperprior': (N: number, M: number, seed: number) => new HyperpriorModel('scale', N, M, seed),
+  'mbt2018-mean': (N: number, M: number, seed: number) => new HyperpriorModel('mean-scale', N, M, seed),
+} as const;
 
-/** Options of a codec being trained (what `train-codec` passes to every worker). */
+/** Options of a codec being trained (what `train-codec` passes to every worker, `CodecTrainingV1`). */
 export interface CodecTrainingOptions {
-  model: (typeof TRAINABLE_MODELS)[number];
+  /** The codec plugin's name. */
+  model: keyof typeof MODELS;
   N: number;
   M: number;
   /** Rate-distortion trade-off: loss = bpp + lambda x 255^2 x MSE (CompressAI's RateDistortionLoss). */
@@ -40,13 +46,19 @@ export function trainingPass(model: FactorizedPrior | HyperpriorModel, x: tf.Ten
   return noisyForward(model, x, options.seeds ?? Array.from({ length: x.shape[0] }, () => Math.floor(Math.random() * 2 ** 31)));
 }
 
-/** The model plus its trainable view; the model is kept to read the state dict after training. */
-export function createCodecTrainable(options: CodecTrainingOptions): Trainable & { model: FactorizedPrior | HyperpriorModel } {
-  if (!TRAINABLE_MODELS.includes(options.model)) throw new Error(`Unknown model '${options.model}'. Available: ${TRAINABLE_MODELS.join(', ')}`);
-  const model =
-    options.model === 'bmshj2018-factorized'
-      ? new FactorizedPrior(options.N, options.M, options.seed)
-      : new HyperpriorModel(options.model === 'mbt2018-mean' ? 'mean-scale' : 'scale', options.N, options.M, options.seed);
+/** What `CodecTrainingV1` asks of a codec's trainable (the model is kept too, for this package's tests). */
+export interface CodecTrainable extends Trainable {
+  model: FactorizedPrior | HyperpriorModel;
+  stateDict(): StateDict;
+  loadStateDict(state: StateDict): void;
+  updateTables(): void;
+}
+
+/** The model plus its trainable view (`CodecTrainingV1`). */
+export function createCodecTrainable(options: CodecTrainingOptions): CodecTrainable {
+  const make = MODELS[options.model];
+  if (!make) throw new Error(`Unknown model '${options.model}'. Available: ${Object.keys(MODELS).join(', ')}`);
+  const model = make(options.N, options.M, options.seed);
   const eb = model.entropyBottleneck;
   return {
     model,
@@ -66,6 +78,9 @@ export function createCodecTrainable(options: CodecTrainingOptions): Trainable &
       },
       aux: { variables: [eb.quantiles], loss: () => eb.auxLoss() },
     },
+    stateDict: () => model.stateDict(),
+    loadStateDict: (state) => model.loadStateDict(state),
+    updateTables: () => model.entropyBottleneck.update(),
     dispose: () => model.dispose(),
   };
 }

@@ -23,7 +23,7 @@ import {
 } from '@lic-backdoor/attack';
 import { exists, runEnvironment } from '@lic-backdoor/training';
 import { loadRegistry, pluginModules } from '../plugins.js';
-import { trainCodec } from './train-codec.js';
+import { codecTraining, trainCodec } from './train-codec.js';
 import { readLog, stepsToTarget, writeReport, type BackdoorResults, type VariantResults } from '../report/report.js';
 
 const require = createRequire(import.meta.url);
@@ -35,7 +35,7 @@ export const runConfig = z
     seed: z.number().int().default(1),
     trainCodec: z
       .object({
-        model: z.enum(['bmshj2018-factorized', 'bmshj2018-hyperprior', 'mbt2018-mean']),
+        model: z.string().describe('a codec plugin that declares training (train-codec --model)'),
         lambda: z.number().positive(),
         data: z.string(),
         steps: z.number().int().positive(),
@@ -172,6 +172,13 @@ export async function readRunConfig(file: string): Promise<CheckedRun> {
   if (config.trainCodec && !(await exists(config.trainCodec.data))) throw new Error(`trainCodec.data: ${config.trainCodec.data} does not exist`);
   if (!(await exists(config.evaluate.data))) throw new Error(`evaluate.data: ${config.evaluate.data} does not exist`);
   const registry = await loadRegistry(dirname(configFile));
+  if (config.trainCodec) {
+    try {
+      codecTraining(registry, config.trainCodec.model);
+    } catch (error) {
+      throw new Error(`trainCodec.model: ${(error as Error).message}`, { cause: error });
+    }
+  }
   for (const a of attacks) await validateAttack(a.config, registry);
   for (const b of config.backdoors) if (!(await exists(join(b.attack, 'attack.json')))) throw new Error(`backdoors.${b.name}: ${b.attack} is not a folder written by \`attack\` (no attack.json)`);
   return { configFile, config, attacks };

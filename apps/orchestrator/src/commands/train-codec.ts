@@ -1,7 +1,9 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ImageFolderDataset, createRng, initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
-import { createCodecTrainable, overlayStateDict, readStateDict, TRAINABLE_MODELS, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
+import { overlayStateDict, readStateDict, type CodecTrainable, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
+import type { CodecPluginV1, PluginRegistry } from '@lic-backdoor/core';
+import { loadRegistry } from '../plugins.js';
 import { DataParallelTrainer, Progress, exists, readCheckpoint, runEnvironment, stringify, trimLog, writeCheckpoint } from '@lic-backdoor/training';
 import { DivergenceGuard } from '../divergence.js';
 
@@ -30,7 +32,17 @@ export interface TrainCodecOptions {
   backend?: BackendName;
 }
 
-const MODELS: readonly string[] = TRAINABLE_MODELS;
+/** The codec plugins `train-codec` can train: those whose plugin declares `training` (`CodecTrainingV1`). */
+export function trainableCodecs(registry: PluginRegistry): string[] {
+  return registry.list('codec').filter((f) => (f as CodecPluginV1).training).map((f) => f.name);
+}
+
+/** The training module of codec plugin `model`, or an error naming the codecs that can be trained. */
+export function codecTraining(registry: PluginRegistry, model: string): string {
+  const known = registry.has('codec', model) ? (registry.get('codec', model) as CodecPluginV1) : undefined;
+  if (!known?.training) throw new Error(`${known ? `codec '${model}' declares no training module` : `Unknown model '${model}'`}. Trainable codecs: ${trainableCodecs(registry).join(', ')}`);
+  return known.training.module;
+}
 
 /**
  * `lic-backdoor train-codec`: trains a learned codec on seeded random crops with the data-parallel
@@ -41,7 +53,7 @@ const MODELS: readonly string[] = TRAINABLE_MODELS;
  * same data as an uninterrupted one.
  */
 export async function trainCodec(o: TrainCodecOptions): Promise<void> {
-  if (!MODELS.includes(o.model)) throw new Error(`Unknown model '${o.model}'. Available: ${MODELS.join(', ')}`);
+  const module = codecTraining(await loadRegistry(), o.model);
   for (const [name, v] of Object.entries({ lambda: o.lambda, lr: o.lr, auxLr: o.auxLr })) {
     if (!(v > 0)) throw new Error(`--${name} must be a positive number, got ${v}`);
   }
@@ -64,12 +76,12 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
     seed: o.seed,
   };
   const trainer = await DataParallelTrainer.create({
-    trainable: { module: import.meta.resolve('@lic-backdoor/codecs/trainable'), options: config },
+    trainable: { module, options: config },
     workers: o.workers,
     optimizers: { main: { learningRate: o.lr, clipNorm: o.clipNorm || undefined }, aux: { learningRate: o.auxLr } },
     backend: o.backend,
   });
-  const trainable = trainer.trainable as ReturnType<typeof createCodecTrainable>;
+  const trainable = trainer.trainable as unknown as Pick<CodecTrainable, 'stateDict' | 'loadStateDict' | 'updateTables'>;
   let start = 0;
   try {
     if (hasCheckpoint) {
@@ -86,12 +98,12 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
     if (!hasCheckpoint && o.initWeights) {
       const { state } = await readStateDict(resolve(o.initWeights));
       if (o.initPartial) {
-        const overlay = overlayStateDict(trainable.model.stateDict(), state);
+        const overlay = overlayStateDict(trainable.stateDict(), state);
         if (!overlay.loaded.length) throw new Error(`${o.initWeights} has no tensor that fits ${o.model} N=${o.N} M=${o.M}`);
-        trainable.model.loadStateDict(overlay.state);
+        trainable.loadStateDict(overlay.state);
         console.error(`initialised ${overlay.loaded.length} tensors from ${o.initWeights}: ${prefixes(overlay.loaded)}; kept the initialisation of ${prefixes(overlay.kept) || 'none'}`);
       } else {
-        trainable.model.loadStateDict(state);
+        trainable.loadStateDict(state);
         console.error(`starting from the weights of ${o.initWeights} (fresh optimizer state)`);
       }
       trainer.loadParametersFromTrainable();
@@ -104,11 +116,11 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
     await trimLog(log, start);
     const progress = new Progress(`train-codec ${o.model} lambda=${o.lambda}`, o.steps, o.logEvery, start);
     const writeModel = async (step: number) => {
-      trainable.model.entropyBottleneck.update();
-      await writeStateDict(join(out, 'model.safetensors'), trainable.model.stateDict(), { ...stringify(config), step: String(step), format: 'pt' });
+      trainable.updateTables();
+      await writeStateDict(join(out, 'model.safetensors'), trainable.stateDict(), { ...stringify(config), step: String(step), format: 'pt' });
     };
     const checkpoint = async (step: number) => {
-      await writeCheckpoint(checkpointFile, trainer.state(), trainable.model.stateDict(), { ...stringify(config), step: String(step) });
+      await writeCheckpoint(checkpointFile, trainer.state(), trainable.stateDict(), { ...stringify(config), step: String(step) });
       await writeModel(step);
     };
     const guard = new DivergenceGuard();

@@ -81,5 +81,19 @@ export interface CodecV1 {
   dispose(): void;
 }
 
-/** Factory of a codec plugin. */
-export type CodecPluginV1<Options = unknown> = PluginFactoryV1<'codec', Options, CodecV1>;
+/**
+ * How `train-codec` trains a learned codec from scratch (`CodecPluginV1.training`). `module` is the
+ * URL of a module, imported in every worker thread of the data-parallel trainer, whose
+ * `createTrainable(options)` returns a trainable (`@lic-backdoor/training`'s `Trainable`) with the
+ * groups `main` (the rate-distortion loss, with metrics `bpp` and `mse`) and `aux` (the quantile loss
+ * of the entropy models), plus `stateDict()` and `loadStateDict(state)` (CompressAI names, plain
+ * arrays) and `updateTables()` (builds the entropy-coding tables before the weights are saved).
+ * `options` is `{ model, N, M, lambda, seed }`: the codec's plugin name, its two widths, the
+ * rate-distortion trade-off (loss = bpp + lambda x 255^2 x MSE) and the seed.
+ */
+export interface CodecTrainingV1 {
+  readonly module: string;
+}
+
+/** Factory of a codec plugin; `training` when `train-codec` can train it. */
+export type CodecPluginV1<Options = unknown> = PluginFactoryV1<'codec', Options, CodecV1> & { readonly training?: CodecTrainingV1 };
