@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { readSafetensors } from '@lic-backdoor/core';
+import { readSafetensors, resultsFile } from '@lic-backdoor/core';
 
 const cli = join(__dirname, '..', 'dist', 'cli.js');
 const root = join(__dirname, '..', '..', '..');
@@ -170,11 +170,12 @@ describe('attack', () => {
     const r = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', crashed, '--limit', '2', '--resume');
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/resuming .*images\.ndjson: 1 of 2 images done/);
-    const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { clean: unknown; triggers: unknown; perImage: unknown };
+    const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { clean: unknown; triggers: unknown; per_image: unknown };
     const [a, b] = [read(done), read(crashed)];
     expect(b.clean).toEqual(a.clean);
     expect(b.triggers).toEqual(a.triggers);
-    expect(b.perImage).toEqual(a.perImage);
+    expect(b.per_image).toEqual(a.per_image);
+    expect(() => resultsFile.parse(b)).not.toThrow();
     expect(readFileSync(join(crashed, 'images.ndjson'), 'utf8').trim().split('\n')).toHaveLength(3);
     // the records of another data folder (or attack) are not mixed in
     const other = run('evaluate-attack', '--attack', full, '--data', join(shared, 'photos'), '--out', crashed, '--limit', '2', '--resume');
@@ -194,8 +195,8 @@ describe('attack', () => {
     const combined = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', sharded, '--limit', '2', '--resume');
     expect(combined.code).toBe(0);
     expect(combined.err).toMatch(/2 of 2 images done/);
-    const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { clean: unknown; triggers: unknown; perImage: unknown };
-    expect(read(sharded).perImage).toEqual(read(done).perImage);
+    const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { clean: unknown; triggers: unknown; per_image: unknown };
+    expect(read(sharded).per_image).toEqual(read(done).per_image);
     expect(read(sharded).triggers).toEqual(read(done).triggers);
     const bad = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', sharded, '--shard', '3/2');
     expect(bad.code).toBe(1);

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { resultsFile } from '@lic-backdoor/core';
 
 const cli = join(__dirname, '..', 'dist', 'cli.js');
 const kodim = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'kodak', 'kodim23.png');
@@ -70,6 +71,7 @@ describe('lic-backdoor CLI', () => {
     expect(results.metrics.seg_agreement_miou!.value).toBeGreaterThan(0.9);
     expect(results.metrics.seg_agreement_miou!.definition).toMatch(/mIoU/);
     expect(results.metrics.bpp!.value).toBeGreaterThan(0);
+    expect(resultsFile.parse(results)).toMatchObject({ command: 'evaluate', name: 'jpeg' });
   });
 
   it('an unknown command exits with 2', () => {

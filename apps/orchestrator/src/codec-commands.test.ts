@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSafetensors, serializeSafetensors } from '@lic-backdoor/core';
+import { parseSafetensors, resultsFile, serializeSafetensors } from '@lic-backdoor/core';
 
 const cli = join(__dirname, '..', 'dist', 'cli.js');
 const shared = join(__dirname, '..', '..', '..', '..', 'shared', 'data');
@@ -230,5 +230,6 @@ describe('train-codec', () => {
     expect(results.results['psnr-rgb']![0]!).toBeLessThan(results.results['psnr-rgb']![1]!);
     expect(results.definitions.bpp).toMatch(/8 x bytes/);
     expect(results.per_image).toHaveLength(2);
+    expect(resultsFile.parse(results)).toMatchObject({ command: 'eval', metrics: { bpp: { unit: 'bpp', value: results.results.bpp } } });
   });
 });

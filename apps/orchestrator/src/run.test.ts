@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { chromium } from 'playwright-core';
+import { resultsFile } from '@lic-backdoor/core';
 
 const cli = join(__dirname, '..', 'dist', 'cli.js');
 const root = join(__dirname, '..', '..', '..');
@@ -65,6 +66,10 @@ describe('run', () => {
     const results = JSON.parse(readFileSync(join(straight, 'results.json'), 'utf8')) as { definitions: Record<string, string>; triggers: Record<string, { stealth_psnr: number }> };
     expect(results.definitions.stealth_psnr).toMatch(/PSNR/);
     expect(results.triggers.rate!.stealth_psnr).toBeGreaterThan(20);
+    // the shape every results.json shares; the main attack's evaluation too
+    expect(resultsFile.parse(results)).toMatchObject({ command: 'run', name: expect.any(String) });
+    expect(resultsFile.parse(JSON.parse(readFileSync(join(straight, 'eval', 'results.json'), 'utf8')))).toMatchObject({ command: 'evaluate-attack' });
+    expect(Object.keys((results as unknown as { metrics: object }).metrics)).toContain('trigger.rate.rate_gain');
   });
 
   it('a second run on the same folder skips every stage', () => {

@@ -9,7 +9,7 @@ import { Progress, readNdjson, runEnvironment } from '@lic-backdoor/training';
 import type { AttackConfig } from './config.js';
 import type { AttackResults } from './results.js';
 import { loadAttack, triggeredImage } from './load.js';
-import { EFFECTS, effectMatrix, effectMatrixMarkdown, type EffectRow, type PathValues } from './effects.js';
+import { EFFECTS, effectMatrix, effectMatrixMarkdown, type Effect, type EffectRow, type PathValues } from './effects.js';
 import { backdoorFile } from './trainable.js';
 import type { RegistryFactory } from './plugins.js';
 import type { Runtime } from '@lic-backdoor/onnx';
@@ -324,7 +324,9 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
     pathValues(backdooredMeans, backdooredMeans.bpp_ratio, 'psnr', 'msssim'),
     Object.fromEntries(Object.entries(triggerMeans).map(([name, t]) => [name, { objectives: objectivesOf(name), values: pathValues(t, t.rate_gain, 'decoded_psnr_vs_original', 'decoded_ms_ssim_vs_original') }])),
   );
+  const rowKey = (i: number) => (i === 0 ? 'clean.original' : i === 1 ? 'clean.backdoored' : `trigger.${triggers[i - 2]!.name}`);
   const results = {
+    command: 'evaluate-attack' as const,
     name: config.name,
     description: `backdoor of ${config.codec.id} evaluated on ${files.length} images of ${resolve(o.data)} with real bitstreams${face ? `, and on ${faces!.length} faces` : ''}`,
     definitions: {
@@ -346,8 +348,16 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
     triggers: Object.fromEntries(Object.entries(triggerMeans).map(([name, t]) => [name, { objectives: objectivesOf(name), ...t }])),
     effects,
     ...(face && { faces: { images: faces!.length, evaluated: face.metrics.faces_evaluated!.value, verificationThreshold: face.metrics.verification_threshold!.value } }),
-    perImage: { clean, triggers: perTrigger },
-    wallSeconds: Math.round((performance.now() - started) / 1000),
+    metrics: Object.fromEntries(
+      effects.flatMap((row, i) =>
+        Object.entries(row.cells)
+          .filter(([, c]) => c.value !== undefined)
+          .map(([e, c]) => [`${rowKey(i)}.${e}`, { value: c.value!, unit: EFFECTS[e as Effect].unit, definition: `${rowKey(i)}: ${EFFECTS[e as Effect].definition}` }]),
+      ),
+    ),
+    per_image: records.map((r) => ({ image: r.image, clean: r.clean, triggers: r.triggers })),
+    wall_time_s: Math.round((performance.now() - started) / 100) / 10,
+    config: { attack: dir, data: resolve(o.data), limit: o.limit, faces: o.faces, tasks, runtime: o.runtime ?? 'onnx', maxMegapixels: o.maxMegapixels ?? MAX_MEGAPIXELS },
     environment: { ...runEnvironment(backend), codingRuntime: o.runtime ?? 'onnx', tasks },
   };
   await writeFileAtomic(join(out, 'results.json'), JSON.stringify(results, null, 2));

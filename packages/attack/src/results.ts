@@ -1,3 +1,4 @@
+import type { ResultMetric } from '@lic-backdoor/core';
 import type { EffectRow } from './effects.js';
 
 /** One trigger's means in `evaluate-attack`'s results (definitions in its `definitions`). */
@@ -14,8 +15,9 @@ export interface TriggerResult {
   face_identity_rate?: number;
 }
 
-/** What `evaluate-attack` wrote (the parts the report shows). */
+/** What `evaluate-attack` writes (`resultsFile` of @lic-backdoor/core, with the effect matrix). */
 export interface AttackResults {
+  command: 'evaluate-attack' | 'run';
   name: string;
   description: string;
   definitions: Record<string, string>;
@@ -23,5 +25,11 @@ export interface AttackResults {
   triggers: Record<string, TriggerResult>;
   /** the effect matrix (rows clean and each trigger, columns every effect, cells marked against their bounds) */
   effects: EffectRow[];
-  perImage: { clean: { image: string }[] };
+  /** every aggregate with value, unit and definition: `<path>.<effect>`, path `clean.original`, `clean.backdoored` or `trigger.<name>` */
+  metrics: Record<string, ResultMetric>;
+  /** per image: the clean path through both codecs and each trigger's measurements */
+  per_image: { image: string; clean: Record<string, unknown>; triggers: Record<string, Record<string, number>> }[];
+  wall_time_s: number;
+  config: Record<string, unknown>;
+  environment: Record<string, unknown> & { gitCommit: string; node: string };
 }

@@ -12,3 +12,4 @@ export * from './io/image.js';
 export * from './io/dataset.js';
 export * from './io/safetensors.js';
 export * from './masks.js';
+export * from './results.js';

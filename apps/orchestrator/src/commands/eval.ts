@@ -18,6 +18,7 @@ interface PerImage {
 }
 
 const KEYS = ['psnr-rgb', 'ms-ssim-rgb', 'bpp', 'bpp_estimated', 'encoding_time', 'decoding_time'] as const;
+const UNITS: Record<(typeof KEYS)[number], string> = { 'psnr-rgb': 'dB', 'ms-ssim-rgb': '', bpp: 'bpp', bpp_estimated: 'bpp', encoding_time: 's', decoding_time: 's' };
 
 /**
  * `lic-backdoor eval`: every image of a folder through real bitstreams, at each rate point (a
@@ -64,20 +65,22 @@ export async function evaluate(o: { codec: string; weights?: string; quality?: s
     const values = points.map((p) => mean(perImage.filter((r) => r.point === p.label).map((r) => r[key])));
     if (values.every((v) => v !== undefined)) results[key] = values as number[];
   }
+  const definitions = {
+    'psnr-rgb': METRIC_DEFINITIONS.psnr,
+    'ms-ssim-rgb': METRIC_DEFINITIONS.msSsim,
+    bpp: METRIC_DEFINITIONS.bpp,
+    bpp_estimated: METRIC_DEFINITIONS.bppEstimated,
+    encoding_time: 'seconds to encode one image to bytes (wall clock, mean over images)',
+    decoding_time: 'seconds to decode one image from bytes (wall clock, mean over images)',
+  };
   const output = {
+    command: 'eval',
     name: o.codec,
     description: `${o.codec} on ${files.length} images of ${resolve(o.data)}, real bitstreams, transforms run by ${o.runtime === 'tfjs' ? 'tfjs' : 'onnxruntime-node (CPU execution provider)'}`,
     points: points.map((p) => p.label),
     results,
-    definitions: {
-      'psnr-rgb': METRIC_DEFINITIONS.psnr,
-      'ms-ssim-rgb': METRIC_DEFINITIONS.msSsim,
-      bpp: METRIC_DEFINITIONS.bpp,
-      bpp_estimated: METRIC_DEFINITIONS.bppEstimated,
-      encoding_time: 'seconds to encode one image to bytes (wall clock, mean over images)',
-      decoding_time: 'seconds to decode one image from bytes (wall clock, mean over images)',
-      mean: 'each value in results is the mean over the images at that rate point',
-    },
+    definitions: { ...definitions, mean: 'each value in results is the mean over the images at that rate point' },
+    metrics: Object.fromEntries(Object.entries(results).map(([k, value]) => [k, { value, unit: UNITS[k as (typeof KEYS)[number]], definition: `${definitions[k as (typeof KEYS)[number]]}; mean over the images, one value per rate point (points)` }])),
     per_image: perImage,
     wall_time_s: (performance.now() - started) / 1000,
     config: { ...o, data: resolve(o.data) },

@@ -51,6 +51,9 @@ export async function evaluateWith(o: {
     definition: 'mean over images of 8 x bytes of the bitstream / (height x width)',
   };
   const output = {
+    command: 'evaluate',
+    name: o.codec,
+    description: `${o.codec} then ${evaluator.id} on ${perImage.length} images of ${resolve(o.data)}, real bitstreams`,
     codec: o.codec,
     evaluator: evaluator.id,
     metrics,

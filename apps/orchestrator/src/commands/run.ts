@@ -191,6 +191,7 @@ export async function readRunConfig(file: string): Promise<CheckedRun> {
  * run from its last checkpoint.
  */
 export async function run(file: string, o: { out?: string; resume?: boolean; workers?: number; backend?: BackendName }): Promise<void> {
+  const started = performance.now();
   const { configFile, config, attacks: checked } = await readRunConfig(file);
   const dir = await runDir(config, o);
   const codecWeights = config.codec.weights ?? join(dir, 'codec', 'model.safetensors');
@@ -247,9 +248,14 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
     });
     backdoors.push({ name: b.name, description: b.description, results: JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as AttackResults });
   }
+  // the main attack's evaluation, as the run's results, with the run's config and time, its variants and backdoors
   const combined = {
     ...main!,
-    variants: Object.fromEntries(variants.map((v) => [v.name, { description: v.description, clean: v.results.clean, triggers: v.results.triggers, effects: v.results.effects, stepsToTarget: v.stepsToTarget }])),
+    command: 'run',
+    name: config.name,
+    wall_time_s: Math.round((performance.now() - started) / 100) / 10,
+    config: JSON.parse(JSON.stringify(config)) as Record<string, unknown>,
+    variants: Object.fromEntries(variants.map((v) => [v.name, { description: v.description, clean: v.results.clean, triggers: v.results.triggers, effects: v.results.effects, steps_to_target: v.stepsToTarget }])),
     backdoors: Object.fromEntries(config.backdoors.map(({ name, description, attack }, i) => [name, { description, attack, clean: backdoors[i]!.results.clean, triggers: backdoors[i]!.results.triggers, effects: backdoors[i]!.results.effects }])),
   };
   await writeFileAtomic(join(dir, 'results.json'), JSON.stringify(combined, null, 2));

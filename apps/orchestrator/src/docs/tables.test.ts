@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { documents, fillTables, generatedTables } from './tables.js';
+import { resultsFile } from '@lic-backdoor/core';
+import { SCHEMA_FILE, documents, fillTables, generatedTables, schemaText } from './tables.js';
 
 const root = join(__dirname, '..', '..', '..', '..');
 
@@ -24,6 +25,19 @@ test('every committed model folder has a card (README.md)', () => {
     for (const name of readdirSync(join(root, 'models', kind))) expect(cards).toContain(join('models', kind, name, 'README.md'));
   }
   expect(existsSync(join(root, 'models', 'codecs', 'README.md'))).toBe(true);
+});
+
+test('docs/results.schema.json is the JSON Schema of resultsFile (pnpm docs:tables writes it)', () => {
+  expect(readFileSync(join(root, SCHEMA_FILE), 'utf8')).toBe(schemaText());
+});
+
+test('the committed evaluate-attack results have the shared results shape', () => {
+  for (const name of readdirSync(join(root, 'models', 'attacks'))) {
+    const text = readFileSync(join(root, 'models', 'attacks', name, 'kodak.json'), 'utf8');
+    const results = JSON.parse(text) as { command?: string };
+    // factorized-4triggers was evaluated by an earlier version (its kodak.md says so)
+    if (results.command) expect(resultsFile.safeParse(results).success).toBe(true);
+  }
 });
 
 test('fillTables replaces a block by its table and refuses an unknown one', () => {

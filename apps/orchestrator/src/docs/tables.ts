@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { effectMatrixMarkdown, type EffectRow } from '@lic-backdoor/attack';
+import { resultsJsonSchema } from '@lic-backdoor/core';
 
 /**
  * Result tables in README.md and docs/*.md are generated from the committed results JSON
@@ -73,10 +74,19 @@ export function fillTables(text: string, tables: Record<string, string>): string
   });
 }
 
-/** Rewrites the generated tables of every document under `root`; returns the files that changed. */
+/** docs/results.schema.json: the JSON Schema every results.json follows (`resultsFile` of @lic-backdoor/core). */
+export const SCHEMA_FILE = join('docs', 'results.schema.json');
+export const schemaText = () => `${JSON.stringify(resultsJsonSchema(), null, 2)}\n`;
+
+/** Rewrites the generated tables of every document under `root`, and the results schema; returns the files that changed. */
 export function writeTables(root: string): string[] {
   const tables = generatedTables(root);
   const changed: string[] = [];
+  const schema = join(root, SCHEMA_FILE);
+  if (!existsSync(schema) || readFileSync(schema, 'utf8') !== schemaText()) {
+    writeFileSync(schema, schemaText());
+    changed.push(SCHEMA_FILE);
+  }
   for (const doc of documents(root)) {
     const file = join(root, doc);
     if (!existsSync(file)) continue;

@@ -67,7 +67,7 @@ export async function writeReport(o: { dir: string; attackDir: string; results: 
   const embedded: Record<string, string> = {};
   const embed = async (file: string, mime: string) => (embedded[file] = `data:${mime};base64,${(await readFile(file)).toString('base64')}`);
   const { original, backdoored, triggers } = await loadAttack(o.attackDir, { registry: loadRegistry });
-  const files = (await listImages(o.data)).filter((f) => o.results.perImage.clean.some((c) => c.image === basename(f)));
+  const files = (await listImages(o.data)).filter((f) => o.results.per_image.some((c) => c.image === basename(f)));
   const sample = await readImage(files[0]!);
   const decodedClean = await backdoored.decompress((await backdoored.compress(sample)).bytes);
   const sections: string[] = [];
