@@ -1,5 +1,5 @@
 // A third-party objective plugin for lic-backdoor, in plain JavaScript: the default export is a
-// plugin factory (contract: @lic-backdoor/core, spec v1). It needs nothing from lic-backdoor at
+// plugin factory (contract: @lic-backdoor/spec, v1). It needs nothing from lic-backdoor at
 // run time; tfjs-core and zod are the host's (peer dependencies).
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -21,7 +21,7 @@ export function chroma(x) {
   });
 }
 
-/** @type {import('@lic-backdoor/core').ObjectivePluginV1<{ maxChroma: number }>} */
+/** @type {import('@lic-backdoor/spec').ObjectivePluginV1<{ maxChroma: number }>} */
 const colourLoss = {
   specificationVersion: 'v1',
   kind: 'objective',

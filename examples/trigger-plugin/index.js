@@ -1,5 +1,5 @@
 // A third-party trigger plugin for lic-backdoor, in plain JavaScript: the default export is a
-// plugin factory (contract: @lic-backdoor/core, spec v1, TriggerV1). It needs nothing from
+// plugin factory (contract: @lic-backdoor/spec, v1, TriggerV1). It needs nothing from
 // lic-backdoor at run time; tfjs-core and zod are the host's (peer dependencies).
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -21,7 +21,7 @@ export function checkerboard(height, width, period) {
   });
 }
 
-/** @type {import('@lic-backdoor/core').TriggerPluginV1<{ period: number; amplitude: number }>} */
+/** @type {import('@lic-backdoor/spec').TriggerPluginV1<{ period: number; amplitude: number }>} */
 const checkerboardTrigger = {
   specificationVersion: 'v1',
   kind: 'trigger',

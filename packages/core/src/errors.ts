@@ -1,8 +1,10 @@
-const MARKER = Symbol.for('lic-backdoor.error');
+import { LicBackdoorError } from '@lic-backdoor/spec';
+
+export { LicBackdoorError };
 
 /**
  * Error codes of this package's errors. Every package owns its codes (a union of upper-case names
- * exported beside its errors, e.g. `EntropyErrorCode`); they share the base class below.
+ * exported beside its errors, e.g. `EntropyErrorCode`); they share the base class of `@lic-backdoor/spec`.
  */
 export type CoreErrorCode =
   | 'NO_SUCH_PLUGIN'
@@ -15,27 +17,6 @@ export type CoreErrorCode =
   | 'SAFETENSORS'
   | 'BACKEND'
   | 'KERNEL_REGISTRATION';
-
-/**
- * Base class of the toolkit's errors: a `code` owned by the package that throws it and a message
- * that names the problem. Recognised with `LicBackdoorError.isInstance(e)`, which checks a
- * `Symbol.for` marker, so two installed copies of this package still agree.
- */
-export class LicBackdoorError<Code extends string = string> extends Error {
-  readonly [MARKER] = true;
-  constructor(
-    readonly code: Code,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-
-  static isInstance(error: unknown): error is LicBackdoorError {
-    return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[MARKER] === true;
-  }
-}
 
 export class NoSuchPluginError extends LicBackdoorError<CoreErrorCode> {
   constructor(

@@ -1,4 +1,4 @@
-export type * from './spec/v1/index.js';
+export type * from '@lic-backdoor/spec';
 export * from './errors.js';
 export * from './registry.js';
 export * from './discovery.js';

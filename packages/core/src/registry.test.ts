@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { LicBackdoorError, NoSuchPluginError } from './errors.js';
 import { PluginRegistry } from './registry.js';
-import type { AnyPluginFactory } from './spec/v1/plugin.js';
+import type { AnyPluginFactory } from '@lic-backdoor/spec';
 
 function factory(kind: AnyPluginFactory['kind'], name: string): AnyPluginFactory {
   return {

@@ -11,12 +11,8 @@ import type {
   PluginKind,
   PluginReference,
   PluginRegistryLike,
-} from './spec/v1/plugin.js';
-import type { TransformV1 } from './spec/v1/transform.js';
-import type { CodecV1 } from './spec/v1/codec.js';
-import type { TriggerV1 } from './spec/v1/trigger.js';
-import type { ObjectiveV1 } from './spec/v1/objective.js';
-import type { EvaluatorV1 } from './spec/v1/evaluator.js';
+} from '@lic-backdoor/spec';
+import type { CodecV1, EvaluatorV1, ObjectiveV1, TransformV1, TriggerV1 } from '@lic-backdoor/spec';
 
 /** The contract `create` returns for each kind. */
 export interface PluginInstances {

@@ -1,0 +1,2 @@
+export type * from './v1/index.js';
+export * from './errors.js';
