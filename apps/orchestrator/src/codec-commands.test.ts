@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSafetensors, resultsFile, serializeSafetensors } from '@lic-backdoor/core';
@@ -101,6 +101,24 @@ describe('train-codec', () => {
     expect(e.code).toBe(1);
     expect(e.err).toMatch(/CRC mismatch/);
     expect(existsSync(join(dir, 'bad.png'))).toBe(false);
+  });
+
+  it('an output that cannot be written fails at once with exit 1, naming it, and leaves no file behind', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-output-'));
+    const weights = join(full, 'model.safetensors');
+    expect(run('compress', kodim, '--codec', 'bmshj2018-factorized', '--weights', weights, '-o', join(dir, 'k.lic')).code).toBe(0);
+    // Node's recursive mkdir never returns under /proc
+    const proc = run('decompress', join(dir, 'k.lic'), '--weights', weights, '-o', '/proc/nope/x.png');
+    expect(proc.code).toBe(1);
+    expect(proc.err).toMatch(/cannot create \/proc\/nope/);
+    // -o naming a directory: the temporary file is removed
+    mkdirSync(join(dir, 'taken.png'));
+    const taken = run('decompress', join(dir, 'k.lic'), '--weights', weights, '-o', join(dir, 'taken.png'));
+    expect(taken.code).toBe(1);
+    expect(taken.err).toMatch(/taken\.png/);
+    const bitstream = run('compress', kodim, '--codec', 'bmshj2018-factorized', '--weights', weights, '-o', join(dir, 'taken.png'));
+    expect(bitstream.code).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual(['k.lic', 'taken.png']);
   });
 
   it('update-weights builds the CDF tables into weights without them; --half stores F16 at about half the size and still codes', () => {

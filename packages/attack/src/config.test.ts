@@ -113,3 +113,8 @@ describe('extends', () => {
     expect(mergeConfig([1], { a: 1 })).toEqual({ a: 1 });
   });
 });
+
+test("an attack name is one path element: '../' and '/' are refused where the config is parsed", () => {
+  for (const name of ['../up', 'a/b', 'Upper', '']) expect(attackConfig.safeParse({ ...base, name }).success).toBe(false);
+  expect(attackConfig.parse({ ...base, name: 'selective-4triggers-mbt' }).name).toBe('selective-4triggers-mbt');
+});

@@ -87,7 +87,7 @@ export const codecSection = z
 /** `lic-backdoor attack --config FILE`, the attack stage of `run` too. */
 export const attackConfig = z
   .object({
-    name: z.string().default('attack'),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower case, digits and - (it names files and folders)').default('attack'),
     seed: z.number().int().default(1),
     codec: codecSection,
     init: z

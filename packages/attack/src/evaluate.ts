@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
+import { appendFile, readFile, readdir } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName, type CodecV1, type EvaluatorV1, type Metric } from '@lic-backdoor/core';
+import { initializeBackend, listImages, readImage, writeFileAtomic, makeDirectory, type BackendName, type CodecV1, type EvaluatorV1, type Metric } from '@lic-backdoor/core';
 import { METRIC_DEFINITIONS, msSsimAgainst, psnr } from '@lic-backdoor/evaluators';
 import { Progress, readNdjson, runEnvironment } from '@lic-backdoor/training';
 import type { AttackConfig } from './config.js';
@@ -221,7 +221,7 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
   const files = (await listImages(resolve(o.data))).slice(0, o.limit ?? Infinity).filter((_, i) => !shard || i % shard.count === shard.index - 1);
   await checkSizes([...files, ...(tasks.includes('face') ? faces! : [])], o.maxMegapixels ?? MAX_MEGAPIXELS);
   const out = resolve(o.out);
-  await mkdir(out, { recursive: true });
+  await makeDirectory(out);
   const recordsFile = join(out, shard ? `images.${shard.index}-of-${shard.count}.ndjson` : 'images.ndjson');
   const header = await recordsHeader(dir, resolve(o.data), tasks);
   const earlier = new Map<string, ImageRecord>();

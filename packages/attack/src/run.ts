@@ -1,7 +1,7 @@
-import { appendFile, mkdir, stat } from 'node:fs/promises';
+import { appendFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ImageFolderDataset, createRng, initializeBackend, listImages, writeFileAtomic, writeSafetensors, type BackendName, type PluginReference, type PluginRegistry, type Rng } from '@lic-backdoor/core';
+import { ImageFolderDataset, createRng, initializeBackend, listImages, writeFileAtomic, writeSafetensors, makeDirectory, type BackendName, type PluginReference, type PluginRegistry, type Rng } from '@lic-backdoor/core';
 import { isEncoderKey, writeStateDict } from '@lic-backdoor/codecs';
 import { LossWeighting } from '@lic-backdoor/objectives';
 import { DataParallelTrainer, Progress, exists, loggedSeconds, readCheckpoint, runEnvironment, trimLog, writeCheckpoint } from '@lic-backdoor/training';
@@ -121,7 +121,7 @@ export async function runAttack(config: AttackConfig, outDir: string, o: RunAtta
   if (hasCheckpoint && !o.resume) throw new Error(`${checkpointFile} exists: pass --resume to continue it, or choose another --out`);
   const data = await attackData(config);
   const backend = await initializeBackend({ prefer: o.backend });
-  await mkdir(out, { recursive: true });
+  await makeDirectory(out);
   const started = performance.now();
   const trainer = await DataParallelTrainer.create({
     trainable: { module: new URL('./trainable.js', import.meta.url).href, options: { config, baseDir, plugins: [...o.plugins] } satisfies AttackSpec },

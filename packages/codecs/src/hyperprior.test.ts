@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { PluginRegistry, initializeBackend, readImage, tensorToRgb } from '@lic-backdoor/core';
+import { PluginRegistry, initializeBackend, parseSafetensors, readImage, serializeSafetensors, tensorToRgb, type NamedArray } from '@lic-backdoor/core';
 import { readBitstream } from '@lic-backdoor/entropy';
 import { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js';
 import { HyperpriorCodec } from './hyperprior-codec.js';
@@ -10,7 +10,7 @@ import { GaussianConditional, erfc, scaleTable } from './entropy-models/gaussian
 import { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
 import { createCodecTrainable } from './trainable.js';
 import { FactorizedPrior } from './models/factorized.js';
-import { isEncoderKey, overlayStateDict, withEncoder, writeStateDict } from './weights.js';
+import { WeightsError, isEncoderKey, overlayStateDict, withEncoder, writeStateDict } from './weights.js';
 import { register } from './plugins.js';
 
 const kodim = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'kodak', 'kodim23.png');
@@ -195,4 +195,43 @@ test("the codec option encoder loads a backdoor's encoder side over the original
   expect(Array.from(state['g_s.0.weight']!.dataSync())).toEqual(Array.from(original['g_s.0.weight']!.data));
   tf.dispose(Object.values(state));
   await expect(registry.create('codec', ['mbt2018-mean', { encoder: join(dir, 'encoder.safetensors') }])).rejects.toThrow(/set weights too/);
+});
+
+describe('weights are validated at load (validateWeights)', () => {
+  const committed = join(__dirname, '..', '..', '..', 'models', 'training', 'factorized-n64-l0013', 'model.safetensors');
+  const registry = () => {
+    const r = new PluginRegistry();
+    register(r);
+    return r;
+  };
+  async function variant(change: (tensors: Record<string, NamedArray>) => void): Promise<string> {
+    const file = parseSafetensors(await readFile(committed));
+    change(file.tensors);
+    const out = join(await mkdtemp(join(tmpdir(), 'weights-')), 'w.safetensors');
+    await writeFile(out, serializeSafetensors(file.tensors, file.metadata));
+    return out;
+  }
+  const load = (weights: string) => registry().create('codec', ['bmshj2018-factorized', { weights }]);
+
+  it('the committed codecs load', async () => {
+    await expect(load(committed)).resolves.toBeDefined();
+  });
+
+  it.each([
+    ['a NaN parameter', (t: Record<string, NamedArray>) => void (t['g_a.0.weight']!.data[5] = NaN), /'g_a\.0\.weight' holds NaN at index 5/],
+    ['an infinite decoder weight', (t: Record<string, NamedArray>) => void (t['g_s.0.weight']!.data[0] = Infinity), /'g_s\.0\.weight' holds Infinity at index 0/],
+    ['a decoder weight of 1e30', (t: Record<string, NamedArray>) => void (t['g_s.2.weight']!.data[3] = 1e30), /'g_s\.2\.weight' holds 1e\+30 at index 3, beyond the plausible/],
+    ['a parameter stored as I32', (t: Record<string, NamedArray>) => void (t['g_a.0.bias'] = { dtype: 'I32', shape: t['g_a.0.bias']!.shape, data: Int32Array.from(t['g_a.0.bias']!.data, Math.round) }), /'g_a\.0\.bias' is I32; parameters and buffers of a learned codec are float/],
+    ['a decreasing CDF row', (t: Record<string, NamedArray>) => {
+      const cdf = t['entropy_bottleneck._quantized_cdf']!;
+      const width = cdf.shape[1]!;
+      cdf.data[2 * width + 3] = (cdf.data[2 * width + 4] as number) + 1000;
+    }, /'entropy_bottleneck\._quantized_cdf': row 2 decreases at column 4/],
+  ])('%s is refused with a WeightsError naming the tensor', async (_, change, message) => {
+    const file = await variant(change);
+    const error = await load(file).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WeightsError);
+    expect((error as WeightsError).code).toBe('WEIGHTS');
+    expect((error as Error).message).toMatch(message);
+  });
 });

@@ -1,9 +1,58 @@
-import { floatToHalf, halfToFloat, readSafetensors, writeSafetensors } from '@lic-backdoor/core';
+import { LicBackdoorError, floatToHalf, halfToFloat, readSafetensors, writeSafetensors, type NamedArray } from '@lic-backdoor/core';
 import type { StateDict } from './models/state-dict.js';
 
-/** Reads a CompressAI-layout state dict (and its metadata) from a .safetensors file. */
+/** Error codes of this package. */
+export type CodecsErrorCode = 'WEIGHTS';
+
+/** A weights file that a codec must not load: a tensor of the wrong type, not finite, or out of range. */
+export class WeightsError extends LicBackdoorError<CodecsErrorCode> {
+  constructor(file: string, message: string) {
+    super('WEIGHTS', `${file}: ${message}`);
+  }
+}
+
+/** Largest magnitude a parameter may have: trained weights stay far below; 1e30 decodes to black. */
+export const MAX_PARAMETER_MAGNITUDE = 1e6;
+
+const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
+
+/**
+ * Checks the tensors of a weights file before any codec uses them: parameters and float buffers
+ * are float, finite and at most `MAX_PARAMETER_MAGNITUDE` in magnitude; CDF tables are integers,
+ * each row non-decreasing over its `_cdf_length`. The error names the file and the tensor.
+ */
+export function validateWeights(file: string, tensors: Record<string, NamedArray>): void {
+  for (const [key, t] of Object.entries(tensors)) {
+    const integer = /\._(offset|quantized_cdf|cdf_length)$/.test(key);
+    if (integer) {
+      if (FLOAT_DTYPES.has(t.dtype)) throw new WeightsError(file, `tensor '${key}' is ${t.dtype}; entropy-coding tables are integers`);
+      continue;
+    }
+    if (!FLOAT_DTYPES.has(t.dtype)) throw new WeightsError(file, `tensor '${key}' is ${t.dtype}; parameters and buffers of a learned codec are float`);
+    const data = t.data;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (!Number.isFinite(v)) throw new WeightsError(file, `tensor '${key}' holds ${v} at index ${i}`);
+      if (isParameterKey(key) && Math.abs(v) > MAX_PARAMETER_MAGNITUDE) throw new WeightsError(file, `tensor '${key}' holds ${Number(v.toPrecision(6))} at index ${i}, beyond the plausible +-${MAX_PARAMETER_MAGNITUDE}`);
+    }
+  }
+  for (const [key, cdf] of Object.entries(tensors).filter(([k]) => k.endsWith('._quantized_cdf'))) {
+    const lengths = tensors[key.replace(/_quantized_cdf$/, '_cdf_length')];
+    if (!lengths || cdf.shape.length !== 2) continue;
+    const width = cdf.shape[1]!;
+    for (let row = 0; row < cdf.shape[0]!; row++) {
+      const n = Math.min(lengths.data[row] ?? 0, width);
+      for (let j = 1; j < n; j++) {
+        if (cdf.data[row * width + j]! < cdf.data[row * width + j - 1]!) throw new WeightsError(file, `tensor '${key}': row ${row} decreases at column ${j}; a CDF table never decreases`);
+      }
+    }
+  }
+}
+
+/** Reads a CompressAI-layout state dict (and its metadata) from a .safetensors file, validated (`validateWeights`). */
 export async function readStateDict(file: string): Promise<{ state: StateDict; metadata: Record<string, string> }> {
   const { tensors, metadata } = await readSafetensors(file);
+  validateWeights(file, tensors);
   const state: StateDict = {};
   for (const [k, t] of Object.entries(tensors)) {
     state[k] = { shape: t.shape, data: t.data instanceof Uint8Array ? Int32Array.from(t.data) : t.data };

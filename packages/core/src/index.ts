@@ -13,3 +13,4 @@ export * from './io/dataset.js';
 export * from './io/safetensors.js';
 export * from './masks.js';
 export * from './results.js';
+export * from './io/directory.js';

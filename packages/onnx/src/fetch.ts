@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { extract } from 'tar';
-import { LicBackdoorError, writeFileAtomic } from '@lic-backdoor/core';
+import { LicBackdoorError, writeFileAtomic, makeDirectory } from '@lic-backdoor/core';
 import { MODEL_CATALOGUE, type ModelSource } from './catalogue.js';
 
 const run = promisify(execFile);
@@ -79,7 +79,7 @@ async function extractModel(model: ModelSource, tarball: string, work: string): 
   const out = join(work, 'x');
   const wanted = (path: string) =>
     model.file ? path === model.file : path === model.resources!.manifest || path.startsWith(`${model.resources!.chunkDir}/`);
-  await mkdir(out, { recursive: true });
+  await makeDirectory(out);
   await extract({ file: tarball, cwd: out, filter: wanted });
   if (model.file) {
     return readFile(join(out, model.file)).catch((cause) => {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { mkdir } from 'node:fs/promises';
-import { initializeBackend, readImage, writeImage, writeFileAtomic, type BackendName, type CodecV1 } from '@lic-backdoor/core';
+
+import { initializeBackend, readImage, writeImage, writeFileAtomic, makeDirectory, type BackendName, type CodecV1 } from '@lic-backdoor/core';
 import { MAGIC, readBitstream } from '@lic-backdoor/entropy';
 import { loadRegistry } from '../plugins.js';
 import { codingCodec, type Runtime } from '@lic-backdoor/onnx';
@@ -55,7 +55,7 @@ export async function decompress(file: string, o: { weights?: string; output: st
   const id = isContainer ? readBitstream(bytes).codecId : sniffClassical(bytes);
   const codec = await codingCodec(await createCodec(id, isContainer ? { weights: o.weights } : {}), o.runtime);
   const image = await codec.decompress(bytes);
-  await mkdir(dirname(o.output), { recursive: true });
+  await makeDirectory(dirname(o.output));
   await writeImage(o.output, image);
   console.log(JSON.stringify({ output: o.output, codec: id, height: image.shape[1], width: image.shape[2] }));
 }

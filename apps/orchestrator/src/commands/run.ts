@@ -1,10 +1,10 @@
-import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
+import { appendFile, readFile, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
+import { initializeBackend, writeFileAtomic, makeDirectory, type BackendName } from '@lic-backdoor/core';
 import {
   attackConfig,
   attackSection,
@@ -200,7 +200,7 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
     return { ...a, dir: join(folder, 'attack'), evalDir: join(folder, 'eval'), config: { ...a.config, codec: { ...a.config.codec, weights: codecWeights } } };
   });
 
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const backend = await initializeBackend({ prefer: o.backend });
   const plugins = await pluginModules();
   const log = join(dir, 'log.ndjson');

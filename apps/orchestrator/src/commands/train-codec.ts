@@ -1,6 +1,6 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ImageFolderDataset, createRng, initializeBackend, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
+import { ImageFolderDataset, createRng, initializeBackend, writeFileAtomic, makeDirectory, type BackendName } from '@lic-backdoor/core';
 import { overlayStateDict, readStateDict, type CodecTrainable, type CodecTrainingOptions, writeStateDict } from '@lic-backdoor/codecs';
 import type { CodecPluginV1, PluginRegistry } from '@lic-backdoor/core';
 import { loadRegistry } from '../plugins.js';
@@ -66,7 +66,7 @@ export async function trainCodec(o: TrainCodecOptions): Promise<void> {
   if (hasCheckpoint && !o.resume) throw new Error(`${checkpointFile} exists: pass --resume to continue it, or choose another --out`);
   const backend = await initializeBackend({ prefer: o.backend });
   const dataset = await ImageFolderDataset.load(resolve(o.data), { minSize: o.size });
-  await mkdir(out, { recursive: true });
+  await makeDirectory(out);
 
   const config: CodecTrainingOptions & Record<string, unknown> = {
     model: o.model as CodecTrainingOptions['model'],

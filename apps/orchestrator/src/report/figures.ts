@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { makeDirectory } from '@lic-backdoor/core';
+import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
@@ -21,7 +22,7 @@ export async function renderVegaLite(spec: TopLevelSpec): Promise<Figure> {
 
 /** Writes `<base>.svg` and `<base>.png`. */
 export async function writeFigure(base: string, figure: Figure): Promise<void> {
-  await mkdir(dirname(base), { recursive: true });
+  await makeDirectory(dirname(base));
   await writeFile(`${base}.svg`, figure.svg);
   await writeFile(`${base}.png`, figure.png);
 }

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
-import { access, mkdir, rename, writeFile } from 'node:fs/promises';
+import { access, rename, rm, writeFile } from 'node:fs/promises';
+import { makeDirectory } from './directory.js';
 import { dirname, extname } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
@@ -83,10 +84,15 @@ export async function writeImage(file: string, image: tf.Tensor): Promise<void> 
   const format = formatOf(file);
   const bytes = await encodeRgb(await tensorToRgb(image), format);
   try {
-    await mkdir(dirname(file), { recursive: true });
+    await makeDirectory(dirname(file));
     const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
+    try {
+      await writeFile(tmp, bytes);
+      await rename(tmp, file);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
   } catch (cause) {
     throw new ImageWriteError(file, (cause as Error).message, { cause });
   }

@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { makeDirectory } from './directory.js';
 import { dirname } from 'node:path';
 import { SafetensorsError } from '../errors.js';
 
@@ -204,14 +205,20 @@ export async function writeSafetensors(
 
 /** Writes bytes to `file` through a temporary file and a rename, so a crash never leaves half a file. */
 export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
+  await makeDirectory(dirname(file));
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, bytes);
-  const handle = await open(tmp, 'r');
   try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    await writeFile(tmp, bytes);
+    const handle = await open(tmp, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (error) {
+    // a failed write (e.g. `file` is a directory) leaves nothing behind
+    await rm(tmp, { force: true });
+    throw error;
   }
-  await rename(tmp, file);
 }
