@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSafetensors, resultsFile, serializeSafetensors } from '@lic-backdoor/core';
+import { readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 
 const cli = join(__dirname, '..', 'dist', 'cli.js');
 const shared = join(__dirname, '..', '..', '..', '..', 'shared', 'data');
@@ -119,6 +120,22 @@ describe('train-codec', () => {
     const bitstream = run('compress', kodim, '--codec', 'bmshj2018-factorized', '--weights', weights, '-o', join(dir, 'taken.png'));
     expect(bitstream.code).toBe(1);
     expect(readdirSync(dir).sort()).toEqual(['k.lic', 'taken.png']);
+  });
+
+  it('a tiny stream whose header claims a huge image is refused at once, naming the limit; --max-megapixels moves it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-huge-'));
+    const weights = join(full, 'model.safetensors');
+    expect(run('compress', kodim, '--codec', 'bmshj2018-factorized', '--weights', weights, '-o', join(dir, 'k.lic')).code).toBe(0);
+    const b = readBitstream(new Uint8Array(readFileSync(join(dir, 'k.lic'))));
+    // the CRC recomputed: only the size check stands between the file and gigabytes of tables
+    writeFileSync(join(dir, 'huge.lic'), writeBitstream({ ...b, height: 60000, width: 60000 }));
+    const huge = run('decompress', join(dir, 'huge.lic'), '--weights', weights, '-o', join(dir, 'huge.png'));
+    expect(huge.code).toBe(1);
+    expect(huge.err).toMatch(/claims 60000 x 60000 pixels \(3600\.0 megapixels\), above this decoder's limit of 64/);
+    expect(existsSync(join(dir, 'huge.png'))).toBe(false);
+    // Kodak's 0.39 megapixels are refused under a limit of 0.3, decoded under the default
+    expect(run('decompress', join(dir, 'k.lic'), '--weights', weights, '--max-megapixels', '0.3', '-o', join(dir, 'k.png')).err).toMatch(/limit of 0\.3/);
+    expect(run('decompress', join(dir, 'k.lic'), '--weights', weights, '-o', join(dir, 'k.png')).code).toBe(0);
   });
 
   it('update-weights builds the CDF tables into weights without them; --half stores F16 at about half the size and still codes', () => {

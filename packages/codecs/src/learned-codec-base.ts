@@ -26,10 +26,20 @@ export interface LearnedModel {
   dispose(): void;
 }
 
+/**
+ * Largest image a learned codec decodes by default, in megapixels: a header is only a claim, and a
+ * 229-byte stream may claim 60000 x 60000 pixels, whose symbol tables alone take gigabytes before
+ * the first symbol is read. 64 megapixels (e.g. 8192 x 8192) covers camera photos (24 MP took about
+ * 3 GB to decode here); the codec option `maxMegapixels` raises or lowers it.
+ */
+export const MAX_DECODE_MEGAPIXELS = 64;
+
 /** The members learned codecs share: weights hash, header checks, parameter groups, auxiliary loss. */
 export abstract class LearnedCodecBase<Model extends LearnedModel> implements CodecV1 {
   readonly specificationVersion = 'v1';
   readonly learned = true;
+  /** Streams whose header claims more pixels than this (in megapixels) are refused before any allocation. */
+  maxMegapixels = MAX_DECODE_MEGAPIXELS;
   private hash: Uint8Array | undefined;
   private plan: IntegerSynthesisPlan | undefined;
 
@@ -79,7 +89,7 @@ export abstract class LearnedCodecBase<Model extends LearnedModel> implements Co
     return this.hash;
   }
 
-  /** Throws unless the stream was written by this codec with these decoder weights and has `streams` streams. */
+  /** Throws unless the stream was written by this codec with these decoder weights, has `streams` streams and claims at most `maxMegapixels`. */
   checkHeader(b: Bitstream, streams: number): void {
     if (b.codecId !== this.id) throw new BitstreamError(`bitstream was written by '${b.codecId}', not '${this.id}'`);
     const mine = this.weightsHash();
@@ -87,6 +97,10 @@ export abstract class LearnedCodecBase<Model extends LearnedModel> implements Co
       throw new BitstreamError('bitstream was written for other decoder weights (weights hash differs)');
     }
     if (b.streams.length !== streams) throw new BitstreamError(`expected ${streams} stream(s), found ${b.streams.length}`);
+    const megapixels = (b.height * b.width) / 1e6;
+    if (megapixels > this.maxMegapixels) {
+      throw new BitstreamError(`bitstream claims ${b.width} x ${b.height} pixels (${megapixels.toFixed(1)} megapixels), above this decoder's limit of ${this.maxMegapixels} (the codec option maxMegapixels, --max-megapixels)`);
+    }
   }
 
   parameters() {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { CodecPluginV1, PluginRegistry } from '@lic-backdoor/core';
 import { ClassicalCodec } from './classical.js';
 import { FactorizedCodec } from './learned-codec.js';
+import { MAX_DECODE_MEGAPIXELS } from './learned-codec-base.js';
 import { FactorizedPrior } from './models/factorized.js';
 import { readStateDict, withEncoder } from './weights.js';
 import { HyperpriorCodec } from './hyperprior-codec.js';
@@ -17,6 +18,11 @@ const factorizedOptions = z
       .string()
       .optional()
       .describe("encoder side (g_a, h_a; .safetensors) that replaces the weights' own, e.g. a backdoor's encoder.safetensors; needs weights"),
+    maxMegapixels: z
+      .number()
+      .positive()
+      .default(MAX_DECODE_MEGAPIXELS)
+      .describe('largest image decoded, in megapixels: a stream whose header claims more is refused before any allocation'),
   })
   .strict();
 
@@ -50,6 +56,7 @@ export const factorizedCodec: CodecPluginV1<z.infer<typeof factorizedOptions>> =
     const { N, M, state } = await weightsOption(options, context.baseDir);
     const model = new FactorizedPrior(N, M, context.seed);
     const codec = new FactorizedCodec('codec:bmshj2018-factorized', model);
+    codec.maxMegapixels = options.maxMegapixels;
     if (state) model.loadStateDict(state);
     if (!model.entropyBottleneck.tables) codec.update();
     return codec;
@@ -71,6 +78,7 @@ function hyperprior(name: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: Hype
       const { N, M, state } = await weightsOption(options, context.baseDir);
       const model = new HyperpriorModel(variant, N, M, context.seed);
       const codec = new HyperpriorCodec(`codec:${name}`, model);
+      codec.maxMegapixels = options.maxMegapixels;
       if (state) model.loadStateDict(state);
       if (!model.entropyBottleneck.tables) codec.update();
       return codec;

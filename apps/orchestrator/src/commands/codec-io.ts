@@ -7,7 +7,7 @@ import { loadRegistry } from '../plugins.js';
 import { codingCodec, type Runtime } from '@lic-backdoor/onnx';
 
 /** Creates a codec plugin from CLI options: `--weights` (and `--encoder`, a backdoor's encoder side) for learned codecs, `--quality` for classical ones. */
-export async function createCodec(id: string, options: { weights?: string; encoder?: string; quality?: number }): Promise<CodecV1> {
+export async function createCodec(id: string, options: { weights?: string; encoder?: string; quality?: number; maxMegapixels?: number }): Promise<CodecV1> {
   const registry = await loadRegistry();
   const factory = registry.get('codec', id);
   const opts: Record<string, unknown> = {};
@@ -21,6 +21,7 @@ export async function createCodec(id: string, options: { weights?: string; encod
     if (options.weights === undefined) throw new Error('--encoder replaces the encoder side of --weights: give --weights too');
     opts.encoder = options.encoder;
   }
+  if (options.maxMegapixels !== undefined && shape.shape && 'maxMegapixels' in shape.shape) opts.maxMegapixels = options.maxMegapixels;
   if (options.quality !== undefined) {
     if (!shape.shape || !('quality' in shape.shape)) throw new Error(`codec '${id}' takes no --quality`);
     opts.quality = options.quality;
@@ -43,7 +44,7 @@ export async function compress(image: string, o: { codec: string; weights?: stri
  * `lic-backdoor decompress FILE [--weights F] -o IMAGE.png`: the decoder reads only the file (its
  * header names the codec) and the weights. A plain .jpg/.webp file decodes as a classical stream.
  */
-export async function decompress(file: string, o: { weights?: string; output: string; runtime?: Runtime; backend?: BackendName }): Promise<void> {
+export async function decompress(file: string, o: { weights?: string; output: string; maxMegapixels?: number; runtime?: Runtime; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });
   let bytes: Uint8Array;
   try {
@@ -53,7 +54,7 @@ export async function decompress(file: string, o: { weights?: string; output: st
   }
   const isContainer = new TextDecoder().decode(bytes.subarray(0, 4)) === MAGIC;
   const id = isContainer ? readBitstream(bytes).codecId : sniffClassical(bytes);
-  const codec = await codingCodec(await createCodec(id, isContainer ? { weights: o.weights } : {}), o.runtime);
+  const codec = await codingCodec(await createCodec(id, isContainer ? { weights: o.weights, maxMegapixels: o.maxMegapixels } : {}), o.runtime);
   const image = await codec.decompress(bytes);
   await makeDirectory(dirname(o.output));
   await writeImage(o.output, image);
