@@ -1,0 +1,88 @@
+import fc from 'fast-check';
+import { createRng, LicBackdoorError } from '@lic-backdoor/core';
+import { pmfToQuantizedCdf } from './cdf.js';
+import { readBitstream, writeBitstream, type Bitstream } from './container.js';
+import { decodeWithIndexes, encodeWithIndexes, type CdfTables } from './tables.js';
+
+/**
+ * Property-based tests over what strangers can send: the container parser and the rANS decoder
+ * on arbitrary and mutated bytes. Each must return or throw this package's typed error
+ * (`BITSTREAM`); nothing else, no hang. Case counts fit CI; `pnpm fuzz` runs far more.
+ */
+const RUNS = 300;
+
+/** True when `fn` returns, or throws a typed error with code BITSTREAM; rethrows anything else. */
+function returnsOrBitstreamError(fn: () => unknown): boolean {
+  try {
+    fn();
+    return true;
+  } catch (error) {
+    if (LicBackdoorError.isInstance(error) && error.code === 'BITSTREAM') return true;
+    throw error;
+  }
+}
+
+const bitstream = fc.record({
+  codecId: fc.string({ maxLength: 40 }).filter((s) => new TextEncoder().encode(s).length <= 255),
+  weightsHash: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+  height: fc.integer({ min: 1, max: 65535 }),
+  width: fc.integer({ min: 1, max: 65535 }),
+  streams: fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 4 }),
+});
+
+test('the container parser returns or throws BITSTREAM on any bytes', () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => returnsOrBitstreamError(() => readBitstream(bytes))), { numRuns: RUNS });
+});
+
+test('any valid bitstream round-trips; any mutation of it is rejected or changes nothing', () => {
+  fc.assert(
+    fc.property(bitstream, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), (b: Bitstream, flips) => {
+      const bytes = writeBitstream(b);
+      expect(readBitstream(bytes)).toEqual(b);
+      const bad = bytes.slice();
+      for (const [at, mask] of flips) bad[at % bad.length]! ^= mask;
+      // flips that cancel out leave the same file; every other change breaks the CRC
+      if (bad.every((v, i) => v === bytes[i])) return true;
+      expect(() => readBitstream(bad)).toThrow(expect.objectContaining({ code: 'BITSTREAM' }));
+      return true;
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+function tables(seed: number, count: number): CdfTables {
+  const rng = createRng(seed);
+  const cdfs: Int32Array[] = [];
+  const offsets = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const n = 2 + rng.int(30);
+    const raw = Array.from({ length: n }, () => rng.next() ** 3 + 1e-4);
+    const sum = raw.reduce((a, b) => a + b, 0);
+    cdfs.push(pmfToQuantizedCdf(raw.map((r) => (r / sum) * 0.999), 0.001));
+    offsets[i] = -rng.int(n);
+  }
+  return { cdfs, offsets };
+}
+
+test('the rANS decoder on arbitrary or damaged bytes returns the asked number of symbols or throws BITSTREAM, quickly', () => {
+  const t = tables(7, 5);
+  const indexes = Int32Array.from({ length: 400 }, (_, k) => k % 5);
+  const values = Int32Array.from(indexes, (i, k) => t.offsets[i]! + ((k * 13) % (t.cdfs[i]!.length + 2)) - 1);
+  const good = encodeWithIndexes(values, indexes, t);
+  const started = performance.now();
+  fc.assert(
+    fc.property(fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 }), fc.nat()).map(([at, mask, cut]) => {
+      const bad = good.slice(0, Math.max(0, good.length - (cut % 8)));
+      if (bad.length) bad[at % bad.length]! ^= mask;
+      return bad;
+    })), (bytes) =>
+      returnsOrBitstreamError(() => {
+        const decoded = decodeWithIndexes(bytes, indexes, t);
+        expect(decoded).toHaveLength(indexes.length);
+      }),
+    ),
+    { numRuns: RUNS },
+  );
+  // 2 x 300 decodes of 400 symbols: a hang would show here
+  expect(performance.now() - started).toBeLessThan(20_000);
+});
