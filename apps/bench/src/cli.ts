@@ -57,6 +57,20 @@ program
   });
 
 program
+  .command('fuzz')
+  .description('mutated factorized and mbt2018-mean bitstreams (small images) decoded with a per-case timeout: clean errors by code, silent decodes, crashes, hangs, peak RSS')
+  .option('--cases <n>', 'number of mutated streams', int, 100000)
+  .option('--seed <s>', 'seed of the mutations', int, 1)
+  .option('--timeout-ms <ms>', 'a case taking longer is a hang', int, 2000)
+  .option('--keep-hangs <dir>', 'write each stream that hung into this folder')
+  .action(async (options) => {
+    const { fuzz } = await import('./fuzz.js');
+    const result = await fuzz(options, (line) => console.error(line));
+    console.log(JSON.stringify(result));
+    if (result.crashes || result.hangs) process.exitCode = 1;
+  });
+
+program
   .command('codec-one', { hidden: true })
   .requiredOption('--codec <id>')
   .requiredOption('--weights <file>')
