@@ -3,24 +3,9 @@ import { createRng } from '@lic-backdoor/core';
 import { pmfToQuantizedCdf } from './cdf.js';
 import { crc32 } from './crc32.js';
 import { readBitstream, writeBitstream } from './container.js';
-import { decodeWithIndexes, encodeWithIndexes, type CdfTables } from './tables.js';
+import { decodeWithIndexes, encodeWithIndexes } from './tables.js';
+import { randomTables } from './__fixtures__/random-tables.js';
 
-function randomTables(seed: number, count: number): { tables: CdfTables; pmfs: number[][] } {
-  const rng = createRng(seed);
-  const pmfs: number[][] = [];
-  const cdfs: Int32Array[] = [];
-  const offsets = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const n = 2 + rng.int(40);
-    const raw = Array.from({ length: n }, () => rng.next() ** 3 + 1e-4);
-    const sum = raw.reduce((a, b) => a + b, 0);
-    const pmf = raw.map((r) => (r / sum) * 0.999);
-    pmfs.push(pmf);
-    cdfs.push(pmfToQuantizedCdf(pmf, 0.001));
-    offsets[i] = -rng.int(n);
-  }
-  return { tables: { cdfs, offsets }, pmfs };
-}
 
 describe('quantized CDF tables', () => {
   it('sum to 2^16 with every frequency >= 1, even for vanishing probabilities', () => {

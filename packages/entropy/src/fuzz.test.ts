@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import { createRng, LicBackdoorError } from '@lic-backdoor/core';
-import { pmfToQuantizedCdf } from './cdf.js';
+import { LicBackdoorError } from '@lic-backdoor/core';
+import { randomTables } from './__fixtures__/random-tables.js';
 import { readBitstream, writeBitstream, type Bitstream } from './container.js';
-import { decodeWithIndexes, encodeWithIndexes, type CdfTables } from './tables.js';
+import { decodeWithIndexes, encodeWithIndexes } from './tables.js';
 
 /**
  * Property-based tests over what strangers can send: the container parser and the rANS decoder
@@ -50,22 +50,9 @@ test('any valid bitstream round-trips; any mutation of it is rejected or changes
   );
 });
 
-function tables(seed: number, count: number): CdfTables {
-  const rng = createRng(seed);
-  const cdfs: Int32Array[] = [];
-  const offsets = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const n = 2 + rng.int(30);
-    const raw = Array.from({ length: n }, () => rng.next() ** 3 + 1e-4);
-    const sum = raw.reduce((a, b) => a + b, 0);
-    cdfs.push(pmfToQuantizedCdf(raw.map((r) => (r / sum) * 0.999), 0.001));
-    offsets[i] = -rng.int(n);
-  }
-  return { cdfs, offsets };
-}
 
 test('the rANS decoder on arbitrary or damaged bytes returns the asked number of symbols or throws BITSTREAM, quickly', () => {
-  const t = tables(7, 5);
+  const { tables: t } = randomTables(7, 5);
   const indexes = Int32Array.from({ length: 400 }, (_, k) => k % 5);
   const values = Int32Array.from(indexes, (i, k) => t.offsets[i]! + ((k * 13) % (t.cdfs[i]!.length + 2)) - 1);
   const good = encodeWithIndexes(values, indexes, t);
