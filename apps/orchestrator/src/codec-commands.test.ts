@@ -122,6 +122,25 @@ describe('train-codec', () => {
     expect(readdirSync(dir).sort()).toEqual(['k.lic', 'taken.png']);
   });
 
+  it('compress with weights holding NaN, 1e30 or an integer-typed parameter exits 1 naming the tensor, and writes no stream', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tc-badweights-'));
+    const cases: [string, (t: ReturnType<typeof parseSafetensors>['tensors']) => void, RegExp][] = [
+      ['nan', (t) => void (t['g_a.0.weight']!.data[0] = NaN), /'g_a\.0\.weight' holds NaN/],
+      ['huge', (t) => void (t['g_s.0.weight']!.data[1] = 1e30), /'g_s\.0\.weight' holds 1e\+30 at index 1/],
+      ['int', (t) => void (t['g_a.0.bias'] = { dtype: 'I32', shape: t['g_a.0.bias']!.shape, data: Int32Array.from(t['g_a.0.bias']!.data, Math.round) }), /'g_a\.0\.bias' is I32/],
+    ];
+    for (const [name, change, message] of cases) {
+      const copy = parseSafetensors(readFileSync(join(full, 'model.safetensors')));
+      change(copy.tensors);
+      writeFileSync(join(dir, `${name}.safetensors`), serializeSafetensors(copy.tensors, copy.metadata));
+      const r = run('compress', kodim, '--codec', 'bmshj2018-factorized', '--weights', join(dir, `${name}.safetensors`), '-o', join(dir, `${name}.lic`));
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/WeightsError/);
+      expect(r.err).toMatch(message);
+      expect(existsSync(join(dir, `${name}.lic`))).toBe(false);
+    }
+  });
+
   it('a tiny stream whose header claims a huge image is refused at once, naming the limit; --max-megapixels moves it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tc-huge-'));
     const weights = join(full, 'model.safetensors');
