@@ -213,7 +213,8 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
     original.dispose();
     backdoored.dispose();
   };
-  const wants = (name: string, objective: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives).includes(objective);
+  const objectivesOf = (name: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives);
+  const wants = (name: string, objective: string) => objectivesOf(name).includes(objective);
   const faces = await faceSet(config, o.faces, triggers.some((t) => wants(t.name, 'face')));
   const tasks = o.tasks ?? (faces ? ['segmentation', 'face'] : ['segmentation']);
   if (tasks.includes('face') && !faces) throw new Error('--tasks face needs a face set: pass --faces DIR (the attack config names none)');
@@ -308,7 +309,6 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
     bpp_ratio_min: Math.min(...ratios),
     bpp_ratio_max: Math.max(...ratios),
   };
-  const objectivesOf = (name: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives);
   const triggerMeans: Record<string, Record<string, number>> = Object.fromEntries(triggers.map(({ name }) => [name, { ...means(perTrigger[name]!), ...face?.triggers[name] }]));
   const pathValues = (m: Record<string, number>, rateGain: number | undefined, psnrKey: string, msssimKey: string): PathValues => ({
     bpp: m.bpp,

@@ -1,11 +1,11 @@
 import { appendFile, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ImageFolderDataset, createRng, initializeBackend, listImages, writeFileAtomic, writeSafetensors, makeDirectory, type BackendName, type PluginReference, type PluginRegistry, type Rng } from '@lic-backdoor/core';
 import { isEncoderKey, writeStateDict } from '@lic-backdoor/codecs';
 import { LossWeighting } from '@lic-backdoor/objectives';
 import { DataParallelTrainer, Progress, exists, loggedSeconds, readCheckpoint, runEnvironment, trimLog, writeCheckpoint } from '@lic-backdoor/training';
-import { learningRateScale, readAttackConfig, recordedConfig, relativePaths, resumeConflict, termNames, type AttackConfig } from './config.js';
+import { learningRateScale, recordedConfig, relativePaths, resumeConflict, termNames, type AttackConfig } from './config.js';
 import { ENCODER_FILE, stateHash, type Attack, type AttackSpec, type LearnedCodec } from './trainable.js';
 import { pluginRegistry } from './plugins.js';
 
@@ -13,10 +13,11 @@ import { pluginRegistry } from './plugins.js';
 export async function attackData(config: AttackConfig): Promise<{ photos: ImageFolderDataset; faces?: ImageFolderDataset }> {
   const { size } = config.schedule;
   const { holdout } = config.data;
-  const photos = await ImageFolderDataset.load(config.data.photos, { minSize: size, include: (rel) => !holdout.includes(rel) });
+  // a misspelt held-out name is an error before any photo is read
   const present = new Set((await listImages(config.data.photos)).map((f) => relative(config.data.photos, f)));
   const missing = holdout.filter((name) => !present.has(name));
   if (missing.length) throw new Error(`data.holdout names files that ${config.data.photos} does not hold: ${missing.join(', ')}`);
+  const photos = await ImageFolderDataset.load(config.data.photos, { minSize: size, include: (rel) => !holdout.includes(rel) });
   if (!config.data.facesPerBatch) return { photos };
   const folders = config.data.faceFolders;
   const faces = await ImageFolderDataset.load(config.data.faces!, { minSize: config.data.faceCrop === 'random' ? size : undefined, recursive: true, include: (rel) => !folders || folders.includes(rel.split(sep)[0]!) });
@@ -87,7 +88,7 @@ export async function validateAttack(config: AttackConfig, registry: PluginRegis
   if (config.data.faces) await listImages(config.data.faces, { recursive: true });
 }
 
-/** The attack of a resolved config into `outDir` (the `attack` command and the attack stage of `run`). */
+/** Options of `runAttack`. */
 export interface RunAttackOptions {
   /** The plugin modules to register, as specifiers that import from anywhere (file URLs). */
   plugins: readonly string[];

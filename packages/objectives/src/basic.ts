@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ObjectiveBatch, ObjectiveLoss, ObjectiveV1 } from '@lic-backdoor/core';
-import { bitsPerPixelPerExample, detach, mean, msePerExample, psnrOf } from './measures.js';
+import { bitsPerPixelPerExample, detach, mean, msePerExample, psnrOf, psnrPerExample } from './measures.js';
 
 abstract class BaseObjective implements ObjectiveV1 {
   readonly specificationVersion = 'v1';
@@ -109,7 +109,7 @@ export class DistortionObjective extends BaseObjective {
 
   compute(batch: ObjectiveBatch): ObjectiveLoss {
     const { triggered, output } = triggeredOf(batch, this.id);
-    const psnr = tf.mul(tf.log(tf.maximum(msePerExample(output.xHat, triggered), 1e-10)), -10 / Math.LN10);
+    const psnr = psnrPerExample(output.xHat, triggered);
     const loss = tf.mean(tf.relu(tf.sub(psnr, this.options.targetPsnr))) as tf.Scalar;
     const p = psnr.dataSync();
     return { loss, satisfied: p.every((v) => v <= this.options.targetPsnr), metrics: { decoded_psnr: mean(p) } };
@@ -135,11 +135,6 @@ export class StealthObjective extends BaseObjective {
     const m = mse.dataSync();
     return { loss, satisfied: m.every((v) => v <= eps2), metrics: { stealth_psnr: mean(Array.from(m, psnrOf)) } };
   }
-}
-
-/** Per-example PSNR in dB of a decoding against the clean images, [B] (differentiable). */
-function psnrPerExample(decoded: tf.Tensor4D, clean: tf.Tensor4D): tf.Tensor1D {
-  return tf.mul(tf.log(tf.maximum(msePerExample(decoded, clean), 1e-10)), -10 / Math.LN10) as tf.Tensor1D;
 }
 
 /**

@@ -13,6 +13,11 @@ export function msePerExample(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor1D {
   return tf.tidy(() => tf.mean(tf.reshape(tf.square(tf.sub(a, b)), [a.shape[0], -1]), 1) as tf.Tensor1D);
 }
 
+/** PSNR in dB per example of images in [0, 1], [B] (differentiable; the MSE floored at 1e-10). */
+export function psnrPerExample(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor1D {
+  return tf.mul(tf.log(tf.maximum(msePerExample(a, b), 1e-10)), -10 / Math.LN10) as tf.Tensor1D;
+}
+
 /** PSNR in dB of images in [0, 1] from a mean squared error. */
 export function psnrOf(mse: number): number {
   return 10 * Math.log10(1 / Math.max(mse, 1e-12));

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-
 import { initializeBackend, readImage, writeImage, writeFileAtomic, makeDirectory, type BackendName, type CodecV1 } from '@lic-backdoor/core';
 import { MAGIC, readBitstream } from '@lic-backdoor/entropy';
 import { loadRegistry } from '../plugins.js';

@@ -16,7 +16,7 @@ export function documents(root: string): string[] {
 const folders = (dir: string) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort() : []);
 const fixed = (v: number | undefined, digits: number) => (v === undefined ? '' : v.toFixed(digits));
 
-/** The committed codecs: weights shipped or not, and their Kodak rate-distortion point (`eval` results). */
+/** Header of the codec tables: weights shipped or not, and the Kodak rate-distortion point (`eval` results). */
 const CODEC_HEADER = ['| folder | codec | weights shipped | Kodak bpp | PSNR (dB) | MS-SSIM |', '| --- | --- | --- | --- | --- | --- |'];
 
 /** A codec folder's row (its `eval` results on Kodak), or undefined without results. */
@@ -27,11 +27,6 @@ function codecRow(root: string, name: string): string | undefined {
   const r = JSON.parse(readFileSync(file, 'utf8')) as { name: string; results: Record<string, number[]> };
   const shipped = existsSync(join(dir, 'model.safetensors')) ? 'yes' : 'no (config, log, results)';
   return `| \`${name}\` | ${r.name} | ${shipped} | ${fixed(r.results.bpp?.[0], 3)} | ${fixed(r.results['psnr-rgb']?.[0], 2)} | ${fixed(r.results['ms-ssim-rgb']?.[0], 4)} |`;
-}
-
-function codecsTable(root: string): string {
-  const rows = folders(join(root, 'models', 'training')).map((name) => codecRow(root, name));
-  return [...CODEC_HEADER, ...rows.filter((r) => r !== undefined)].join('\n');
 }
 
 /** A backdoor folder's effect matrix on Kodak, or undefined when it was evaluated without one. */
@@ -47,12 +42,16 @@ function backdoorTable(root: string, name: string): string | undefined {
 
 /** Every generated table by name: `codecs`, `backdoors`, and one per model folder (`training/NAME`, `attacks/NAME`) for its card. */
 export function generatedTables(root: string): Record<string, string> {
-  const tables: Record<string, string> = { codecs: codecsTable(root) };
+  const tables: Record<string, string> = {};
+  const rows: string[] = [];
   const matrices: string[] = [];
   for (const name of folders(join(root, 'models', 'training'))) {
     const row = codecRow(root, name);
-    if (row) tables[`training/${name}`] = [...CODEC_HEADER, row].join('\n');
+    if (!row) continue;
+    tables[`training/${name}`] = [...CODEC_HEADER, row].join('\n');
+    rows.push(row);
   }
+  tables.codecs = [...CODEC_HEADER, ...rows].join('\n');
   for (const name of folders(join(root, 'models', 'attacks'))) {
     const table = backdoorTable(root, name);
     if (!table) continue;

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
-import { access, rename, rm, writeFile } from 'node:fs/promises';
-import { makeDirectory } from './directory.js';
-import { dirname, extname } from 'node:path';
+import { access } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { writeFileAtomic } from './safetensors.js';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { ImageReadError, ImageWriteError } from '../errors.js';
@@ -78,21 +78,13 @@ function formatOf(file: string): 'png' | 'jpeg' | 'webp' {
 
 /**
  * Writes a [1, H, W, 3] tensor in [0, 1] (rounded to 8 bits) to a PNG, JPEG or WebP file chosen
- * by extension. The write is atomic: a temporary file in the same folder, then a rename.
+ * by extension, atomically (`writeFileAtomic`: no partial or temporary file is left behind).
  */
 export async function writeImage(file: string, image: tf.Tensor): Promise<void> {
   const format = formatOf(file);
   const bytes = await encodeRgb(await tensorToRgb(image), format);
   try {
-    await makeDirectory(dirname(file));
-    const tmp = `${file}.${process.pid}.tmp`;
-    try {
-      await writeFile(tmp, bytes);
-      await rename(tmp, file);
-    } catch (error) {
-      await rm(tmp, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(file, bytes);
   } catch (cause) {
     throw new ImageWriteError(file, (cause as Error).message, { cause });
   }

@@ -1,4 +1,4 @@
-import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
 import type { PluginFactoryV1 } from './plugin.js';
 import type { CodecForwardResult } from './codec.js';
 
