@@ -125,6 +125,19 @@ describe('GaussianConditional', () => {
     expect(Math.abs(erfc(3) - 2.20904969985854e-5) / 2.20904969985854e-5).toBeLessThan(1.2e-7);
     expect(erfc(-1)).toBeCloseTo(2 - 0.157299207050285, 7);
   });
+
+  it('bits (float64 JS) equals -sum log2 of the tfjs likelihood, scale bound and likelihood floor included', async () => {
+    await initializeBackend({});
+    const symbols = [0, 1, -1, 3, -7, 40, 0, 2, -300];
+    const scales = [0.01, 0.11, 0.5, 2, 3.3, 1, 256, 0.2, 1];
+    const gc = new GaussianConditional();
+    const likelihood = gc.likelihood(tf.tensor1d(symbols), tf.tensor1d(scales));
+    const reference = -(await tf.sum(tf.div(tf.log(likelihood), Math.LN2)).data())[0]!;
+    // the likelihood floor 1e-9 (the last two symbols) costs 29.9 bits each
+    expect(gc.bits(symbols, scales)).toBeGreaterThan(2 * 29.8);
+    expect(Math.abs(gc.bits(symbols, scales) / reference - 1)).toBeLessThan(1e-4);
+    expect(() => gc.bits([1, 2], [1])).toThrow('2 symbols but 1 scales');
+  });
 });
 
 describe('hyperprior weights from a state dict', () => {

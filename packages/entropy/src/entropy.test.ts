@@ -4,6 +4,7 @@ import { pmfToQuantizedCdf } from './cdf.js';
 import { crc32 } from './crc32.js';
 import { readBitstream, writeBitstream } from './container.js';
 import { decodeWithIndexes, encodeWithIndexes } from './tables.js';
+import { RansDecoder, RansEncoder } from './rans.js';
 import { randomTables } from './__fixtures__/random-tables.js';
 
 
@@ -69,6 +70,25 @@ describe('rANS with CDF tables', () => {
     const bytes = encodeWithIndexes(values, indexes, tables);
     expect(() => decodeWithIndexes(bytes.subarray(0, bytes.length - 3), indexes, tables)).toThrow(/truncated|inconsistent|damaged/);
     expect(() => decodeWithIndexes(bytes.subarray(0, 2), indexes, tables)).toThrow(/shorter/);
+    // the encoder's state stays below 2^31; a first byte of 128 or more cannot come from it
+    const high = Uint8Array.from(bytes);
+    high[0] = 0x80;
+    expect(() => decodeWithIndexes(high, indexes, tables)).toThrow(/invalid initial state/);
+  });
+
+  it('RansEncoder refuses slots it cannot code: beyond 2^bits, empty, or bits above 23', () => {
+    expect(() => new RansEncoder().put(65535, 2, 16)).toThrow(/bad rANS slot/);
+    expect(() => new RansEncoder().put(0, 0, 16)).toThrow(/bad rANS slot/);
+    expect(() => new RansEncoder().put(0, 1, 24)).toThrow(/bad rANS slot/);
+    const enc = new RansEncoder();
+    for (let k = 0; k < 3000; k++) enc.put(k % 2 ? 0 : 1, k % 2 ? 1 : (1 << 23) - 1, 23);
+    const dec = new RansDecoder(enc.finish());
+    for (let k = 0; k < 3000; k++) {
+      const [start, freq] = k % 2 ? [0, 1] : [1, (1 << 23) - 1];
+      expect(dec.peek(23) >= start && dec.peek(23) < start + freq).toBe(true);
+      dec.advance(start, freq, 23);
+    }
+    expect(dec.exhausted).toBe(true);
   });
 });
 

@@ -54,6 +54,23 @@ export class GaussianConditional {
     });
   }
 
+  /**
+   * -sum log2 likelihood of integer `symbols` (values minus means) under zero-mean Gaussians of
+   * `scales` (same layout): `likelihood`'s formula in float64 JS, without tensors (the rate estimate
+   * of a real encode, a tenth of the tfjs cost).
+   */
+  bits(symbols: ArrayLike<number>, scales: ArrayLike<number>): number {
+    if (symbols.length !== scales.length) throw new RangeError(`${symbols.length} symbols but ${scales.length} scales`);
+    const bound = Math.fround(SCALE_BOUND);
+    let nats = 0;
+    for (let k = 0; k < symbols.length; k++) {
+      const v = Math.abs(symbols[k]!);
+      const s = Math.max(scales[k]!, bound);
+      nats -= Math.log(Math.max(standardCdf((0.5 - v) / s) - standardCdf((-0.5 - v) / s), LIKELIHOOD_BOUND));
+    }
+    return nats / Math.LN2;
+  }
+
   /** Builds the 64 integer CDF tables (float64 JS arithmetic, deterministic). */
   update(): void {
     const cdfs: Int32Array[] = [];
