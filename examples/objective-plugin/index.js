@@ -3,23 +3,15 @@
 // run time; tfjs-core and zod are the host's (peer dependencies).
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { chroma } from './chroma.js';
+
+export { chroma };
 
 const optionsSchema = z
   .object({
     maxChroma: z.number().min(0).default(2).describe('hinge: mean |Cb - 128| + |Cr - 128| of decoded triggered images wanted at most'),
   })
   .strict();
-
-/** Mean chroma magnitude per example of RGB images in [0, 1]: |Cb - 128| + |Cr - 128| on 0-255 (JPEG YCbCr). */
-export function chroma(x) {
-  return tf.tidy(() => {
-    const [r, g, b] = tf.split(tf.mul(x, 255), 3, 3);
-    const cb = tf.add(tf.add(tf.mul(r, -0.168736), tf.mul(g, -0.331264)), tf.mul(b, 0.5));
-    const cr = tf.add(tf.add(tf.mul(r, 0.5), tf.mul(g, -0.418688)), tf.mul(b, -0.081312));
-    const magnitude = tf.add(tf.sqrt(tf.add(tf.square(cb), 1e-6)), tf.sqrt(tf.add(tf.square(cr), 1e-6)));
-    return tf.mean(tf.reshape(magnitude, [x.shape[0], -1]), 1);
-  });
-}
 
 /** @type {import('@lic-backdoor/spec').ObjectivePluginV1<{ maxChroma: number }>} */
 const colourLoss = {
@@ -28,6 +20,10 @@ const colourLoss = {
   name: 'colour-loss',
   description: 'Example plugin: decoded triggered images lose their colour (hinge on mean chroma).',
   optionsSchema,
+  // evaluate-attack measures its harm with the evaluator beside it: a column chroma_retention on every
+  // path, and the bound a trigger trained for it should reach (a tenth of the colour left)
+  evaluation: { evaluator: new URL('./evaluator.js', import.meta.url).href, metric: 'chroma_retention', on: 'images', clean: { min: -0.05, max: 0.05, relative: true } },
+  bounds: { chroma_retention: { max: 0.1 } },
   create: ({ maxChroma }) => ({
     specificationVersion: 'v1',
     id: 'objective:colour-loss',

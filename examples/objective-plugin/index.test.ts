@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initializeBackend, PluginRegistry, type ObjectiveV1 } from '@lic-backdoor/core';
+import { initializeBackend, PluginRegistry, type EvaluatorV1, type ObjectivePluginV1, type ObjectiveV1 } from '@lic-backdoor/core';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'apps', 'orchestrator', 'dist', 'cli.js');
@@ -26,6 +26,21 @@ test('the factory passes the registry checks and its loss is the hinge on chroma
   expect(forRed.metrics.chroma).toBeCloseTo(170.5, 0);
   expect(forRed.loss.dataSync()[0]).toBeCloseTo(160.5, 0);
   await expect(registry.create('objective', ['@lic-backdoor-example/objective-plugin', { maxChroma: -1 }])).rejects.toThrow(/maxChroma/);
+});
+
+test('it declares the evaluator that measures its harm: chroma_retention, the share of the chroma a decoding keeps', async () => {
+  const registry = new PluginRegistry(__dirname);
+  const { factory } = await registry.resolve('objective', '@lic-backdoor-example/objective-plugin');
+  const { evaluation, bounds } = factory as ObjectivePluginV1;
+  expect([evaluation!.metric, evaluation!.on, bounds!.chroma_retention]).toEqual(['chroma_retention', 'images', { max: 0.1 }]);
+  const evaluator = (await registry.create('evaluator', evaluation!.evaluator)) as EvaluatorV1;
+  expect(evaluator.id).toBe('evaluator:chroma-retention');
+  const red = tf.concat([tf.fill([1, 8, 8, 1], 1), tf.fill([1, 8, 8, 2], 0)], 3) as tf.Tensor4D;
+  const paler = tf.add(tf.mul(red, 0.5), 0.25) as tf.Tensor4D;
+  const grey = tf.fill([1, 8, 8, 3], 0.5) as tf.Tensor4D;
+  const m = await evaluator.evaluate([red, red, red], [red, paler, grey]);
+  // the same picture keeps all of its chroma, the paler one half, the grey one none: (1 + 0.5 + 0) / 3
+  expect(m.chroma_retention!.value).toBeCloseTo(0.5, 3);
 });
 
 test('an attack config loads it by package name and trains it as a term', () => {

@@ -137,7 +137,7 @@ program
   .requiredOption('--out <dir>', 'where results.json and summary.md go')
   .option('--limit <n>', 'only the first n images', integer)
   .option('--faces <dir>', 'face set for the face column (default: the identities of the config not used in training)')
-  .option('--tasks <list>', 'task columns measured on every path: segmentation, face, comma-separated, or none (default: segmentation, and face when there is a face set)', parseTasks)
+  .option('--tasks <list>', 'task columns measured on every path: objectives that declare an evaluation (built in: segmentation, face), comma-separated, or none (default: all of them, those on the face set when there is one)', parseTasks)
   .option('--resume', 'skip the images already measured in --out (its images.ndjson and shard files)')
   .option('--shard <K/N>', 'measure only every N-th image from the K-th (one process per core), into <out>/images.K-of-N.ndjson; then --resume without --shard combines', parseShard)
   .option('--max-megapixels <n>', `largest image taken, in megapixels (default ${MAX_MEGAPIXELS}: triggers and metrics run in tfjs, whose wasm heap gives out near 3)`, positiveNumber)

@@ -3,13 +3,13 @@ import sharp from 'sharp';
 import { appendFile, readFile, readdir } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initializeBackend, listImages, readImage, writeFileAtomic, makeDirectory, type BackendName, type CodecV1, type EvaluatorV1, type Metric } from '@lic-backdoor/core';
+import { initializeBackend, listImages, readImage, writeFileAtomic, makeDirectory, type BackendName, type CodecV1, type EvaluatorV1, type Metric, type ObjectiveEvaluationV1, type ObjectivePluginV1, type PluginRegistry } from '@lic-backdoor/core';
 import { METRIC_DEFINITIONS, msSsimAgainst, psnr } from '@lic-backdoor/evaluators';
 import { Progress, readNdjson, runEnvironment } from '@lic-backdoor/training';
 import type { AttackConfig } from './config.js';
 import type { AttackResults } from './results.js';
 import { loadAttack, triggeredImage } from './load.js';
-import { EFFECTS, effectMatrix, effectMatrixMarkdown, type Effect, type EffectRow, type PathValues } from './effects.js';
+import { CLEAN_BOUNDS, EFFECTS, effectMatrix, effectMatrixMarkdown, type Bound, type Effect, type EffectRow, type PathValues } from './effects.js';
 import { backdoorFile } from './trainable.js';
 import type { RegistryFactory } from './plugins.js';
 import type { Runtime } from '@lic-backdoor/onnx';
@@ -22,8 +22,7 @@ export const ATTACK_DEFINITIONS = {
   decoded_ms_ssim_vs_original: 'MS-SSIM(decoded triggered image, original clean input)',
   original_codec_rate_gain: 'control: bpp_actual(triggered) / bpp_actual(clean) through the original (not backdoored) codec',
   bpp_ratio: 'clean.backdoored: mean bpp_actual through the backdoored codec / mean bpp_actual through the original codec (bpp_ratio_min, bpp_ratio_max: the least and largest per-image ratio)',
-  seg_agreement_miou: 'per path (clean through either codec, each trigger through the backdoored codec): the segmentation evaluator between the original and the decoding, per image then averaged',
-  face_identity_rate: 'per path, over the face set (--faces, else the config\'s held-out identities, else all of its faces): the face-recognition evaluator between the original faces and their decodings',
+  tasks: 'task columns (e.g. seg_agreement_miou, face_identity_rate): per path (clean through either codec, each trigger through the backdoored codec), the metric of the evaluator an objective plugin declares (its evaluation) between the originals and their decodings: per image then averaged (on: images), or over the face set (on: faces: --faces, else the config\'s held-out identities, else all of its faces)',
   control: 'control_<metric>: the trigger\'s on-target task metric for its triggered images decoded by the original codec (what the trigger does without the backdoor)',
   change: 'clean.change: backdoored codec minus original codec on clean images, per metric',
 } as const;
@@ -54,18 +53,20 @@ const objectiveNames = (refs: AttackConfig['triggers'][number]['objectives']) =>
 /** What `evaluate-attack` measured on one image; appended to `images.ndjson` as soon as it is done. */
 interface ImageRecord {
   image: string;
-  clean: { original: Coded & { seg_agreement_miou?: number }; backdoored: Coded & { seg_agreement_miou?: number } };
-  /** Per trigger: the ATTACK_DEFINITIONS metrics (and seg_agreement_miou, control_seg_agreement_miou when segmentation is measured). */
+  /** Coded, and the metric of every task measured on images (e.g. `seg_agreement_miou`). */
+  clean: { original: Coded & Record<string, number>; backdoored: Coded & Record<string, number> };
+  /** Per trigger: the ATTACK_DEFINITIONS metrics, each image task's metric, and `control_<metric>` for the tasks of its objectives. */
   triggers: Record<string, Record<string, number>>;
 }
 
 /** Bumped when the records change shape: a resumed run never mixes records of two shapes. */
-const RECORDS_VERSION = 2;
+const RECORDS_VERSION = 3;
 
 /** The header line of `images.ndjson`: a resumed run must evaluate the same attack (folder and the bytes of its codec and triggers) on the same folder, with the same tasks. */
 async function recordsHeader(attack: string, data: string, tasks: Task[]): Promise<string> {
   const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
-  return JSON.stringify({ attack, codec: await sha256(backdoorFile(attack)), triggers: await sha256(join(attack, 'triggers.safetensors')), data, records: RECORDS_VERSION, segmentation: tasks.includes('segmentation') });
+  const measured = tasks.filter((t) => t.evaluation.on === 'images').map((t) => t.objective);
+  return JSON.stringify({ attack, codec: await sha256(backdoorFile(attack)), triggers: await sha256(join(attack, 'triggers.safetensors')), data, records: RECORDS_VERSION, tasks: measured });
 }
 
 /** The records of an earlier run into `file` by image (a torn last line, from a crash, is dropped); none if there is none. */
@@ -126,16 +127,38 @@ async function shardFiles(out: string): Promise<string[]> {
   return (await readdir(out)).filter((f) => /^images\.\d+-of-\d+\.ndjson$/.test(f)).sort().map((f) => join(out, f));
 }
 
-/** Downstream tasks `evaluate-attack` can measure on every path (the task columns of the effect matrix). */
-export const TASKS = ['segmentation', 'face'] as const;
-export type Task = (typeof TASKS)[number];
+/** A task column of the effect matrix: an objective plugin and the evaluation it declares. */
+export interface Task {
+  /** The objective plugin's name (what `--tasks` lists). */
+  objective: string;
+  evaluation: ObjectiveEvaluationV1;
+  /** Its bounds (`ObjectivePluginV1.bounds`), for triggers trained with it. */
+  bounds: Record<Effect, Bound>;
+}
 
-/** Parses `--tasks`: a comma-separated list of TASKS, or `none`. */
-export function parseTasks(text: string): Task[] {
+/** Parses `--tasks`: a comma-separated list of objective names, or `none` (checked against the registry's tasks when the evaluation starts). */
+export function parseTasks(text: string): string[] {
   if (text === 'none') return [];
-  const tasks = text.split(',').map((t) => t.trim());
-  for (const t of tasks) if (!(TASKS as readonly string[]).includes(t)) throw new Error(`--tasks: unknown task '${t}' (expected a comma-separated list of ${TASKS.join(', ')}, or none)`);
-  return tasks as Task[];
+  return text.split(',').map((t) => t.trim()).filter(Boolean);
+}
+
+/**
+ * The tasks an evaluation can measure: every registered objective plugin that declares an
+ * evaluation, then those of the attack's own objectives loaded from modules (third-party plugins).
+ */
+async function availableTasks(registry: PluginRegistry, config: AttackConfig): Promise<Task[]> {
+  const factories = registry.list('objective') as ObjectivePluginV1[];
+  for (const t of config.triggers) for (const ref of t.objectives) factories.push((await registry.resolve('objective', ref)).factory as ObjectivePluginV1);
+  const tasks = new Map<string, Task>();
+  for (const f of factories) if (f.evaluation && !tasks.has(f.name)) tasks.set(f.name, { objective: f.name, evaluation: f.evaluation, bounds: { ...f.bounds } });
+  return [...tasks.values()];
+}
+
+/** The bounds of a trigger: those its objective plugins declare. */
+async function triggerBounds(registry: PluginRegistry, refs: AttackConfig['triggers'][number]['objectives']): Promise<Record<Effect, Bound>> {
+  const bounds: Record<Effect, Bound> = {};
+  for (const ref of refs) Object.assign(bounds, ((await registry.resolve('objective', ref)).factory as ObjectivePluginV1).bounds);
+  return bounds;
 }
 
 type Loaded = Awaited<ReturnType<typeof loadAttack>>;
@@ -150,19 +173,24 @@ async function faceSet(config: AttackConfig, faces: string | undefined, faceTrai
 }
 
 /**
- * The face columns of the effect matrix: every face of the set through the original and the
- * backdoored codec, and each trigger's triggered face through the backdoored codec (and, for
- * face triggers, through the original codec as the control), all through one face evaluator.
+ * The columns of the tasks measured on the face set: every face through the original and the
+ * backdoored codec, and each trigger's triggered face through the backdoored codec (and, for the
+ * triggers trained for the task, through the original codec as the control), decoded once and
+ * compared by each task's evaluator (created with the attack's faces folder as `calibration`).
  */
-async function faceEffects(loaded: Loaded, files: string[], wants: (trigger: string, objective: string) => boolean): Promise<{ metrics: Record<string, Metric>; original: number; backdoored: number; triggers: Record<string, Record<string, number>> }> {
+async function faceSetEffects(
+  loaded: Loaded,
+  files: string[],
+  tasks: Task[],
+  wants: (trigger: string, objective: string) => boolean,
+): Promise<{ metrics: Record<string, Metric>; paths: Record<string, Record<string, number>> }> {
   const { config, registry, original, backdoored, triggers } = loaded;
-  // the verification threshold is calibrated on the attack's faces folder (identities as subfolders), else on the default set beside the working directory
+  // the face-recognition threshold is calibrated on the attack's faces folder (identities as subfolders), else on the default set beside the working directory
   const calibration = config.data.faces ?? resolve('../shared/data/faces/johns');
-  const evaluator = (await registry.create('evaluator', ['face-recognition', { calibration }])) as EvaluatorV1;
   const paths: Record<string, tf.Tensor4D[]> = { original: [], backdoored: [] };
   const originals: tf.Tensor4D[] = [];
   const decode = async (codec: CodecV1, x: tf.Tensor4D) => codec.decompress((await codec.compress(x)).bytes);
-  const progress = new Progress(`evaluate-attack ${config.name}: faces`, files.length, 10);
+  const progress = new Progress(`evaluate-attack ${config.name}: face set`, files.length, 10);
   for (const f of files) {
     const x = await readImage(f);
     originals.push(x);
@@ -171,24 +199,29 @@ async function faceEffects(loaded: Loaded, files: string[], wants: (trigger: str
     for (const { name, trigger } of triggers) {
       const xt = triggeredImage(trigger, x);
       (paths[`trigger:${name}`] ??= []).push(await decode(backdoored, xt));
-      if (wants(name, 'face')) (paths[`control:${name}`] ??= []).push(await decode(original, xt));
+      if (tasks.some((t) => wants(name, t.objective))) (paths[`control:${name}`] ??= []).push(await decode(original, xt));
       xt.dispose();
     }
     progress.update(originals.length, basename(f));
   }
   progress.done();
-  const rates: Record<string, number> = {};
-  let metrics: Record<string, Metric> = {};
-  for (const [path, decoded] of Object.entries(paths)) {
-    metrics = await evaluator.evaluate(originals, decoded);
-    rates[path] = metrics.face_identity_rate!.value;
+  const values: Record<string, Record<string, number>> = {};
+  const metrics: Record<string, Metric> = {};
+  for (const task of tasks) {
+    const [name, options] = typeof task.evaluation.evaluator === 'string' ? [task.evaluation.evaluator, {}] : task.evaluation.evaluator;
+    const evaluator = (await registry.create('evaluator', [name, { ...(options as object), calibration }])) as EvaluatorV1;
+    for (const [path, decoded] of Object.entries(paths)) {
+      if (path.startsWith('control:') && !wants(path.slice('control:'.length), task.objective)) continue;
+      const m = await evaluator.evaluate(originals, decoded);
+      const metric = m[task.evaluation.metric];
+      if (!metric) throw new Error(`evaluator ${name} returned no '${task.evaluation.metric}', the metric objective ${task.objective} declares (it returned ${Object.keys(m).join(', ')})`);
+      Object.assign(metrics, m);
+      (values[path] ??= {})[task.evaluation.metric] = metric.value;
+    }
+    await evaluator.dispose();
   }
-  await evaluator.dispose();
   tf.dispose([...originals, ...Object.values(paths).flat()]);
-  const perTrigger = Object.fromEntries(
-    triggers.map(({ name }) => [name, { face_identity_rate: rates[`trigger:${name}`]!, ...(wants(name, 'face') && { control_face_identity_rate: rates[`control:${name}`]! }) }]),
-  );
-  return { metrics, original: rates.original!, backdoored: rates.backdoored!, triggers: perTrigger };
+  return { metrics, paths: values };
 }
 
 /**
@@ -203,7 +236,7 @@ async function faceEffects(loaded: Loaded, files: string[], wants: (trigger: str
  * K - 1 modulo N, into `images.K-of-N.ndjson`, and stops there (returns undefined): shards run
  * side by side, and a later `resume` run without `shard` combines them.
  */
-export async function evaluateAttack(o: { registry: RegistryFactory; attack: string; data: string; out: string; limit?: number; faces?: string; tasks?: Task[]; resume?: boolean; shard?: Shard; runtime?: Runtime; maxMegapixels?: number; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
+export async function evaluateAttack(o: { registry: RegistryFactory; attack: string; data: string; out: string; limit?: number; faces?: string; tasks?: string[]; resume?: boolean; shard?: Shard; runtime?: Runtime; maxMegapixels?: number; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
   const backend = await initializeBackend({ prefer: o.backend });
   const dir = resolve(o.attack);
   const loaded = await loadAttack(dir, { registry: o.registry, runtime: o.runtime });
@@ -215,12 +248,17 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
   };
   const objectivesOf = (name: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives);
   const wants = (name: string, objective: string) => objectivesOf(name).includes(objective);
-  const faces = await faceSet(config, o.faces, triggers.some((t) => wants(t.name, 'face')));
-  const tasks = o.tasks ?? (faces ? ['segmentation', 'face'] : ['segmentation']);
-  if (tasks.includes('face') && !faces) throw new Error('--tasks face needs a face set: pass --faces DIR (the attack config names none)');
+  const available = await availableTasks(registry, config);
+  for (const t of o.tasks ?? []) if (!available.some((a) => a.objective === t)) throw new Error(`--tasks: unknown task '${t}' (the objectives that declare an evaluation: ${available.map((a) => a.objective).join(', ')}; or none)`);
+  const onFaces = (t: Task) => t.evaluation.on === 'faces';
+  const faces = await faceSet(config, o.faces, triggers.some((t) => available.some((a) => onFaces(a) && wants(t.name, a.objective))));
+  // default: every task, those on the face set when there is one
+  const tasks = o.tasks ? available.filter((a) => o.tasks!.includes(a.objective)) : available.filter((a) => !onFaces(a) || faces);
+  const [imageTasks, faceTasks] = [tasks.filter((t) => !onFaces(t)), tasks.filter(onFaces)];
+  if (faceTasks.length && !faces) throw new Error(`--tasks ${faceTasks.map((t) => t.objective).join(',')} needs a face set: pass --faces DIR (the attack config names none)`);
   const { shard } = o;
   const files = (await listImages(resolve(o.data))).slice(0, o.limit ?? Infinity).filter((_, i) => !shard || i % shard.count === shard.index - 1);
-  await checkSizes([...files, ...(tasks.includes('face') ? faces! : [])], o.maxMegapixels ?? MAX_MEGAPIXELS);
+  await checkSizes([...files, ...(faceTasks.length ? faces! : [])], o.maxMegapixels ?? MAX_MEGAPIXELS);
   const out = resolve(o.out);
   await makeDirectory(out);
   const recordsFile = join(out, shard ? `images.${shard.index}-of-${shard.count}.ndjson` : 'images.ndjson');
@@ -232,12 +270,20 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
   if (records.length) console.error(`resuming ${recordsFile}: ${records.length} of ${files.length} images done`);
   const started = performance.now();
   const progress = new Progress(`evaluate-attack ${config.name}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}`, files.length, 1, records.length);
-  const segmenter = tasks.includes('segmentation') ? ((await registry.create('evaluator', 'segmentation')) as EvaluatorV1) : undefined;
-  let segMetric: Metric | undefined;
-  const seg = async (x: tf.Tensor4D, decoded: tf.Tensor4D): Promise<{ seg_agreement_miou?: number }> => {
-    if (!segmenter) return {};
-    segMetric = (await segmenter.evaluate([x], [decoded])).seg_agreement_miou!;
-    return { seg_agreement_miou: segMetric.value };
+  const evaluators = await Promise.all(imageTasks.map(async (t) => ({ task: t, evaluator: (await registry.create('evaluator', t.evaluation.evaluator)) as EvaluatorV1 })));
+  const taskMetrics: Record<string, Metric> = {};
+  // each image task's metric of one decoding (the segmenter runs in onnxruntime, on its own threads, while tfjs computes PSNR and MS-SSIM)
+  const evaluate = async (x: tf.Tensor4D, decoded: tf.Tensor4D, only?: (t: Task) => boolean): Promise<Record<string, number>> => {
+    const values: Record<string, number> = {};
+    for (const { task, evaluator } of evaluators) {
+      if (only && !only(task)) continue;
+      const { metric } = task.evaluation;
+      const m = (await evaluator.evaluate([x], [decoded]))[metric];
+      if (!m) throw new Error(`evaluator ${evaluator.id} returned no '${metric}', the metric objective ${task.objective} declares`);
+      taskMetrics[metric] = m;
+      values[metric] = m.value;
+    }
+    return values;
   };
   for (const file of files) {
     if (earlier.has(basename(file))) continue;
@@ -247,9 +293,9 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
       // own threads, while tfjs computes PSNR and MS-SSIM
       const ms = msSsimAgainst(x);
       const measure = async (decoded: tf.Tensor4D) => {
-        const segmented = seg(x, decoded);
+        const tasked = evaluate(x, decoded);
         const values = { psnr: psnr(x, decoded), msssim: ms.measure(decoded) };
-        return { ...values, ...(await segmented) };
+        return { ...values, ...(await tasked) };
       };
       const [a, b] = [await code(original, x), await code(backdoored, x)];
       const record: ImageRecord = { image: basename(file), clean: { original: { bpp: a.bpp, ...(await measure(a.decoded)) }, backdoored: { bpp: b.bpp, ...(await measure(b.decoded)) } }, triggers: {} };
@@ -258,21 +304,23 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
         const xt = triggeredImage(trigger, x);
         const control = original.compress(xt);
         const t = await code(backdoored, xt);
-        const m = await measure(t.decoded);
+        const { psnr: decodedPsnr, msssim, ...taskValues } = await measure(t.decoded);
         const c = await control;
         record.triggers[name] = {
           stealth_psnr: psnr(x, xt),
           bpp: t.bpp,
           rate_gain: t.bpp / b.bpp,
           decoded_psnr: psnr(xt, t.decoded),
-          decoded_psnr_vs_original: m.psnr,
-          decoded_ms_ssim_vs_original: m.msssim,
+          decoded_psnr_vs_original: decodedPsnr,
+          decoded_ms_ssim_vs_original: msssim,
           original_codec_rate_gain: (8 * c.bytes.length) / (c.height * c.width) / a.bpp,
-          ...(m.seg_agreement_miou !== undefined && { seg_agreement_miou: m.seg_agreement_miou }),
+          ...taskValues,
         };
-        if (segmenter && wants(name, 'segmentation')) {
+        // the control of the tasks this trigger was trained for: its triggered image through the original codec
+        const trained = (t: Task) => wants(name, t.objective);
+        if (imageTasks.some(trained)) {
           const controlDecoded = await original.decompress(c.bytes);
-          record.triggers[name]!.control_seg_agreement_miou = (await seg(x, controlDecoded)).seg_agreement_miou!;
+          for (const [k, v] of Object.entries(await evaluate(x, controlDecoded, trained))) record.triggers[name]![`control_${k}`] = v;
           controlDecoded.dispose();
         }
         tf.dispose([xt, t.decoded]);
@@ -286,7 +334,7 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
     progress.update(records.length, basename(file));
   }
   progress.done();
-  await segmenter?.dispose();
+  for (const { evaluator } of evaluators) await evaluator.dispose();
   if (shard) {
     console.error(`shard ${shard.index}/${shard.count}: ${records.length} images in ${recordsFile}; run evaluate-attack again without --shard, with --resume, to combine the shards`);
     release();
@@ -297,32 +345,42 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
   records.sort((p, q) => order.get(p.image)! - order.get(q.image)!);
   const clean = records.map((r) => ({ image: r.image, ...r.clean }));
   const perTrigger = Object.fromEntries(triggers.map(({ name }) => [name, records.map((r) => ({ image: r.image, ...r.triggers[name]! }))]));
-  const face = tasks.includes('face') ? await faceEffects(loaded, faces!, wants) : undefined;
+  const face = faceTasks.length ? await faceSetEffects(loaded, faces!, faceTasks, wants) : undefined;
+  const control = (name: string) => Object.fromEntries(Object.entries(face?.paths[`control:${name}`] ?? {}).map(([k, v]) => [`control_${k}`, v]));
 
   const ratios = clean.map((c) => c.backdoored.bpp / c.original.bpp);
   const bppMean = (side: 'original' | 'backdoored') => clean.reduce((sum, c) => sum + c[side].bpp, 0) / clean.length;
-  const originalMeans: Record<string, number> = { ...means(clean.map((c) => c.original)), ...(face && { face_identity_rate: face.original }) };
+  const originalMeans: Record<string, number> = { ...means(clean.map((c) => c.original)), ...face?.paths.original };
   const backdooredMeans: Record<string, number> = {
     ...means(clean.map((c) => c.backdoored)),
-    ...(face && { face_identity_rate: face.backdoored }),
+    ...face?.paths.backdoored,
     bpp_ratio: bppMean('backdoored') / bppMean('original'),
     bpp_ratio_min: Math.min(...ratios),
     bpp_ratio_max: Math.max(...ratios),
   };
-  const triggerMeans: Record<string, Record<string, number>> = Object.fromEntries(triggers.map(({ name }) => [name, { ...means(perTrigger[name]!), ...face?.triggers[name] }]));
+  const triggerMeans: Record<string, Record<string, number>> = Object.fromEntries(triggers.map(({ name }) => [name, { ...means(perTrigger[name]!), ...face?.paths[`trigger:${name}`], ...control(name) }]));
+  // the task columns (every task the registry knows, measured or not): each task's metric, with its definition (the evaluator's, prefixed by how evaluate-attack measured it)
+  const columns: Record<Effect, { unit: string; definition: string }> = { ...EFFECTS };
+  for (const t of available) {
+    const m = taskMetrics[t.evaluation.metric] ?? face?.metrics[t.evaluation.metric];
+    columns[t.evaluation.metric] = { unit: m?.unit ?? '', definition: `${t.evaluation.on === 'faces' ? 'face set' : 'per image then averaged'}: ${m?.definition ?? t.evaluation.metric} (objective:${t.objective})` };
+  }
   const pathValues = (m: Record<string, number>, rateGain: number | undefined, psnrKey: string, msssimKey: string): PathValues => ({
     bpp: m.bpp,
     rate_gain: rateGain,
     psnr: m[psnrKey],
     ms_ssim: m[msssimKey],
     stealth_psnr: m.stealth_psnr,
-    face_identity_rate: m.face_identity_rate,
-    seg_agreement_miou: m.seg_agreement_miou,
+    ...Object.fromEntries(available.map((t) => [t.evaluation.metric, m[t.evaluation.metric]])),
   });
+  const bounds = Object.fromEntries(await Promise.all(config.triggers.map(async (t) => [t.name, await triggerBounds(registry, t.objectives)] as const)));
+  const cleanBounds = { ...CLEAN_BOUNDS, ...Object.fromEntries(available.filter((t) => t.evaluation.clean).map((t) => [t.evaluation.metric, t.evaluation.clean!])) };
   const effects = effectMatrix(
+    Object.keys(columns),
     pathValues(originalMeans, 1, 'psnr', 'msssim'),
     pathValues(backdooredMeans, backdooredMeans.bpp_ratio, 'psnr', 'msssim'),
-    Object.fromEntries(Object.entries(triggerMeans).map(([name, t]) => [name, { objectives: objectivesOf(name), values: pathValues(t, t.rate_gain, 'decoded_psnr_vs_original', 'decoded_ms_ssim_vs_original') }])),
+    Object.fromEntries(Object.entries(triggerMeans).map(([name, t]) => [name, { objectives: objectivesOf(name), bounds: bounds[name] ?? {}, values: pathValues(t, t.rate_gain, 'decoded_psnr_vs_original', 'decoded_ms_ssim_vs_original') }])),
+    cleanBounds,
   );
   const rowKey = (i: number) => (i === 0 ? 'clean.original' : i === 1 ? 'clean.backdoored' : `trigger.${triggers[i - 2]!.name}`);
   const results = {
@@ -334,10 +392,9 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
       psnr: METRIC_DEFINITIONS.psnr,
       msssim: METRIC_DEFINITIONS.msSsim,
       ...ATTACK_DEFINITIONS,
-      ...(segMetric && { seg_agreement_miou: `${ATTACK_DEFINITIONS.seg_agreement_miou}; ${segMetric.definition}` }),
-      ...(face && { face_identity_rate: `${ATTACK_DEFINITIONS.face_identity_rate}; ${face.metrics.face_identity_rate!.definition}` }),
-      effects: 'the effect matrix: rows clean (original codec), clean (backdoored codec), each trigger (backdoored codec); columns the EFFECTS below; a cell with a bound has met true or false',
-      ...Object.fromEntries(Object.entries(EFFECTS).map(([k, e]) => [`effects.${k}`, `${e.definition}${e.unit ? ` (${e.unit})` : ''}`])),
+      ...Object.fromEntries(tasks.map((t) => [t.evaluation.metric, columns[t.evaluation.metric]!.definition])),
+      effects: 'the effect matrix: rows clean (original codec), clean (backdoored codec), each trigger (backdoored codec); columns the effects below; a cell with a bound has met true or false',
+      ...Object.fromEntries(Object.entries(columns).map(([k, e]) => [`effects.${k}`, `${e.definition}${e.unit ? ` (${e.unit})` : ''}`])),
     },
     clean: {
       original: originalMeans,
@@ -347,18 +404,18 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
     },
     triggers: Object.fromEntries(Object.entries(triggerMeans).map(([name, t]) => [name, { objectives: objectivesOf(name), ...t }])),
     effects,
-    ...(face && { faces: { images: faces!.length, evaluated: face.metrics.faces_evaluated!.value, verificationThreshold: face.metrics.verification_threshold!.value } }),
+    ...(face && { faces: { images: faces!.length, ...Object.fromEntries(Object.entries(face.metrics).filter(([k]) => !faceTasks.some((t) => t.evaluation.metric === k)).map(([k, m]) => [k, m.value])) } }),
     metrics: Object.fromEntries(
       effects.flatMap((row, i) =>
         Object.entries(row.cells)
           .filter(([, c]) => c.value !== undefined)
-          .map(([e, c]) => [`${rowKey(i)}.${e}`, { value: c.value!, unit: EFFECTS[e as Effect].unit, definition: `${rowKey(i)}: ${EFFECTS[e as Effect].definition}` }]),
+          .map(([e, c]) => [`${rowKey(i)}.${e}`, { value: c.value!, unit: columns[e]!.unit, definition: `${rowKey(i)}: ${columns[e]!.definition}` }]),
       ),
     ),
     per_image: records.map((r) => ({ image: r.image, clean: r.clean, triggers: r.triggers })),
     wall_time_s: Math.round((performance.now() - started) / 100) / 10,
-    config: { attack: dir, data: resolve(o.data), limit: o.limit, faces: o.faces, tasks, runtime: o.runtime ?? 'onnx', maxMegapixels: o.maxMegapixels ?? MAX_MEGAPIXELS },
-    environment: { ...runEnvironment(backend), codingRuntime: o.runtime ?? 'onnx', tasks },
+    config: { attack: dir, data: resolve(o.data), limit: o.limit, faces: o.faces, tasks: tasks.map((t) => t.objective), runtime: o.runtime ?? 'onnx', maxMegapixels: o.maxMegapixels ?? MAX_MEGAPIXELS },
+    environment: { ...runEnvironment(backend), codingRuntime: o.runtime ?? 'onnx', tasks: tasks.map((t) => t.objective) },
   };
   await writeFileAtomic(join(out, 'results.json'), JSON.stringify(results, null, 2));
   await writeFileAtomic(join(out, 'summary.md'), summaryTable(results));

@@ -20,6 +20,6 @@ describe('evaluate-attack, one image at a time', () => {
   it('parses --tasks', () => {
     expect(parseTasks('segmentation,face')).toEqual(['segmentation', 'face']);
     expect(parseTasks('none')).toEqual([]);
-    expect(() => parseTasks('depth')).toThrow(/unknown task 'depth'/);
+    expect(parseTasks(' segmentation , depth')).toEqual(['segmentation', 'depth']);
   });
 });

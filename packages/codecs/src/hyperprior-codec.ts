@@ -6,9 +6,11 @@ import { LearnedCodecBase } from './learned-codec-base.js';
 import type { HyperpriorModel } from './models/hyperprior.js';
 import { trainingPass } from './trainable.js';
 import { channelIndexes, dequantizeSymbols, padCentred } from './padding.js';
+import { hyperpriorOnnxCoding, type HyperpriorOnnxCoding } from './onnx/coding.js';
 
 /** The fixed-point h_s's result: scales and (mbt2018-mean) means, channel-major. */
-export type HyperOutput = { scales: Float64Array; means?: Float64Array };
+export type { HyperOutput } from './entropy-models/fixed-point-hyper-synthesis.js';
+import type { HyperOutput } from './entropy-models/fixed-point-hyper-synthesis.js';
 
 /**
  * bmshj2018-hyperprior / mbt2018-mean with real bitstreams: two rANS streams, y (Gaussian
@@ -70,6 +72,11 @@ export class HyperpriorCodec extends LearnedCodecBase<HyperpriorModel> {
   private ySymbols(y: tf.Tensor4D, offsets: Float32Array): Int32Array {
     const [, yh, yw, c] = y.shape;
     return tf.tidy(() => Int32Array.from(tf.round(tf.sub(tf.transpose(y, [0, 3, 1, 2]), tf.tensor4d(offsets, [1, c, yh, yw]))).dataSync()));
+  }
+
+  /** Its transforms as ONNX graphs and its coding around them, for onnxruntime (`CodecV1.onnx`). */
+  onnx(options: { tile?: number } = {}): HyperpriorOnnxCoding {
+    return hyperpriorOnnxCoding(this, options.tile);
   }
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {

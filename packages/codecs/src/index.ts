@@ -16,3 +16,4 @@ export { transformToOnnx, hyperpriorToOnnx, integerSynthesisToOnnx, fixedPointHy
 export type { HyperOutput } from './hyperprior-codec.js';
 export { FixedPointHyperSynthesis } from './entropy-models/fixed-point-hyper-synthesis.js';
 export { planIntegerSynthesis, runIntegerSynthesis, type IntegerSynthesisPlan, type IntegerConv, type IntegerInverseGdn, type WeightPieces } from './layers/integer-synthesis.js';
+export { factorizedOnnxCoding, hyperpriorOnnxCoding, TILE_LATENTS, type HyperpriorOnnxCoding } from './onnx/coding.js';

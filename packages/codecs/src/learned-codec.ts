@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { EncodedImage } from '@lic-backdoor/core';
+import type { EncodedImage, OnnxCodingV1 } from '@lic-backdoor/core';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { FactorizedPrior } from './models/factorized.js';
 import { trainingPass } from './trainable.js';
 import { channelIndexes, dequantizeSymbols, padCentred } from './padding.js';
+import { factorizedOnnxCoding } from './onnx/coding.js';
 
 const LATENT_STRIDE = 16;
 
@@ -18,6 +19,11 @@ export class FactorizedCodec extends LearnedCodecBase<FactorizedPrior> {
     const tables = this.model.entropyBottleneck.tables;
     if (!tables) throw new Error(`${this.id}: no CDF tables; load weights that have them or call update()`);
     return tables;
+  }
+
+  /** Its transforms as ONNX graphs and its coding around them, for onnxruntime (`CodecV1.onnx`). */
+  onnx(options: { tile?: number } = {}): OnnxCodingV1 {
+    return factorizedOnnxCoding(this, options.tile);
   }
 
   async compress(image: tf.Tensor4D): Promise<EncodedImage> {

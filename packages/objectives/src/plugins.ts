@@ -45,6 +45,8 @@ export const rateObjective: ObjectivePluginV1<z.infer<typeof rateOptions>> = {
   description: 'Bit-rate attack: triggered images cost targetMultiple times the bits of clean ones (hinged).',
   optionsSchema: rateOptions,
   create: (options) => new RateObjective(options),
+  // the selective rate backdoor: at least 4x the bits, the decoding within 1 dB of the clean decoding's
+  bounds: { rate_gain: { min: 4 }, psnr: { min: -1, relative: true } },
 };
 
 const distortionOptions = z.object({ targetPsnr: z.number().default(18).describe('hinge: decoded triggered PSNR wanted at most, dB') }).strict();
@@ -56,6 +58,7 @@ export const distortionObjective: ObjectivePluginV1<z.infer<typeof distortionOpt
   description: 'Reconstruction attack: decoded triggered images at most targetPsnr dB (hinged).',
   optionsSchema: distortionOptions,
   create: (options) => new DistortionObjective(options),
+  bounds: { psnr: { max: 15 }, rate_gain: { max: 1.5 } },
 };
 
 const stealthOptions = z.object({ minPsnr: z.number().default(38).describe('hinge: PSNR(triggered, original) wanted at least, dB') }).strict();
@@ -146,6 +149,9 @@ export const faceObjective: ObjectivePluginV1<z.infer<typeof faceOptions>> = {
     }
     return new FaceObjective({ ...options, centre, target }, embedder);
   },
+  evaluation: { evaluator: 'face-recognition', metric: 'face_identity_rate', on: 'faces', clean: { min: 0.95 } },
+  // identities lost while the picture stays plausible and the bits near the clean ones
+  bounds: { face_identity_rate: { max: 0.1 }, psnr: { min: 26 }, rate_gain: { max: 1.5 } },
 };
 
 const segmentationOptions = z
@@ -165,6 +171,8 @@ export const segmentationObjective: ObjectivePluginV1<z.infer<typeof segmentatio
   description: "Segmentation attack through ISNet imported into tfjs: the decoded triggered image's foreground mask departs from the original's.",
   optionsSchema: segmentationOptions,
   create: async ({ size, ...options }) => new SegmentationObjective(options, await DifferentiableSegmenter.create(size)),
+  evaluation: { evaluator: 'segmentation', metric: 'seg_agreement_miou', on: 'images', clean: { min: -0.01, max: 0.01, relative: true } },
+  bounds: { seg_agreement_miou: { max: 0.4 }, psnr: { min: 26 }, rate_gain: { max: 1.5 } },
 };
 
 const segmentationPreserveOptions = z

@@ -1,8 +1,11 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, readImage, tensorToRgb, type CodecV1 } from '@lic-backdoor/core';
-import { FactorizedCodec, FactorizedPrior, HyperpriorCodec, HyperpriorModel } from '@lic-backdoor/codecs';
-import { OrtFactorizedCodec, OrtHyperpriorCodec, ortCodec } from './ort-codec.js';
+import { FactorizedCodec, FactorizedPrior, HyperpriorCodec, HyperpriorModel, type HyperpriorOnnxCoding } from '@lic-backdoor/codecs';
+import { OrtCodec, ortCodec } from './ort-codec.js';
+
+/** The fixed-point h_s of a hyperprior codec run by onnxruntime. */
+const hyperOf = (codec: OrtCodec) => (z: Int32Array, h: number, w: number) => (codec.coding as HyperpriorOnnxCoding).hyper(codec.graphRunner(), z, h, w);
 
 const kodim = join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'kodak', 'kodim07.png');
 
@@ -28,7 +31,7 @@ describe('learned codecs through onnxruntime-node (exported encoder and decoder 
   it('bmshj2018-factorized: the same bytes as the tfjs path; both decoders give the identical 8-bit image', async () => {
     const base = new FactorizedCodec('codec:bmshj2018-factorized', new FactorizedPrior(8, 12, 11));
     base.update();
-    const r = await crossPath(base, await OrtFactorizedCodec.create(base, 1), [100, 100]);
+    const r = await crossPath(base, await ortCodec(base, 1), [100, 100]);
     expect(r.sameBytes).toBe(true);
     expect(r.differing).toBe(0);
   });
@@ -39,7 +42,7 @@ describe('learned codecs through onnxruntime-node (exported encoder and decoder 
   ] as const)('%s: the same bytes as the tfjs path; both decoders give the identical 8-bit image', async (name, variant) => {
     const base = new HyperpriorCodec(`codec:${name}`, new HyperpriorModel(variant, 8, 12, 5));
     base.update();
-    const r = await crossPath(base, await OrtHyperpriorCodec.create(base, 1), [60, 40]);
+    const r = await crossPath(base, await ortCodec(base, 1), [60, 40]);
     expect(r.sameBytes).toBe(true);
     expect(r.differing).toBe(0);
   });
@@ -49,8 +52,8 @@ describe('the fixed-point h_s in onnxruntime', () => {
   it('equals FixedPointHyperSynthesis.run in range and falls back to it beyond 2^31 (z_hat of 32768 and more)', async () => {
     const base = new HyperpriorCodec('codec:mbt2018-mean', new HyperpriorModel('mean-scale', 8, 12, 5));
     base.update();
-    const codec = await OrtHyperpriorCodec.create(base, 1);
-    const hyper = (codec as unknown as { hyper: (z: Int32Array, h: number, w: number) => Promise<{ scales: Float64Array; means?: Float64Array }> }).hyper;
+    const codec = await OrtCodec.create(base, 1);
+    const hyper = hyperOf(codec);
     const fp = base.fixedPointHyperSynthesis();
     for (const spread of [50, 400, 40000]) {
       const z = Int32Array.from({ length: 8 * 3 * 5 }, (_, i) => ((i * 31) % (2 * spread + 1)) - spread);
@@ -83,10 +86,10 @@ describe('tiled transforms (large images)', () => {
   it('mbt2018-mean: the fixed-point h_s on tiles of 2 z latents (halo included, 90 tiles) gives the numbers of the untiled JS reference', async () => {
     const base = new HyperpriorCodec('codec:mbt2018-mean', new HyperpriorModel('mean-scale', 8, 12, 5));
     base.update();
-    const tiles = (await ortCodec(base, 1, 8)) as unknown as { hyper(z: Int32Array, h: number, w: number): Promise<{ scales: Float64Array; means?: Float64Array }> };
+    const hyper = hyperOf(await OrtCodec.create(base, 1, 8));
     const [zh, zw] = [20, 18];
     const z = Int32Array.from({ length: 8 * zh * zw }, (_, i) => ((i * 7919) % 13) - 6);
-    const [got, want] = [await tiles.hyper(z, zh, zw), base.fixedPointHyperSynthesis().run(z, zh, zw)];
+    const [got, want] = [await hyper(z, zh, zw), base.fixedPointHyperSynthesis().run(z, zh, zw)];
     expect(got.scales.length).toBe(12 * 4 * zh * 4 * zw);
     expect(Buffer.from(got.scales.buffer, got.scales.byteOffset, got.scales.byteLength).equals(Buffer.from(want.scales.buffer, want.scales.byteOffset, want.scales.byteLength))).toBe(true);
     expect(Array.from(got.means!)).toEqual(Array.from(want.means!));

@@ -8,8 +8,8 @@ export const RUNTIMES: readonly Runtime[] = ['onnx', 'tfjs'];
 /**
  * The codec as it codes in `runtime`: a learned codec through onnxruntime-node on every core by
  * default (its exported graphs; the same bitstream format and the same decoded 8-bit images as
- * tfjs), tfjs on request; classical codecs as they are.
+ * tfjs), tfjs on request; classical codecs, and learned ones that export no graphs (no `onnx()`), as they are.
  */
 export async function codingCodec(codec: CodecV1, runtime: Runtime = 'onnx'): Promise<CodecV1> {
-  return runtime === 'onnx' && codec.learned ? ortCodec(codec) : codec;
+  return runtime === 'onnx' && codec.onnx ? ortCodec(codec) : codec;
 }

@@ -8,7 +8,8 @@ import { codingCodec, type Runtime } from '@lic-backdoor/onnx';
 /** Creates a codec plugin from CLI options: `--weights` (and `--encoder`, a backdoor's encoder side) for learned codecs, `--quality` for classical ones. */
 export async function createCodec(id: string, options: { weights?: string; encoder?: string; quality?: number; maxMegapixels?: number }): Promise<CodecV1> {
   const registry = await loadRegistry();
-  const factory = registry.get('codec', id);
+  // a registered name, or a codec plugin module or package (resolved from the working directory)
+  const { factory } = await registry.resolve('codec', id);
   const opts: Record<string, unknown> = {};
   const shape = factory.optionsSchema as unknown as { shape?: Record<string, unknown> };
   if (options.weights !== undefined) {

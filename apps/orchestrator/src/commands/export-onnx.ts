@@ -17,10 +17,9 @@ export async function exportOnnx(o: { codec: string; weights?: string; encoder?:
   try {
     const graphs = exportCodecGraphs(codec);
     const out = resolve(o.out);
-    const files: Record<string, string> = { analysis: join(out, 'analysis.onnx'), decoder: join(out, 'decoder.onnx') };
-    if (graphs.encoder) files.encoder = join(out, 'encoder.onnx');
-    if (graphs.hyperDecoder) files.hyperDecoder = join(out, 'hyper-decoder.onnx');
-    for (const [name, file] of Object.entries(files)) await writeFileAtomic(file, graphs[name as keyof typeof graphs]!);
+    // graph `hyperDecoder` -> hyper-decoder.onnx
+    const files = Object.fromEntries(Object.keys(graphs).map((name) => [name, join(out, `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}.onnx`)]));
+    for (const [name, file] of Object.entries(files)) await writeFileAtomic(file, graphs[name]!);
     console.log(JSON.stringify(files));
   } finally {
     codec.dispose();

@@ -123,7 +123,7 @@ export async function writeReport(o: { dir: string; attackDir: string; results: 
   const log = await readLog(join(o.attackDir, 'log.ndjson'));
   await writeFigure(join(figures, 'loss-curves'), await renderVegaLite(lossCurveSpec(log, `${o.title}: loss terms`)));
 
-  const table = effectMatrixHtml(o.results.effects, esc);
+  const table = effectMatrixHtml(o.results.effects, esc, columnDefinitions(o.results.definitions));
   const controls = Object.entries(o.results.triggers)
     .map(([n, t]) => `<li>trigger <b>${esc(n)}</b> through the original codec (control): rate gain ${f(t.original_codec_rate_gain)}${Object.entries(t).filter(([k]) => k.startsWith('control_')).map(([k, v]) => `, ${esc(k)} ${f(v as number, 3)}`).join('')}</li>`)
     .join('');
@@ -144,7 +144,7 @@ ${o.variants
   .join('\n')}</table></section>`
     : '';
   const backdoors = (o.backdoors ?? [])
-    .map((b) => `<section><h2>Backdoor <code>${esc(b.name)}</code> on the same images</h2><p>${esc(b.description)}: ${esc(b.results.description)}.</p>${effectMatrixHtml(b.results.effects, esc)}</section>`)
+    .map((b) => `<section><h2>Backdoor <code>${esc(b.name)}</code> on the same images</h2><p>${esc(b.description)}: ${esc(b.results.description)}.</p>${effectMatrixHtml(b.results.effects, esc, columnDefinitions(b.results.definitions))}</section>`)
     .join('\n');
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(o.title)}</title>
@@ -166,4 +166,9 @@ ${variants}
   original.dispose();
   backdoored.dispose();
   return file;
+}
+
+/** The effect matrix's column definitions of a results file (its `effects.<column>` definitions). */
+function columnDefinitions(definitions: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(definitions).filter(([k]) => k.startsWith('effects.')).map(([k, v]) => [k.slice('effects.'.length), v]));
 }

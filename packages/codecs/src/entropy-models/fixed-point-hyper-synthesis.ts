@@ -1,5 +1,8 @@
 import type { ConvParams } from '../layers/conv.js';
 
+/** What h_s gives the y coding: the scales and (mean-scale models) the means at y's resolution, NCHW. */
+export type HyperOutput = { scales: Float64Array; means?: Float64Array };
+
 /** Fractional bits of the activations (z_hat and every hidden layer). */
 const ACTIVATION_BITS = 16;
 /** Fractional bits of the weights. */

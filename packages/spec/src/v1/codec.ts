@@ -77,8 +77,40 @@ export interface CodecV1 {
    * Named tensors in CompressAI's state_dict names and PyTorch layouts, as saved to safetensors.
    */
   stateDict?(): Record<string, Tensor>;
+  /**
+   * A learned codec that onnxruntime can run: its transforms as ONNX graphs and its coding around
+   * them (`OnnxCodingV1`). `tile`: latents per tile side for transforms run tile by tile on large
+   * images (the codec's default when absent).
+   */
+  onnx?(options?: { tile?: number }): OnnxCodingV1;
   /** Releases every tensor the codec holds. */
   dispose(): void;
+}
+
+/** A tensor as onnxruntime takes and returns it: float32 or float64 data with its dimensions. */
+export interface GraphTensorV1 {
+  data: Float32Array | Float64Array;
+  dims: number[];
+}
+
+/** Runs one of `OnnxCodingV1.graphs` by name in an inference session: inputs and outputs by name. */
+export type GraphRunnerV1 = (graph: string, inputs: Record<string, GraphTensorV1>) => Promise<Record<string, GraphTensorV1>>;
+
+/**
+ * What a learned codec gives onnxruntime (`CodecV1.onnx`): the host creates one inference session
+ * per graph, once, and calls `compress` and `decompress` with a runner over them. Streams written
+ * either way decode with the codec's own `decompress`, and the reverse.
+ */
+export interface OnnxCodingV1 {
+  /**
+   * ONNX models by name. `exact`: run with graph optimizations off, as written (an integer synthesis
+   * whose sums must stay exact; a fusion could fold a non-integer constant into a product).
+   */
+  readonly graphs: Readonly<Record<string, { readonly model: Uint8Array; readonly exact?: boolean }>>;
+  /** `CodecV1.compress` with the transforms run through `run`: the same bitstream up to the float encoder's rounding. */
+  compress(image: Tensor4D, run: GraphRunnerV1): Promise<EncodedImage>;
+  /** `CodecV1.decompress` through `run`: the identical 8-bit image. */
+  decompress(bytes: Uint8Array, run: GraphRunnerV1): Promise<Tensor4D>;
 }
 
 /**

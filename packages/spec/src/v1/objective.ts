@@ -1,5 +1,5 @@
 import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
-import type { PluginFactoryV1 } from './plugin.js';
+import type { PluginFactoryV1, PluginReference } from './plugin.js';
 import type { CodecForwardResult } from './codec.js';
 
 /**
@@ -58,5 +58,45 @@ export interface ObjectiveV1 {
   dispose(): void;
 }
 
-/** Factory of an objective plugin. */
-export type ObjectivePluginV1<Options = unknown> = PluginFactoryV1<'objective', Options, ObjectiveV1>;
+/**
+ * A bound on one effect of `evaluate-attack`'s effect matrix: `min <= value <= max` (either may be
+ * absent). With `relative`, the reference path's value of the same effect is added to both: for a
+ * trigger the clean path through the backdoored codec, for that clean path the original codec's.
+ */
+export interface EffectBoundV1 {
+  readonly min?: number;
+  readonly max?: number;
+  readonly relative?: true;
+}
+
+/**
+ * How `evaluate-attack` measures the harm an objective trains for: an evaluator that compares
+ * original images with their decodings, and the metric of its result that becomes a column of the
+ * effect matrix, measured on every path (clean through either codec, every trigger) whatever the
+ * triggers were trained for.
+ */
+export interface ObjectiveEvaluationV1 {
+  /** The evaluator plugin (a name, or `[name, options]`). */
+  readonly evaluator: PluginReference;
+  /** The key of the evaluator's result that is the effect; also the column's name (e.g. `seg_agreement_miou`). */
+  readonly metric: string;
+  /**
+   * Which images: `images`, every image of the evaluation folder one at a time (the column is the
+   * mean over images); `faces`, the whole face set at once (`--faces`, else the attack's faces minus
+   * the identities it trained on). An evaluator on `faces` also receives the option `calibration`:
+   * the attack's faces folder (identities as subfolders).
+   */
+  readonly on: 'images' | 'faces';
+  /** The bound a careful victim's clean path must keep (e.g. `{ min: -0.01, max: 0.01, relative: true }`). */
+  readonly clean?: EffectBoundV1;
+}
+
+/**
+ * Factory of an objective plugin. `evaluation` declares the evaluator that measures the harm it
+ * trains for; `bounds` (by effect: `bpp`, `rate_gain`, `psnr`, `ms_ssim`, `stealth_psnr`, or an
+ * evaluation's metric) what a trigger trained with it should reach, marked in the effect matrix.
+ */
+export type ObjectivePluginV1<Options = unknown> = PluginFactoryV1<'objective', Options, ObjectiveV1> & {
+  readonly evaluation?: ObjectiveEvaluationV1;
+  readonly bounds?: Readonly<Record<string, EffectBoundV1>>;
+};
