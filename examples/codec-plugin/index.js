@@ -41,7 +41,7 @@ export function readStream(bytes) {
   try {
     values = inflateRawSync(bytes.subarray(HEADER), { maxOutputLength: height * width * 3 });
   } catch (cause) {
-    throw new Error(`posterize stream is damaged (${cause.message})`, { cause });
+    throw new Error(`posterize stream is damaged (${cause instanceof Error ? cause.message : cause})`, { cause });
   }
   if (values.length !== height * width * 3) throw new Error(`posterize stream holds ${values.length} values for ${width} x ${height} x 3`);
   if (values.some((v) => v >= levels)) throw new Error(`posterize stream holds a value above its ${levels} levels`);

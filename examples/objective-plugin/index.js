@@ -31,8 +31,8 @@ const colourLoss = {
     compute(batch) {
       if (!batch.triggeredOutput) throw new Error('objective:colour-loss needs a trigger');
       const c = chroma(tf.clipByValue(batch.triggeredOutput.xHat, 0, 1));
-      const loss = tf.mean(tf.relu(tf.sub(c, maxChroma)));
-      const values = c.dataSync();
+      const loss = /** @type {import('@tensorflow/tfjs-core').Scalar} */ (tf.mean(tf.relu(tf.sub(c, maxChroma))));
+      const values = Array.from(c.dataSync());
       return { loss, satisfied: values.every((v) => v <= maxChroma), metrics: { chroma: values.reduce((a, v) => a + v, 0) / values.length } };
     },
     dispose() {},

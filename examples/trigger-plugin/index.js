@@ -33,7 +33,7 @@ const checkerboardTrigger = {
     return {
       specificationVersion: 'v1',
       id: 'trigger:checkerboard',
-      apply: (x) => tf.tidy(() => tf.clipByValue(tf.add(x, tf.mul(checkerboard(x.shape[1], x.shape[2], period), scale)), 0, 1)),
+      apply: (x) => /** @type {import('@tensorflow/tfjs-core').Tensor4D} */ (tf.tidy(() => tf.clipByValue(tf.add(x, tf.mul(checkerboard(x.shape[1], x.shape[2], period), scale)), 0, 1))),
       variables: () => [scale],
       stateDict: () => ({ scale: scale.clone() }),
       loadStateDict(state) {
