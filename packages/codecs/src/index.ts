@@ -4,7 +4,7 @@ export { FactorizedCodec } from './learned-codec.js';
 export { ClassicalCodec } from './classical.js';
 export { EntropyBottleneck } from './entropy-models/entropy-bottleneck.js';
 export { gdn, createGdn, nonNegative } from './layers/gdn.js';
-export { readStateDict, validateWeights, WeightsError, MAX_PARAMETER_MAGNITUDE, type CodecsErrorCode, writeStateDict, overlayStateDict, halfRounded, isParameterKey, isEncoderKey, withEncoder, type Overlay } from './weights.js';
+export { readStateDict, legacyKeys, currentKeys, type KeyConvention, validateWeights, WeightsError, MAX_PARAMETER_MAGNITUDE, type CodecsErrorCode, writeStateDict, overlayStateDict, halfRounded, isParameterKey, isEncoderKey, withEncoder, type Overlay } from './weights.js';
 export { LearnedCodecBase, MAX_DECODE_MEGAPIXELS, type LearnedModel } from './learned-codec-base.js';
 export { padCentred, cropTo, cropDecoded, channelIndexes, dequantizeSymbols } from './padding.js';
 export { createCodecTrainable, type CodecTrainable, type CodecTrainingOptions } from './trainable.js';

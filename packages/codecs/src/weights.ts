@@ -49,15 +49,48 @@ export function validateWeights(file: string, tensors: Record<string, NamedArray
   }
 }
 
-/** Reads a CompressAI-layout state dict (and its metadata) from a .safetensors file, validated (`validateWeights`). */
-export async function readStateDict(file: string): Promise<{ state: StateDict; metadata: Record<string, string> }> {
+/**
+ * The two spellings of the entropy bottleneck's density parameters: CompressAI >= 1.2.6 saves
+ * `<prefix>.matrices.<i>`, `.biases.<i>`, `.factors.<i>`; earlier versions `<prefix>._matrix<i>`,
+ * `._bias<i>`, `._factor<i>` (the names the models here use inside, and hash).
+ */
+export type KeyConvention = 'compressai>=1.2.6' | 'compressai<1.2.6' | 'neither';
+
+const CURRENT = /^(.*)\.(matrices|biases|factors)\.(\d+)$/;
+const LEGACY = /^(.*)\._(matrix|bias|factor)(\d+)$/;
+const TO_LEGACY: Record<string, string> = { matrices: 'matrix', biases: 'bias', factors: 'factor' };
+const TO_CURRENT: Record<string, string> = { matrix: 'matrices', bias: 'biases', factor: 'factors' };
+
+/** A state dict with the density parameters under the pre-1.2.6 names (as the models load them), and the convention the dict used; a dict mixing both is refused. */
+export function legacyKeys(file: string, state: StateDict): { state: StateDict; convention: KeyConvention } {
+  const keys = Object.keys(state);
+  const [current, legacy] = [keys.some((k) => CURRENT.test(k)), keys.some((k) => LEGACY.test(k))];
+  if (current && legacy) throw new WeightsError(file, 'holds both CompressAI spellings of the entropy bottleneck (matrices.<i> and _matrix<i>); save it with one CompressAI version');
+  const out: StateDict = {};
+  for (const [k, t] of Object.entries(state)) out[k.replace(CURRENT, (_, p: string, kind: string, i: string) => `${p}._${TO_LEGACY[kind]}${i}`)] = t;
+  return { state: out, convention: current ? 'compressai>=1.2.6' : legacy ? 'compressai<1.2.6' : 'neither' };
+}
+
+/** The same state dict under CompressAI >= 1.2.6's names (`matrices.<i>`, ...), as `writeStateDict` saves it. */
+export function currentKeys(state: StateDict): StateDict {
+  const out: StateDict = {};
+  for (const [k, t] of Object.entries(state)) out[k.replace(LEGACY, (_, p: string, kind: string, i: string) => `${p}.${TO_CURRENT[kind]}.${i}`)] = t;
+  return out;
+}
+
+/**
+ * Reads a CompressAI-layout state dict (and its metadata) from a .safetensors file, validated
+ * (`validateWeights`), with either spelling of the renamed entropy-bottleneck keys (`legacyKeys`);
+ * `convention` says which one the file used.
+ */
+export async function readStateDict(file: string): Promise<{ state: StateDict; metadata: Record<string, string>; convention: KeyConvention }> {
   const { tensors, metadata } = await readSafetensors(file);
   validateWeights(file, tensors);
   const state: StateDict = {};
   for (const [k, t] of Object.entries(tensors)) {
     state[k] = { shape: t.shape, data: t.data instanceof Uint8Array ? Int32Array.from(t.data) : t.data };
   }
-  return { state, metadata };
+  return { ...legacyKeys(file, state), metadata };
 }
 
 /**
@@ -69,12 +102,13 @@ export function isParameterKey(key: string): boolean {
 }
 
 /**
- * Writes a state dict atomically as .safetensors: int32 tensors as they are, float tensors as F32;
+ * Writes a state dict atomically as .safetensors under CompressAI's current names (`currentKeys`):
+ * int32 tensors as they are, float tensors as F32;
  * with `half`, the parameters (`isParameterKey`) as F16, rounded to nearest even (buffers stay F32:
  * float16 would flush the 2^-36 pedestal and the 1e-9 likelihood bound to 0).
  */
 export async function writeStateDict(file: string, state: StateDict, metadata: Record<string, string> = {}, options: { half?: boolean } = {}): Promise<void> {
-  await writeSafetensors(file, state, metadata, { half: options.half ? isParameterKey : false });
+  await writeSafetensors(file, currentKeys(state), metadata, { half: options.half ? isParameterKey : false });
 }
 
 /** The state with every float parameter (`isParameterKey`) rounded to the nearest float16 value; buffers unchanged. */
