@@ -27,15 +27,17 @@ export class OrtCodec implements CodecV1 {
 
   /**
    * Sessions of the codec's graphs on `threads` intra-op threads (default: every core). Exact
-   * graphs run with optimizations off. Each session keeps its memory arena (its peak) between
-   * runs: codecs code large images in tiles, so that peak is bounded, and runs are 10-15% faster
-   * than with the arena off.
+   * graphs run with optimizations off and without a memory arena: their integer products' im2col
+   * is the largest memory of a decode, and an arena would keep that peak for the process's life
+   * (`evaluate-attack`, with two codecs and the task backbones, went from 2.6 to 4.4 GB on 6 Kodak
+   * images with every arena on). The float graphs keep theirs: images are coded in tiles, so the
+   * peak is bounded, and g_a runs 10-15% faster with it.
    */
   static async create(base: CodecV1, threads?: number, tile?: number): Promise<OrtCodec> {
     if (!base.onnx) throw new Error(`onnxruntime runs learned codecs whose plugin implements onnx() (bmshj2018-factorized, bmshj2018-hyperprior, mbt2018-mean built in), not '${base.id}'`);
     const coding = base.onnx(tile === undefined ? {} : { tile });
     const sessions: Record<string, OnnxSession> = {};
-    for (const [name, graph] of Object.entries(coding.graphs)) sessions[name] = await createSession(graph.model, { ...(threads ? { threads } : {}), ...(graph.exact && { optimization: 'disabled' as const }) });
+    for (const [name, graph] of Object.entries(coding.graphs)) sessions[name] = await createSession(graph.model, { ...(threads ? { threads } : {}), ...(graph.exact && { optimization: 'disabled' as const, memoryArena: false }) });
     return new OrtCodec(base, coding, sessions);
   }
 
