@@ -20,8 +20,9 @@ export async function loadAttack(dir: string, o: { registry: RegistryFactory; ru
   // paths are relative to the attack folder (absolute in folders written before that)
   const config = resolvePaths(summary.config, dir);
   const registry = await o.registry(summary.configFile ? dirname(resolve(dir, summary.configFile)) : dir);
-  const original = await codingCodec(await createCodec(registry, config), runtime);
-  const backdoored = await codingCodec(await createBackdooredCodec(registry, config, dir), runtime);
+  // two codecs beside the task backbones: no memory arena for the float graphs either
+  const original = await codingCodec(await createCodec(registry, config), runtime, { memoryArena: false });
+  const backdoored = await codingCodec(await createBackdooredCodec(registry, config, dir), runtime, { memoryArena: false });
   const triggers = await createTriggers(registry, config);
   await loadTriggerStates(triggers, join(dir, 'triggers.safetensors'));
   return { config, registry, original, backdoored, triggers };

@@ -28,16 +28,20 @@ export class OrtCodec implements CodecV1 {
   /**
    * Sessions of the codec's graphs on `threads` intra-op threads (default: every core). Exact
    * graphs run with optimizations off and without a memory arena: their integer products' im2col
-   * is the largest memory of a decode, and an arena would keep that peak for the process's life
-   * (`evaluate-attack`, with two codecs and the task backbones, went from 2.6 to 4.4 GB on 6 Kodak
-   * images with every arena on). The float graphs keep theirs: images are coded in tiles, so the
-   * peak is bounded, and g_a runs 10-15% faster with it.
+   * is the largest memory of a decode, and an arena keeps a session's peak for the process's life.
+   * With `memoryArena` (default true) the float graphs keep theirs: g_a runs 10-15% faster, and
+   * images are coded in tiles, so the peak is bounded; a process that also holds a second codec and
+   * task backbones (`evaluate-attack`) passes false (with every float arena on it held 4.4 GB on 24
+   * Kodak images and 5.3 GB on six 768-pixel people photos, against 3.3 and 3.7 GB without).
    */
-  static async create(base: CodecV1, threads?: number, tile?: number): Promise<OrtCodec> {
+  static async create(base: CodecV1, threads?: number, tile?: number, memoryArena = true): Promise<OrtCodec> {
     if (!base.onnx) throw new Error(`onnxruntime runs learned codecs whose plugin implements onnx() (bmshj2018-factorized, bmshj2018-hyperprior, mbt2018-mean built in), not '${base.id}'`);
     const coding = base.onnx(tile === undefined ? {} : { tile });
     const sessions: Record<string, OnnxSession> = {};
-    for (const [name, graph] of Object.entries(coding.graphs)) sessions[name] = await createSession(graph.model, { ...(threads ? { threads } : {}), ...(graph.exact && { optimization: 'disabled' as const, memoryArena: false }) });
+    for (const [name, graph] of Object.entries(coding.graphs)) {
+      const options = graph.exact ? { optimization: 'disabled' as const, memoryArena: false } : { memoryArena };
+      sessions[name] = await createSession(graph.model, { ...(threads ? { threads } : {}), ...options });
+    }
     return new OrtCodec(base, coding, sessions);
   }
 
@@ -70,7 +74,7 @@ export function exportCodecGraphs(codec: CodecV1): Record<string, Uint8Array> {
   return Object.fromEntries(Object.entries(codec.onnx().graphs).map(([name, g]) => [name, g.model]));
 }
 
-/** The codec with its transforms run by onnxruntime-node (same bitstreams). */
-export function ortCodec(codec: CodecV1, threads?: number, tile?: number): Promise<CodecV1> {
-  return OrtCodec.create(codec, threads, tile);
+/** The codec with its transforms run by onnxruntime-node (same bitstreams); `memoryArena` as in `OrtCodec.create`. */
+export function ortCodec(codec: CodecV1, threads?: number, tile?: number, memoryArena = true): Promise<CodecV1> {
+  return OrtCodec.create(codec, threads, tile, memoryArena);
 }

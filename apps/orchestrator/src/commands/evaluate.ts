@@ -29,7 +29,8 @@ export async function evaluateWith(o: {
   const files = await listImages(resolve(o.data));
   const registry = await loadRegistry();
   const evaluator = await registry.create('evaluator', [o.evaluator, options] as PluginReference);
-  const codec = await codingCodec(await createCodec(o.codec, o), o.runtime);
+  // a codec beside a task backbone: no memory arena for its float graphs (24-megapixel photos)
+  const codec = await codingCodec(await createCodec(o.codec, o), o.runtime, { memoryArena: false });
   const originals: tf.Tensor4D[] = [];
   const decoded: tf.Tensor4D[] = [];
   const perImage: { image: string; bpp: number }[] = [];
