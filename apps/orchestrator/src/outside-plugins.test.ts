@@ -65,6 +65,10 @@ test('a new trigger and a new objective with its evaluator, by package name: att
   expect(results.effects[1]!.cells.chroma_retention!.bound).toMatch(/ to /);
   expect(results.definitions['effects.chroma_retention']).toMatch(/chroma\(decoded\) \/ chroma\(original\).*objective:colour-loss/);
   expect(results.effects[0]!.cells.seg_agreement_miou!.value).toBeUndefined();
+  // the trigger's objectives by plugin name, and the control of its task: its triggered image through the original codec
+  const trigger = (read('eval/results.json') as { triggers: Record<string, { objectives: string[]; control_chroma_retention?: number }> }).triggers.grey!;
+  expect(trigger.objectives).toEqual(['colour-loss', 'stealth']);
+  expect(trigger.control_chroma_retention).toBeGreaterThan(0);
   // an unknown task names those the registry and the attack declare
   const bad = run('evaluate-attack', '--attack', 'attack', '--data', 'data', '--tasks', 'depth', '--out', 'eval-bad');
   expect(bad.code).toBe(1);

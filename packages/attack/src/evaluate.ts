@@ -48,7 +48,9 @@ function means<T extends object>(rows: T[]): Record<string, number> {
   return out;
 }
 
-const objectiveNames = (refs: AttackConfig['triggers'][number]['objectives']) => refs.map((r) => (typeof r === 'string' ? r : r[0]).replace(/^objective:/, ''));
+/** The plugin names of a trigger's objectives (a package or module reference resolves to its factory's name). */
+const objectiveNames = async (registry: PluginRegistry, refs: AttackConfig['triggers'][number]['objectives']): Promise<string[]> =>
+  Promise.all(refs.map(async (ref) => (await registry.resolve('objective', ref)).factory.name));
 
 /** What `evaluate-attack` measured on one image; appended to `images.ndjson` as soon as it is done. */
 interface ImageRecord {
@@ -246,7 +248,8 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
     original.dispose();
     backdoored.dispose();
   };
-  const objectivesOf = (name: string) => objectiveNames(config.triggers.find((t) => t.name === name)!.objectives);
+  const names = Object.fromEntries(await Promise.all(config.triggers.map(async (t) => [t.name, await objectiveNames(registry, t.objectives)] as const)));
+  const objectivesOf = (name: string) => names[name]!;
   const wants = (name: string, objective: string) => objectivesOf(name).includes(objective);
   const available = await availableTasks(registry, config);
   for (const t of o.tasks ?? []) if (!available.some((a) => a.objective === t)) throw new Error(`--tasks: unknown task '${t}' (the objectives that declare an evaluation: ${available.map((a) => a.objective).join(', ')}; or none)`);
