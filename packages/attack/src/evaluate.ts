@@ -48,9 +48,11 @@ function means<T extends object>(rows: T[]): Record<string, number> {
   return out;
 }
 
-/** The plugin names of a trigger's objectives (a package or module reference resolves to its factory's name). */
-const objectiveNames = async (registry: PluginRegistry, refs: AttackConfig['triggers'][number]['objectives']): Promise<string[]> =>
-  Promise.all(refs.map(async (ref) => (await registry.resolve('objective', ref)).factory.name));
+/** The objective plugins of each trigger, by trigger name (a package or module reference resolved to its factory). */
+async function objectiveFactories(registry: PluginRegistry, config: AttackConfig): Promise<Record<string, ObjectivePluginV1[]>> {
+  const entries = await Promise.all(config.triggers.map(async (t) => [t.name, await Promise.all(t.objectives.map(async (ref) => (await registry.resolve('objective', ref)).factory as ObjectivePluginV1))] as const));
+  return Object.fromEntries(entries);
+}
 
 /** What `evaluate-attack` measured on one image; appended to `images.ndjson` as soon as it is done. */
 interface ImageRecord {
@@ -148,20 +150,13 @@ export function parseTasks(text: string): string[] {
  * The tasks an evaluation can measure: every registered objective plugin that declares an
  * evaluation, then those of the attack's own objectives loaded from modules (third-party plugins).
  */
-async function availableTasks(registry: PluginRegistry, config: AttackConfig): Promise<Task[]> {
-  const factories = registry.list('objective') as ObjectivePluginV1[];
-  for (const t of config.triggers) for (const ref of t.objectives) factories.push((await registry.resolve('objective', ref)).factory as ObjectivePluginV1);
+function availableTasks(registry: PluginRegistry, triggerObjectives: Record<string, ObjectivePluginV1[]>): Task[] {
+  const factories = [...(registry.list('objective') as ObjectivePluginV1[]), ...Object.values(triggerObjectives).flat()];
   const tasks = new Map<string, Task>();
   for (const f of factories) if (f.evaluation && !tasks.has(f.name)) tasks.set(f.name, { objective: f.name, evaluation: f.evaluation, bounds: { ...f.bounds } });
   return [...tasks.values()];
 }
 
-/** The bounds of a trigger: those its objective plugins declare. */
-async function triggerBounds(registry: PluginRegistry, refs: AttackConfig['triggers'][number]['objectives']): Promise<Record<Effect, Bound>> {
-  const bounds: Record<Effect, Bound> = {};
-  for (const ref of refs) Object.assign(bounds, ((await registry.resolve('objective', ref)).factory as ObjectivePluginV1).bounds);
-  return bounds;
-}
 
 type Loaded = Awaited<ReturnType<typeof loadAttack>>;
 
@@ -248,10 +243,10 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
     original.dispose();
     backdoored.dispose();
   };
-  const names = Object.fromEntries(await Promise.all(config.triggers.map(async (t) => [t.name, await objectiveNames(registry, t.objectives)] as const)));
-  const objectivesOf = (name: string) => names[name]!;
+  const triggerObjectives = await objectiveFactories(registry, config);
+  const objectivesOf = (name: string) => triggerObjectives[name]!.map((f) => f.name);
   const wants = (name: string, objective: string) => objectivesOf(name).includes(objective);
-  const available = await availableTasks(registry, config);
+  const available = availableTasks(registry, triggerObjectives);
   for (const t of o.tasks ?? []) if (!available.some((a) => a.objective === t)) throw new Error(`--tasks: unknown task '${t}' (the objectives that declare an evaluation: ${available.map((a) => a.objective).join(', ')}; or none)`);
   const onFaces = (t: Task) => t.evaluation.on === 'faces';
   const faces = await faceSet(config, o.faces, triggers.some((t) => available.some((a) => onFaces(a) && wants(t.name, a.objective))));
@@ -376,13 +371,14 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
     stealth_psnr: m.stealth_psnr,
     ...Object.fromEntries(available.map((t) => [t.evaluation.metric, m[t.evaluation.metric]])),
   });
-  const bounds = Object.fromEntries(await Promise.all(config.triggers.map(async (t) => [t.name, await triggerBounds(registry, t.objectives)] as const)));
+  // a trigger's bounds: those its objective plugins declare
+  const bounds = (name: string): Record<Effect, Bound> => Object.assign({}, ...triggerObjectives[name]!.map((f) => f.bounds));
   const cleanBounds = { ...CLEAN_BOUNDS, ...Object.fromEntries(available.filter((t) => t.evaluation.clean).map((t) => [t.evaluation.metric, t.evaluation.clean!])) };
   const effects = effectMatrix(
     Object.keys(columns),
     pathValues(originalMeans, 1, 'psnr', 'msssim'),
     pathValues(backdooredMeans, backdooredMeans.bpp_ratio, 'psnr', 'msssim'),
-    Object.fromEntries(Object.entries(triggerMeans).map(([name, t]) => [name, { objectives: objectivesOf(name), bounds: bounds[name] ?? {}, values: pathValues(t, t.rate_gain, 'decoded_psnr_vs_original', 'decoded_ms_ssim_vs_original') }])),
+    Object.fromEntries(Object.entries(triggerMeans).map(([name, t]) => [name, { objectives: objectivesOf(name), bounds: bounds(name), values: pathValues(t, t.rate_gain, 'decoded_psnr_vs_original', 'decoded_ms_ssim_vs_original') }])),
     cleanBounds,
   );
   const rowKey = (i: number) => (i === 0 ? 'clean.original' : i === 1 ? 'clean.backdoored' : `trigger.${triggers[i - 2]!.name}`);

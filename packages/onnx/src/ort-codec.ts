@@ -32,7 +32,7 @@ export class OrtCodec implements CodecV1 {
    * With `memoryArena` (default true) the float graphs keep theirs: g_a runs 10-15% faster, and
    * images are coded in tiles, so the peak is bounded; a process that also holds a second codec and
    * task backbones (`evaluate-attack`) passes false (with every float arena on it held 4.4 GB on 24
-   * Kodak images and 5.3 GB on six 768-pixel people photos, against 3.3 and 3.7 GB without).
+   * Kodak images and 5.3 GB on six 768-pixel people photos, against 2.65 and 3.77 GB without).
    */
   static async create(base: CodecV1, threads?: number, tile?: number, memoryArena = true): Promise<OrtCodec> {
     if (!base.onnx) throw new Error(`onnxruntime runs learned codecs whose plugin implements onnx() (bmshj2018-factorized, bmshj2018-hyperprior, mbt2018-mean built in), not '${base.id}'`);
