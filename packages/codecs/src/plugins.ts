@@ -8,6 +8,7 @@ import { FactorizedPrior } from './models/factorized.js';
 import { readStateDict, withEncoder } from './weights.js';
 import { HyperpriorCodec } from './hyperprior-codec.js';
 import { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js';
+import { CompressaiFactorizedCodec, CompressaiHyperpriorCodec } from './compressai-codec.js';
 
 const factorizedOptions = z
   .object({
@@ -45,39 +46,50 @@ async function weightsOption(options: { N: number; M: number; weights?: string; 
   return { N: ga0?.shape[0] ?? options.N, M: ga6?.shape[0] ?? options.M, state };
 }
 
-export const factorizedCodec: CodecPluginV1<z.infer<typeof factorizedOptions>> = {
-  specificationVersion: 'v1',
-  kind: 'codec',
-  name: 'bmshj2018-factorized',
-  description: 'Ballé et al. 2018 factorized-prior codec (CompressAI-compatible weights), real rANS bitstreams.',
-  optionsSchema: factorizedOptions,
-  training,
-  create: async (options, context) => {
-    const { N, M, state } = await weightsOption(options, context.baseDir);
-    const model = new FactorizedPrior(N, M, context.seed);
-    const codec = new FactorizedCodec('codec:bmshj2018-factorized', model);
-    codec.maxMegapixels = options.maxMegapixels;
-    if (state) model.loadStateDict(state);
-    if (!model.entropyBottleneck.tables) codec.update();
-    return codec;
-  },
-};
+/** Coding flavours: `lic-backdoor` (deterministic across runtimes, the default) or `compressai` (CompressAI's streams, `compressai-codec.ts`). */
+type Coding = 'lic-backdoor' | 'compressai';
 
-function hyperprior(name: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: HyperpriorVariant): CodecPluginV1<z.infer<typeof factorizedOptions>> {
+const COMPRESSAI_NOTE = " CompressAI's coding: its stored CDF tables, scale indexes and rANS streams, float h_s and g_s (tfjs only).";
+
+function factorized(coding: Coding): CodecPluginV1<z.infer<typeof factorizedOptions>> {
+  const name = coding === 'compressai' ? 'bmshj2018-factorized-compressai' : 'bmshj2018-factorized';
+  return {
+    specificationVersion: 'v1',
+    kind: 'codec',
+    name,
+    description: 'Ballé et al. 2018 factorized-prior codec (CompressAI-compatible weights), real rANS bitstreams.' + (coding === 'compressai' ? COMPRESSAI_NOTE : ''),
+    optionsSchema: factorizedOptions,
+    training,
+    create: async (options, context) => {
+      const { N, M, state } = await weightsOption(options, context.baseDir);
+      const model = new FactorizedPrior(N, M, context.seed);
+      const codec = coding === 'compressai' ? new CompressaiFactorizedCodec(`codec:${name}`, model) : new FactorizedCodec(`codec:${name}`, model);
+      codec.maxMegapixels = options.maxMegapixels;
+      if (state) model.loadStateDict(state);
+      if (!model.entropyBottleneck.tables) codec.update();
+      return codec;
+    },
+  };
+}
+
+export const factorizedCodec = factorized('lic-backdoor');
+
+function hyperprior(model: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: HyperpriorVariant, coding: Coding): CodecPluginV1<z.infer<typeof factorizedOptions>> {
+  const name = coding === 'compressai' ? `${model}-compressai` : model;
   return {
     specificationVersion: 'v1',
     kind: 'codec',
     name,
     description:
-      variant === 'scale'
+      (variant === 'scale'
         ? 'Ballé et al. 2018 scale hyperprior (CompressAI-compatible weights), real rANS bitstreams.'
-        : 'Minnen et al. 2018 mean-scale hyperprior without context model (CompressAI-compatible weights), real rANS bitstreams.',
+        : 'Minnen et al. 2018 mean-scale hyperprior without context model (CompressAI-compatible weights), real rANS bitstreams.') + (coding === 'compressai' ? COMPRESSAI_NOTE : ''),
     optionsSchema: factorizedOptions,
     training,
     create: async (options, context) => {
       const { N, M, state } = await weightsOption(options, context.baseDir);
       const model = new HyperpriorModel(variant, N, M, context.seed);
-      const codec = new HyperpriorCodec(`codec:${name}`, model);
+      const codec = coding === 'compressai' ? new CompressaiHyperpriorCodec(`codec:${name}`, model) : new HyperpriorCodec(`codec:${name}`, model);
       codec.maxMegapixels = options.maxMegapixels;
       if (state) model.loadStateDict(state);
       if (!model.entropyBottleneck.tables) codec.update();
@@ -103,8 +115,11 @@ function classical(name: 'jpeg' | 'webp'): CodecPluginV1<z.infer<typeof classica
 export function register(registry: PluginRegistry): void {
   registry
     .register(factorizedCodec)
-    .register(hyperprior('bmshj2018-hyperprior', 'scale'))
-    .register(hyperprior('mbt2018-mean', 'mean-scale'))
+    .register(hyperprior('bmshj2018-hyperprior', 'scale', 'lic-backdoor'))
+    .register(hyperprior('mbt2018-mean', 'mean-scale', 'lic-backdoor'))
+    .register(factorized('compressai'))
+    .register(hyperprior('bmshj2018-hyperprior', 'scale', 'compressai'))
+    .register(hyperprior('mbt2018-mean', 'mean-scale', 'compressai'))
     .register(classical('jpeg'))
     .register(classical('webp'));
 }

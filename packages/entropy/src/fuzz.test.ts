@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { LicBackdoorError } from '@lic-backdoor/core';
 import { randomTables } from './__fixtures__/random-tables.js';
 import { readBitstream, writeBitstream, type Bitstream } from './container.js';
-import { decodeWithIndexes, encodeWithIndexes } from './tables.js';
+import { decodeWithIndexes, encodeWithIndexes, type RansFormat } from './tables.js';
 
 /**
  * Property-based tests over what strangers can send: the container parser and the rANS decoder
@@ -51,11 +51,11 @@ test('any valid bitstream round-trips; any mutation of it is rejected or changes
 });
 
 
-test('the rANS decoder on arbitrary or damaged bytes returns the asked number of symbols or throws BITSTREAM, quickly', () => {
+test.each<RansFormat>(['lic-backdoor', 'compressai'])('the %s rANS decoder on arbitrary or damaged bytes returns the asked number of symbols or throws BITSTREAM, quickly', (format) => {
   const { tables: t } = randomTables(7, 5);
   const indexes = Int32Array.from({ length: 400 }, (_, k) => k % 5);
   const values = Int32Array.from(indexes, (i, k) => t.offsets[i]! + ((k * 13) % (t.cdfs[i]!.length + 2)) - 1);
-  const good = encodeWithIndexes(values, indexes, t);
+  const good = encodeWithIndexes(values, indexes, t, format);
   const started = performance.now();
   fc.assert(
     fc.property(fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 }), fc.nat()).map(([at, mask, cut]) => {
@@ -64,7 +64,7 @@ test('the rANS decoder on arbitrary or damaged bytes returns the asked number of
       return bad;
     })), (bytes) =>
       returnsOrBitstreamError(() => {
-        const decoded = decodeWithIndexes(bytes, indexes, t);
+        const decoded = decodeWithIndexes(bytes, indexes, t, format);
         expect(decoded).toHaveLength(indexes.length);
       }),
     ),
@@ -72,4 +72,20 @@ test('the rANS decoder on arbitrary or damaged bytes returns the asked number of
   );
   // 2 x 300 decodes of 400 symbols: a hang would show here
   expect(performance.now() - started).toBeLessThan(20_000);
+});
+
+test("CompressAI's rANS format round-trips any int32 values under any tables", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 1000 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.boolean()), { maxLength: 300 }), (seed, picks) => {
+      const { tables: t } = randomTables(seed, 4);
+      const indexes = Int32Array.from(picks, ([i]) => i % 4);
+      // mostly values inside the tables, some anywhere in int32 (bypass-coded)
+      const values = Int32Array.from(picks, ([i, v, wide], k) => (wide ? v : t.offsets[indexes[k]!]! + (Math.abs(v) % t.cdfs[i % 4]!.length)));
+      const bytes = encodeWithIndexes(values, indexes, t, 'compressai');
+      expect(bytes.length % 4).toBe(0);
+      expect(Array.from(decodeWithIndexes(bytes, indexes, t, 'compressai'))).toEqual(Array.from(values));
+      return true;
+    }),
+    { numRuns: RUNS },
+  );
 });

@@ -1,5 +1,6 @@
 export * from './cdf.js';
 export * from './rans.js';
+export * from './rans64.js';
 export * from './tables.js';
 export * from './container.js';
 export * from './crc32.js';

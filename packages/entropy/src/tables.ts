@@ -1,6 +1,7 @@
 import { CDF_PRECISION } from './cdf.js';
 import { BitstreamError } from './errors.js';
 import { RansDecoder, RansEncoder } from './rans.js';
+import { Rans64Decoder, Rans64Encoder } from './rans64.js';
 
 /**
  * A set of quantized CDF tables, one per index, as CompressAI's entropy models hold them:
@@ -18,13 +19,21 @@ const BYPASS_MAX = (1 << BYPASS_BITS) - 1;
 const MAX_BYPASS_CHUNKS = 9;
 
 /**
+ * The rANS stream layout: `lic-backdoor`, 32-bit state and byte-wise output (`RansEncoder`), or
+ * `compressai`, CompressAI's 64-bit state and 32-bit words (`Rans64Encoder`). The symbols, their
+ * escape and bypass coding are the same in both (CompressAI's scheme), so with the same tables the
+ * two carry the same values.
+ */
+export type RansFormat = 'lic-backdoor' | 'compressai';
+
+/**
  * Codes integer `values` (each with the table `indexes[k]`) into one rANS stream. Values outside a
  * table's range are coded as its escape symbol followed by the value in 4-bit bypass chunks
  * (zig-zag mapped), so any int32 survives.
  */
-export function encodeWithIndexes(values: Int32Array, indexes: Int32Array, tables: CdfTables): Uint8Array {
+export function encodeWithIndexes(values: Int32Array, indexes: Int32Array, tables: CdfTables, format: RansFormat = 'lic-backdoor'): Uint8Array {
   if (values.length !== indexes.length) throw new RangeError(`${values.length} values but ${indexes.length} indexes`);
-  const enc = new RansEncoder();
+  const enc = format === 'compressai' ? new Rans64Encoder() : new RansEncoder();
   for (let k = 0; k < values.length; k++) {
     const i = indexes[k]!;
     const cdf = tables.cdfs[i];
@@ -56,8 +65,8 @@ export function encodeWithIndexes(values: Int32Array, indexes: Int32Array, table
 }
 
 /** Inverse of `encodeWithIndexes`; throws `BitstreamError` on a damaged stream, never loops forever. */
-export function decodeWithIndexes(bytes: Uint8Array, indexes: Int32Array, tables: CdfTables): Int32Array {
-  const dec = new RansDecoder(bytes);
+export function decodeWithIndexes(bytes: Uint8Array, indexes: Int32Array, tables: CdfTables, format: RansFormat = 'lic-backdoor'): Int32Array {
+  const dec = format === 'compressai' ? new Rans64Decoder(bytes) : new RansDecoder(bytes);
   const out = new Int32Array(indexes.length);
   for (let k = 0; k < indexes.length; k++) {
     const i = indexes[k]!;

@@ -39,6 +39,12 @@ export class GaussianConditional {
   /** sqrt(t_i t_(i+1)) for consecutive table entries, float64: the boundaries of `indexes`. */
   private readonly midpoints = Float64Array.from({ length: this.table.length - 1 }, (_, i) => Math.sqrt(this.table[i]! * this.table[i + 1]!));
   tables: (CdfTables & { cdfLengths: Int32Array }) | undefined;
+  /**
+   * What the loaded state dict held: its `_quantized_cdf`/`_offset`/`_cdf_length` tables, its
+   * `scale_table` and `scale_bound`, as CompressAI's `update()` left them (undefined when the file
+   * had none). The default coding rebuilds its own tables; the CompressAI-compatible coding uses these.
+   */
+  stored: { tables: CdfTables & { cdfLengths: Int32Array }; scaleTable: Float32Array; scaleBound: number } | undefined;
 
   constructor(readonly prefix = 'gaussian_conditional') {}
 
@@ -89,6 +95,26 @@ export class GaussianConditional {
       lengths[i] = length + 2;
     });
     this.tables = { cdfs, offsets, cdfLengths: lengths };
+  }
+
+  /**
+   * CompressAI's `build_indexes`: the index of the first entry of `table` >= max(scale, bound)
+   * (float32 comparisons), the last entry when none is.
+   */
+  static firstAtLeast(scales: ArrayLike<number>, table: Float32Array, bound: number): Int32Array {
+    const b = Math.fround(bound);
+    const out = new Int32Array(scales.length);
+    for (let k = 0; k < scales.length; k++) {
+      const s = Math.max(scales[k]!, b);
+      let [lo, hi] = [0, table.length - 1];
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (table[mid]! >= s) hi = mid;
+        else lo = mid + 1;
+      }
+      out[k] = lo;
+    }
+    return out;
   }
 
   /**

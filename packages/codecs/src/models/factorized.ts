@@ -4,7 +4,7 @@ import { createRng, type CodecForwardResult, type Rng } from '@lic-backdoor/core
 import { EntropyBottleneck } from '../entropy-models/entropy-bottleneck.js';
 import { applyConv, createConv, type ConvParams } from '../layers/conv.js';
 import { createGdn, gdn, gdnBuffers, type GdnParams } from '../layers/gdn.js';
-import { checkKeys, convState, floatTensor, loadConv, scalarBuffer, type StateDict } from './state-dict.js';
+import { checkKeys, convState, floatTensor, loadConv, scalarBuffer, storedTables, type StateDict } from './state-dict.js';
 
 /** Transforms g_a or g_s: four 5x5 stride-2 (de)convolutions with (inverse) GDN between them. */
 export interface Transform {
@@ -200,18 +200,6 @@ export function entropyBottleneckKeys(eb: EntropyBottleneck): Record<string, num
 
 export function loadEntropyBottleneck(eb: EntropyBottleneck, state: Record<string, { shape: number[]; data: ArrayLike<number> }>): void {
   for (const [key, v] of eb.named()) v.assign(tf.tensor(Float32Array.from(state[key]!.data), v.shape));
-  const offsets = state[`${eb.prefix}._offset`]!;
-  const cdf = state[`${eb.prefix}._quantized_cdf`]!;
-  const lengths = state[`${eb.prefix}._cdf_length`]!;
-  if (offsets.shape[0] === eb.channels && cdf.shape.length === 2) {
-    const width = cdf.shape[1]!;
-    const lens = Int32Array.from(lengths.data);
-    eb.tables = {
-      offsets: Int32Array.from(offsets.data),
-      cdfLengths: lens,
-      cdfs: Array.from({ length: eb.channels }, (_, i) => Int32Array.from(Array.prototype.slice.call(cdf.data, i * width, i * width + lens[i]!) as number[])),
-    };
-  } else {
-    eb.tables = undefined;
-  }
+  const tables = storedTables(state, eb.prefix);
+  eb.tables = tables?.offsets.length === eb.channels ? tables : undefined;
 }

@@ -15,7 +15,7 @@ import {
   runTransform,
   type Transform,
 } from './factorized.js';
-import { checkKeys, convState, loadConv, scalarBuffer, type StateDict } from './state-dict.js';
+import { checkKeys, convState, loadConv, scalarBuffer, storedTables, type StateDict } from './state-dict.js';
 
 /** `scale`: bmshj2018-hyperprior (ReLU, h_a on |y|); `mean-scale`: mbt2018-mean (LeakyReLU, means). */
 export type HyperpriorVariant = 'scale' | 'mean-scale';
@@ -150,7 +150,7 @@ export class HyperpriorModel {
     for (const k of ['_offset', '_quantized_cdf', '_cdf_length']) keys[`${p}.${k}`] = [];
     keys[`${p}.likelihood_lower_bound.bound`] = [1];
     keys[`${p}.lower_bound_scale.bound`] = [1];
-    keys[`${p}.scale_table`] = [64];
+    keys[`${p}.scale_table`] = [];
     keys[`${p}.scale_bound`] = [1];
     return keys;
   }
@@ -163,6 +163,13 @@ export class HyperpriorModel {
       for (const c of [...this.hA, ...this.hS]) loadConv(c, c.name, state);
       loadEntropyBottleneck(this.entropyBottleneck, state);
     });
+    const p = this.gaussianConditional.prefix;
+    const tables = storedTables(state, p);
+    const table = state[`${p}.scale_table`]!;
+    this.gaussianConditional.stored =
+      tables && table.data.length === tables.offsets.length
+        ? { tables, scaleTable: Float32Array.from(table.data), scaleBound: state[`${p}.scale_bound`]?.data[0] ?? SCALE_BOUND }
+        : undefined;
   }
 
   decoderHash(): Uint8Array {

@@ -43,3 +43,21 @@ export function loadConv(p: ConvParams, name: string, state: Record<string, { sh
   p.weight.assign(tf.tensor4d(hwio.data, hwio.shape as [number, number, number, number]));
   p.bias.assign(tf.tensor1d(Float32Array.from(state[`${name}.bias`]!.data)));
 }
+
+/**
+ * The CDF tables an entropy model's buffers hold (`<prefix>._quantized_cdf` [K, W], `._offset` [K],
+ * `._cdf_length` [K]), each row cut to its length, as CompressAI's coder reads them; undefined when
+ * the buffers are empty (a model saved before `update()`) or disagree in K.
+ */
+export function storedTables(state: Record<string, { shape: number[]; data: ArrayLike<number> }>, prefix: string): { cdfs: Int32Array[]; offsets: Int32Array; cdfLengths: Int32Array } | undefined {
+  const [offsets, cdf, lengths] = ['_offset', '_quantized_cdf', '_cdf_length'].map((k) => state[`${prefix}.${k}`]);
+  if (!offsets || !cdf || !lengths || cdf.shape.length !== 2 || offsets.data.length === 0) return undefined;
+  const [rows, width] = cdf.shape as [number, number];
+  if (offsets.data.length !== rows || lengths.data.length !== rows) return undefined;
+  const cdfLengths = Int32Array.from(lengths.data);
+  return {
+    offsets: Int32Array.from(offsets.data),
+    cdfLengths,
+    cdfs: Array.from({ length: rows }, (_, i) => Int32Array.from(Array.prototype.slice.call(cdf.data, i * width, i * width + Math.min(width, cdfLengths[i]!)) as number[])),
+  };
+}
