@@ -287,3 +287,21 @@ describe('train-codec', () => {
     expect(resultsFile.parse(results)).toMatchObject({ command: 'eval', metrics: { bpp: { unit: 'bpp', value: results.results.bpp } } });
   });
 });
+
+describe('CompressAI-compatible codecs', () => {
+  const fixtures = join(__dirname, '..', '..', '..', 'packages', 'codecs', 'src', '__fixtures__', 'compressai');
+
+  it("compress writes CompressAI's strings in the container; decompress reads the codec from the header", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cai-'));
+    const weights = join(fixtures, 'mbt2018-mean.safetensors');
+    const c = run('compress', join(fixtures, 'image.png'), '--codec', 'mbt2018-mean-compressai', '--weights', weights, '-o', join(dir, 'a.lic'));
+    expect(c.code).toBe(0);
+    const b = readBitstream(new Uint8Array(readFileSync(join(dir, 'a.lic'))));
+    const meta = JSON.parse(readFileSync(join(fixtures, 'mbt2018-mean.json'), 'utf8')) as { strings: string[] };
+    expect(b.codecId).toBe('codec:mbt2018-mean-compressai');
+    expect(b.streams.map((s) => Buffer.from(s).toString('base64'))).toEqual(meta.strings);
+    const d = run('decompress', join(dir, 'a.lic'), '--weights', weights, '-o', join(dir, 'a.png'));
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.out)).toMatchObject({ codec: 'codec:mbt2018-mean-compressai', height: 64, width: 96 });
+  });
+});

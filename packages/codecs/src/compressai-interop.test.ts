@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { PluginRegistry, initializeBackend, readImage, readSafetensors, type CodecV1 } from '@lic-backdoor/core';
+import { PluginRegistry, initializeBackend, readImage, readSafetensors, writeSafetensors, type CodecV1 } from '@lic-backdoor/core';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream } from '@lic-backdoor/entropy';
 import type { CompressaiFactorizedCodec, CompressaiHyperpriorCodec } from './compressai-codec.js';
 import type { HyperpriorCodec } from './hyperprior-codec.js';
@@ -120,6 +123,18 @@ test("CompressAI's strings are refused by the default coding and by other weight
   const cut = writeBitstream({ codecId: compat.id, weightsHash: compat.weightsHash(), height: meta.height, width: meta.width, streams: [strings[0]!.slice(0, 8), strings[1]!] });
   await expect(compat.decompress(cut)).rejects.toThrow(/entropy-coded stream/);
   for (const c of [compat, plain]) c.dispose();
+});
+
+test('weights saved before update() (no stored CDF tables) are refused by the CompressAI coding, naming the fix', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'compressai-'));
+  const { tensors } = await readSafetensors(`${DIR}mbt2018-mean.safetensors`);
+  const empty = Object.fromEntries(
+    Object.entries(tensors).map(([k, t]) => [k, /\._(offset|quantized_cdf|cdf_length)$/.test(k) ? { shape: [0], data: new Int32Array(0) } : { shape: t.shape, data: t.data }]),
+  );
+  await writeSafetensors(join(dir, 'no-tables.safetensors'), empty as Record<string, { shape: number[]; data: Float32Array | Int32Array }>, {});
+  await expect(codec('mbt2018-mean-compressai', join(dir, 'no-tables.safetensors'))).rejects.toThrow(/holds no CDF tables; .*model\.update\(force=True\).*update-weights/);
+  // the default coding builds its own
+  (await codec('mbt2018-mean', join(dir, 'no-tables.safetensors'))).dispose();
 });
 
 test("the fixed-point h_s of the default coding picks CompressAI's table for all but boundary scales", async () => {

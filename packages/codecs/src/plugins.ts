@@ -59,17 +59,30 @@ function factorized(coding: Coding): CodecPluginV1<z.infer<typeof factorizedOpti
     name,
     description: 'Ballé et al. 2018 factorized-prior codec (CompressAI-compatible weights), real rANS bitstreams.' + (coding === 'compressai' ? COMPRESSAI_NOTE : ''),
     optionsSchema: factorizedOptions,
-    training,
+    ...(coding === 'lic-backdoor' ? { training } : {}),
     create: async (options, context) => {
       const { N, M, state } = await weightsOption(options, context.baseDir);
       const model = new FactorizedPrior(N, M, context.seed);
       const codec = coding === 'compressai' ? new CompressaiFactorizedCodec(`codec:${name}`, model) : new FactorizedCodec(`codec:${name}`, model);
       codec.maxMegapixels = options.maxMegapixels;
       if (state) model.loadStateDict(state);
+      if (state && coding === 'compressai') requireStoredTables(name, options.weights!, !!model.entropyBottleneck.tables);
       if (!model.entropyBottleneck.tables) codec.update();
       return codec;
     },
   };
+}
+
+/**
+ * CompressAI codes with the tables its state dict stores; a file saved before `update()` has none,
+ * and tables rebuilt here would not be CompressAI's (its rounding differs), so its streams would not decode there.
+ */
+function requireStoredTables(name: string, weights: string, stored: boolean): void {
+  if (!stored) {
+    throw new Error(
+      `${name}: '${weights}' holds no CDF tables; CompressAI codes with the tables a state dict stores: save it after CompressAI's model.update(force=True), or build them with 'lic-backdoor update-weights' (CompressAI then uses those as stored)`,
+    );
+  }
 }
 
 export const factorizedCodec = factorized('lic-backdoor');
@@ -85,13 +98,14 @@ function hyperprior(model: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: Hyp
         ? 'Ballé et al. 2018 scale hyperprior (CompressAI-compatible weights), real rANS bitstreams.'
         : 'Minnen et al. 2018 mean-scale hyperprior without context model (CompressAI-compatible weights), real rANS bitstreams.') + (coding === 'compressai' ? COMPRESSAI_NOTE : ''),
     optionsSchema: factorizedOptions,
-    training,
+    ...(coding === 'lic-backdoor' ? { training } : {}),
     create: async (options, context) => {
       const { N, M, state } = await weightsOption(options, context.baseDir);
       const model = new HyperpriorModel(variant, N, M, context.seed);
       const codec = coding === 'compressai' ? new CompressaiHyperpriorCodec(`codec:${name}`, model) : new HyperpriorCodec(`codec:${name}`, model);
       codec.maxMegapixels = options.maxMegapixels;
       if (state) model.loadStateDict(state);
+      if (state && coding === 'compressai') requireStoredTables(name, options.weights!, !!model.entropyBottleneck.tables && !!model.gaussianConditional.stored);
       if (!model.entropyBottleneck.tables) codec.update();
       return codec;
     },
