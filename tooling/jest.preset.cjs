@@ -21,7 +21,7 @@ module.exports = function jestPreset(packageDir, overrides = {}) {
       // Worker threads run the built ESM worker (packages/training/dist/worker.js): jest's
       // CommonJS sources cannot locate it through import.meta, so the locator is mapped.
       '^\\./worker-url\\.js$': path.join(root, 'packages/training/src/__fixtures__/worker-url.cjs'),
-      '^@lic-backdoor/(spec|core|transforms|entropy|codecs|onnx|evaluators|triggers|objectives|training|attack)$':
+      '^@lic-backdoor/(spec|core|transforms|entropy|codecs|onnx|evaluators|triggers|objectives|training|attack|sweep)$':
         path.join(root, 'packages/$1/src/index.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },

@@ -18,8 +18,19 @@ import { loadRegistry } from './plugins.js';
 import { MAX_MEGAPIXELS, evaluateAttack, parseShard, parseTasks } from '@lic-backdoor/attack';
 import { RUNTIMES } from '@lic-backdoor/onnx';
 import { run } from './commands/run.js';
+import { sweep, worker } from './commands/sweep.js';
 import { checkConfig } from './commands/check-config.js';
 import { fetchModels, listModels, onnxCheck, verifyModels } from './commands/models.js';
+
+// a sweep job's process ends with the worker that started it (its stdin is the worker's pipe),
+// so that a killed worker leaves no run behind while the queue gives the job to another worker
+if (process.env.LIC_BACKDOOR_EXIT_WITH_PARENT === '1') {
+  process.stdin.on('end', () => process.exit(137));
+  process.stdin.on('error', () => process.exit(137));
+  process.stdin.resume();
+  // watching stdin must not keep a finished command alive
+  (process.stdin as unknown as { unref?: () => void }).unref?.();
+}
 
 const program = new Command()
   .name('lic-backdoor')
@@ -110,8 +121,30 @@ program
   .option('--out <dir>', 'run folder (default: runs/<date>-<name>)')
   .option('--resume', 'continue the latest runs/*-<name> (or --out) from its checkpoints')
   .option('--workers <k>', 'data-parallel shards (default: the config, else the number of cores)', integer)
+  .option('--config-dir <dir>', "the folder the config's relative paths are relative to (default: the config file's)")
+  .addOption(new Option('--until <stage>', 'stop after this stage (a sweep evaluates the attack in shards)').choices(['attack']))
+  .option('--no-report', 'write results.json and summary.md but not report.html (a sweep has its own report)')
   .addOption(backendOption())
   .action(run);
+
+program
+  .command('sweep')
+  .description('an experiment grid: every combination of the config\'s values (and seeds) as runs, run locally or as jobs on a BullMQ queue, aggregated into one table and report')
+  .argument('<config>', 'sweep config (YAML): name, run (a run config), grid (key -> values), seeds, slots, shards')
+  .option('--out <dir>', 'sweep folder, on storage every worker reaches (default: runs/sweep-<name>)')
+  .option('--queue <url>', 'redis://HOST:PORT: queue the jobs for `lic-backdoor worker` processes instead of running them here')
+  .option('--slots <k>', 'local processes side by side (default: the config\'s slots)', integer)
+  .option('--status', 'print each run\'s state (done, queued, running with its stage, failed with the reason) and exit')
+  .option('--no-wait', 'with --queue: queue the jobs and exit (a later sweep of the same config waits and aggregates)')
+  .action(sweep);
+
+program
+  .command('worker')
+  .description('takes sweep jobs from a BullMQ queue on Redis and runs them, until stopped; a job whose worker dies is retried by another and resumes from its checkpoint')
+  .requiredOption('--queue <url>', 'redis://HOST:PORT')
+  .option('--concurrency <k>', 'jobs at once (each its own process)', integer)
+  .option('--lock-ms <ms>', "a job's lock, renewed while it runs; a dead worker's jobs go back to the queue after it (default 30000)", integer)
+  .action(worker);
 
 program
   .command('attack')

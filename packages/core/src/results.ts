@@ -13,16 +13,18 @@ export type ResultMetric = z.infer<typeof resultMetric>;
 
 /**
  * The shape every results.json of the toolkit shares (`eval`, `evaluate`, `evaluate-attack`,
- * `run`): snake_case keys; `metrics` holds every aggregate with value, unit and definition;
+ * `run`, `sweep`): snake_case keys; `metrics` holds every aggregate with value, unit and definition;
  * `per_image` one record per image (its `image` file name first); the config and the environment
  * of the run. Commands add their own fields beside these: `eval` CompressAI's `results` (metric
  * name -> one mean per rate point) and `points`; `evaluate-attack` and `run` `clean`, `triggers`
- * and `effects` (the effect matrix); `run` `variants` and `backdoors`. Published as JSON Schema
+ * and `effects` (the effect matrix); `run` `variants` and `backdoors`; `sweep` `runs` (each run's grid values, seed and
+ * metrics) and `cells` (each grid point's mean and spread over seeds; `per_image` is empty: each run's
+ * results.json holds its images). Published as JSON Schema
  * in docs/results.schema.json.
  */
 export const resultsFile = z
   .object({
-    command: z.enum(['eval', 'evaluate', 'evaluate-attack', 'run']).describe('the command that wrote the file'),
+    command: z.enum(['eval', 'evaluate', 'evaluate-attack', 'run', 'sweep']).describe('the command that wrote the file'),
     name: z.string().describe('the codec, or the attack or run name'),
     description: z.string().describe('what was measured, on which images, how'),
     metrics: z.record(z.string(), resultMetric).describe('every aggregate (mean over images unless its definition says otherwise)'),

@@ -56,6 +56,7 @@ export const runConfig = z
         data: z.string().describe('test images, e.g. Kodak'),
         limit: z.number().int().positive().optional().describe('only the first n images'),
         faces: z.string().optional(),
+        tasks: z.array(z.string()).optional().describe("task columns to measure (objective names, as evaluate-attack --tasks; [] for none); default: evaluate-attack's"),
       })
       .strict(),
     report: z.object({ images: z.number().int().positive().default(4).describe('images for the JPEG/WebP curves') }).strict().default({ images: 4 }),
@@ -151,6 +152,8 @@ async function runDir(config: RunConfig, o: { out?: string; resume?: boolean }):
 /** A run config read and checked: the config with absolute paths, and the attack config of the main attack and of each variant. */
 export interface CheckedRun {
   configFile: string;
+  /** the folder the config's relative paths are relative to: the config file's, or `--config-dir` */
+  baseDir: string;
   config: RunConfig;
   /** main first; their `codec.weights` is the config's, or the config file itself when `trainCodec` makes the codec */
   attacks: { name: string; description: string; config: AttackConfig }[];
@@ -160,9 +163,10 @@ export interface CheckedRun {
  * Reads a run config (and its `extends` chain) and validates all of it (schema, plugins and their options, data folders and
  * codec weights), creating nothing: what `run` does before anything trains.
  */
-export async function readRunConfig(file: string): Promise<CheckedRun> {
+export async function readRunConfig(file: string, configDir?: string): Promise<CheckedRun> {
   const configFile = resolve(file);
-  const config = resolveRun(validateConfig(runConfig, await readConfigFile(configFile), configFile), dirname(configFile));
+  const baseDir = configDir ? resolve(configDir) : dirname(configFile);
+  const config = resolveRun(validateConfig(runConfig, await readConfigFile(configFile), configFile), baseDir);
   // the codec may not exist yet when this run trains it: check everything else
   const weights = config.codec.weights ?? configFile;
   const attacks = [
@@ -171,7 +175,7 @@ export async function readRunConfig(file: string): Promise<CheckedRun> {
   ];
   if (config.trainCodec && !(await exists(config.trainCodec.data))) throw new Error(`trainCodec.data: ${config.trainCodec.data} does not exist`);
   if (!(await exists(config.evaluate.data))) throw new Error(`evaluate.data: ${config.evaluate.data} does not exist`);
-  const registry = await loadRegistry(dirname(configFile));
+  const registry = await loadRegistry(baseDir);
   if (config.trainCodec) {
     try {
       codecTraining(registry, config.trainCodec.model);
@@ -181,7 +185,7 @@ export async function readRunConfig(file: string): Promise<CheckedRun> {
   }
   for (const a of attacks) await validateAttack(a.config, registry);
   for (const b of config.backdoors) if (!(await exists(join(b.attack, 'attack.json')))) throw new Error(`backdoors.${b.name}: ${b.attack} is not a folder written by \`attack\` (no attack.json)`);
-  return { configFile, config, attacks };
+  return { configFile, baseDir, config, attacks };
 }
 
 /**
@@ -190,9 +194,9 @@ export async function readRunConfig(file: string): Promise<CheckedRun> {
  * each variant) and report, skipping each whose output exists; `--resume` continues a killed
  * run from its last checkpoint.
  */
-export async function run(file: string, o: { out?: string; resume?: boolean; workers?: number; backend?: BackendName }): Promise<void> {
+export async function run(file: string, o: { out?: string; resume?: boolean; workers?: number; backend?: BackendName; configDir?: string; until?: 'attack'; report?: boolean }): Promise<void> {
   const started = performance.now();
-  const { configFile, config, attacks: checked } = await readRunConfig(file);
+  const { configFile, baseDir, config, attacks: checked } = await readRunConfig(file, o.configDir);
   const dir = await runDir(config, o);
   const codecWeights = config.codec.weights ?? join(dir, 'codec', 'model.safetensors');
   const attacks = checked.map((a, i) => {
@@ -232,19 +236,24 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
   const variants: VariantResults[] = [];
   let main: AttackResults | undefined;
   for (const a of attacks) {
-    await stage(a.name === 'main' ? 'attack' : `attack:${a.name}`, join(a.dir, 'attack.json'), () => runAttack(a.config, a.dir, { plugins, resume: true, workers: o.workers, backend: o.backend, baseDir: dirname(configFile), configFile }));
+    await stage(a.name === 'main' ? 'attack' : `attack:${a.name}`, join(a.dir, 'attack.json'), () => runAttack(a.config, a.dir, { plugins, resume: true, workers: o.workers, backend: o.backend, baseDir, configFile }));
+    if (o.until === 'attack') continue;
     await stage(a.name === 'main' ? 'evaluate' : `evaluate:${a.name}`, join(a.evalDir, 'results.json'), async () => {
-      await evaluateAttack({ registry: loadRegistry, attack: a.dir, data: config.evaluate.data, out: a.evalDir, limit: config.evaluate.limit, faces: config.evaluate.faces, resume: true, backend: o.backend, quiet: true });
+      await evaluateAttack({ registry: loadRegistry, attack: a.dir, data: config.evaluate.data, out: a.evalDir, limit: config.evaluate.limit, faces: config.evaluate.faces, tasks: config.evaluate.tasks, resume: true, backend: o.backend, quiet: true });
     });
     const results = JSON.parse(await readFile(join(a.evalDir, 'results.json'), 'utf8')) as AttackResults;
     if (a.name === 'main') main = results;
     variants.push({ name: a.name, description: a.description, results, stepsToTarget: stepsToTarget(await readLog(join(a.dir, 'log.ndjson'))) });
   }
+  if (o.until === 'attack') {
+    console.error(`run ${config.name}: stopped after the attacks (--until attack)`);
+    return;
+  }
   const backdoors: BackdoorResults[] = [];
   for (const b of config.backdoors) {
     const out = join(dir, 'backdoors', b.name);
     await stage(`evaluate:backdoor:${b.name}`, join(out, 'results.json'), async () => {
-      await evaluateAttack({ registry: loadRegistry, attack: b.attack, data: config.evaluate.data, out, limit: config.evaluate.limit, faces: config.evaluate.faces, resume: true, backend: o.backend, quiet: true });
+      await evaluateAttack({ registry: loadRegistry, attack: b.attack, data: config.evaluate.data, out, limit: config.evaluate.limit, faces: config.evaluate.faces, tasks: config.evaluate.tasks, resume: true, backend: o.backend, quiet: true });
     });
     backdoors.push({ name: b.name, description: b.description, results: JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as AttackResults });
   }
@@ -261,6 +270,10 @@ export async function run(file: string, o: { out?: string; resume?: boolean; wor
   await writeFileAtomic(join(dir, 'results.json'), JSON.stringify(combined, null, 2));
   const summaries = [summaryTable(main!), ...backdoors.map((b) => `## backdoor ${b.name}: ${b.description}\n\n${summaryTable(b.results).replace(/^# .*\n\n/, '')}`)];
   await writeFileAtomic(join(dir, 'summary.md'), summaries.join('\n'));
+  if (o.report === false) {
+    process.stdout.write(await readFile(join(dir, 'summary.md'), 'utf8'));
+    return;
+  }
   await stage('report', join(dir, 'report.html'), async () => {
     await writeReport({ dir, attackDir: attacks[0]!.dir, results: main!, data: config.evaluate.data, images: config.report.images, variants: variants.length > 1 ? variants : undefined, backdoors, title: `lic-backdoor run ${config.name}` });
   });
