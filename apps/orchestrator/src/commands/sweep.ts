@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { initializeBackend, makeDirectory, writeFileAtomic, type ResultMetric } from '@lic-backdoor/core';
-import { readConfigFile, validateConfig } from '@lic-backdoor/attack';
+import { isRecord, readConfigFile, validateConfig } from '@lic-backdoor/attack';
 import { exists, runEnvironment } from '@lic-backdoor/training';
-import { aggregateRuns, cellLabel, expandGrid, runLocally, startWorker, sweepConfig, SweepQueue, type GridRun, type JobHandler, type SweepJob } from '@lic-backdoor/sweep';
+import { aggregateRuns, cellLabel, expandGrid, runLocally, startWorker, sweepConfig, SweepQueue, type GridRun, type SweepConfig, type JobHandler, type SweepJob } from '@lic-backdoor/sweep';
 import { readRunConfig } from './run.js';
 import { renderVegaLite, writeFigure } from '../report/figures.js';
 
@@ -77,30 +78,56 @@ async function pendingJobs(root: string, manifest: SweepManifest): Promise<{ job
   return Promise.all(manifest.runs.map(async (r) => ({ job: { kind: 'run' as const, sweep: manifest.name, run: r.id, shards: manifest.shards }, done: await exists(resultsOf(root, r.id)) })));
 }
 
+/** A sweep config read: the config, its runs, and the folder the run config's relative paths are relative to. */
+async function readSweep(file: string): Promise<{ configFile: string; sweep: SweepConfig; runs: GridRun[]; configDir: string }> {
+  const configFile = resolve(file);
+  const sweep = validateConfig(sweepConfig, await readConfigFile(configFile), configFile);
+  const runFile = resolve(dirname(configFile), sweep.run);
+  const base = await readConfigFile(runFile);
+  if (!isRecord(base)) throw new Error(`${configFile}: run ${runFile} is not a run config`);
+  let runs: GridRun[];
+  try {
+    runs = expandGrid(sweep, base);
+  } catch (error) {
+    throw new Error(`${configFile}: ${(error as Error).message}`, { cause: error });
+  }
+  return { configFile, sweep, runs, configDir: dirname(runFile) };
+}
+
+/** Writes a run's config to `file` (unless it holds it already) and validates it as `run` would. */
+async function writeRunConfig(file: string, run: GridRun, sweep: SweepConfig, configDir: string): Promise<void> {
+  await makeDirectory(dirname(file));
+  const text = stringify(run.config);
+  if (!(await exists(file)) || (await readFile(file, 'utf8')) !== text) await writeFileAtomic(file, text);
+  try {
+    await readRunConfig(file, configDir);
+  } catch (error) {
+    throw new Error(`sweep ${sweep.name}, run ${run.id} (${cellLabel(run.params)}, seed ${run.seed}): ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** `check-config` of a sweep config: every run's config validated (in a temporary folder); how many runs and grid points. */
+export async function checkSweepConfig(file: string): Promise<{ runs: number; points: number }> {
+  const { sweep, runs, configDir } = await readSweep(file);
+  const tmp = await mkdtemp(join(tmpdir(), 'sweep-check-'));
+  try {
+    for (const r of runs) await writeRunConfig(join(tmp, `${r.id}.yaml`), r, sweep, configDir);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return { runs: runs.length, points: runs.length / sweep.seeds.length };
+}
+
 /**
  * Reads and checks the sweep config (every run's config validated as `run` would), writes the
  * sweep folder (`sweep.json`, each run's `config.yaml`) and returns it.
  */
 async function prepare(file: string, out?: string): Promise<{ root: string; manifest: SweepManifest; runs: GridRun[]; config: Record<string, unknown> }> {
-  const configFile = resolve(file);
-  const sweep = validateConfig(sweepConfig, await readConfigFile(configFile), configFile);
-  const runFile = resolve(dirname(configFile), sweep.run);
-  const base = (await readConfigFile(runFile)) as Record<string, unknown>;
-  const runs = expandGrid(sweep, base);
+  const { configFile, sweep, runs, configDir } = await readSweep(file);
   const root = resolve(out ?? join('runs', `sweep-${sweep.name}`));
-  const manifest: SweepManifest = { name: sweep.name, configFile, configDir: dirname(runFile), shards: sweep.shards, reports: sweep.reports, runs: runs.map(({ id, params, seed }) => ({ id, params, seed })) };
+  const manifest: SweepManifest = { name: sweep.name, configFile, configDir, shards: sweep.shards, reports: sweep.reports, runs: runs.map(({ id, params, seed }) => ({ id, params, seed })) };
   await makeDirectory(root);
-  for (const r of runs) {
-    const file = join(runFolder(root, r.id), 'config.yaml');
-    await makeDirectory(dirname(file));
-    const text = stringify(r.config);
-    if (!(await exists(file)) || (await readFile(file, 'utf8')) !== text) await writeFileAtomic(file, text);
-    try {
-      await readRunConfig(file, manifest.configDir);
-    } catch (error) {
-      throw new Error(`sweep ${sweep.name}, run ${r.id} (${cellLabel(r.params)}, seed ${r.seed}): ${(error as Error).message}`, { cause: error });
-    }
-  }
+  for (const r of runs) await writeRunConfig(join(runFolder(root, r.id), 'config.yaml'), r, sweep, configDir);
   await writeFileAtomic(join(root, 'sweep.json'), JSON.stringify(manifest, null, 2));
   return { root, manifest, runs, config: sweep as unknown as Record<string, unknown> };
 }
