@@ -21,7 +21,7 @@ export interface FuzzOptions {
   cases: number;
   seed: number;
   timeoutMs: number;
-  /** a folder where each stream that hung is written (hang-<case>-<codec>.lic) */
+  /** a folder where each stream that hung (hang-<case>-<codec>.lic) or was slow (slow-<case>-<codec>.lic) is written */
   keepHangs?: string;
 }
 
@@ -105,8 +105,8 @@ export interface FuzzResult {
   crashSamples: string[];
   /** the slowest case that finished within the timeout, in ms */
   slowestMs: number;
-  /** cases past the timeout that finished when replayed (ms, replay included) */
-  slow: number[];
+  /** cases past the timeout that finished when replayed: case number, mutation, codec, ms (the first try's timeout and the replay in a fresh worker, its start included) */
+  slow: { case: number; mutation: string; codec: string; ms: number }[];
   peakRssMiB: number;
   wallSeconds: number;
 }
@@ -157,7 +157,8 @@ export async function fuzz(o: FuzzOptions, log: (line: string) => void): Promise
         worker = await start();
         continue;
       }
-      result.slow.push(Math.round(performance.now() - t0));
+      result.slow.push({ case: k, mutation: kind, codec: seed.codec, ms: Math.round(performance.now() - t0) });
+      if (o.keepHangs) writeFileSync(join(o.keepHangs, `slow-${k}-${seed.codec}.lic`), bytes);
       outcome = replay;
     } else {
       result.slowestMs = Math.max(result.slowestMs, Math.round(performance.now() - t0));
@@ -182,6 +183,6 @@ export async function fuzz(o: FuzzOptions, log: (line: string) => void): Promise
   log('| --- | --- | --- | --- | --- | --- |');
   for (const [kind, r] of Object.entries(result.byMutation)) log(`| ${kind} | ${r.cases} | ${r.clean} | ${r.silent} | ${r.crashes} | ${r.hangs} |`);
   log(`| all | ${result.cases} | ${Object.values(result.clean).reduce((a, b) => a + b, 0)} (${Object.entries(result.clean).map(([c, n]) => `${c} ${n}`).join(', ')}) | ${result.silent} | ${result.crashes} | ${result.hangs} |`);
-  log(`slowest case within the timeout ${result.slowestMs} ms; ${result.slow.length} past it that finished when replayed (${result.slow.join(', ')} ms); peak RSS ${result.peakRssMiB} MiB, ${result.wallSeconds} s`);
+  log(`slowest case within the timeout ${result.slowestMs} ms; ${result.slow.length} past it that finished when replayed (${result.slow.map((x) => `case ${x.case} ${x.codec} ${x.mutation}: ${x.ms} ms`).join('; ')}); peak RSS ${result.peakRssMiB} MiB, ${result.wallSeconds} s`);
   return result;
 }

@@ -42,8 +42,10 @@ export class SweepQueue {
   }
 
   /**
-   * Adds each job unless it is done (`done`), already queued or running; a job that failed for good
-   * is retried (its run resumes). Returns how many were added, retried and left as they were.
+   * Adds each job unless it is done (`done`), already queued or running (a split run: until its
+   * finish is done); a job that failed for good is retried, and a split run whose finish failed is
+   * run again (each retry resumes from the run's folder). Returns how many were added, retried and
+   * left as they were.
    */
   async submit(root: string, jobs: { job: SweepJob; done: boolean }[]): Promise<{ added: number; retried: number; queued: number; done: number }> {
     const counts = { added: 0, retried: 0, queued: 0, done: 0 };
@@ -54,11 +56,19 @@ export class SweepQueue {
       }
       const existing = await this.queue.getJob(jobId(job));
       const state = existing ? await existing.getState() : 'missing';
+      // a split run's job completes after its attack; its finish (with the shards) is what ends it
+      const finish = followUps(job)?.then;
+      const last = finish && state === 'completed' ? await this.queue.getJob(jobId(finish)) : undefined;
+      const lastState = last ? await last.getState() : 'missing';
       if (existing && state === 'failed') {
         await existing.retry('failed');
         counts.retried++;
+      } else if (last && lastState !== 'completed' && lastState !== 'failed') {
+        counts.queued++;
       } else if (existing && state === 'completed') {
-        // finished once, but its results are gone (the folder was removed): run it again
+        // finished once, but its results are missing (the folder was removed, or a shard failed for
+        // good): run it again; it resumes from what its folder still holds
+        await last?.remove();
         await existing.remove();
         await this.queue.add(job.kind, { root, job } satisfies QueuedJob, { ...JOB_OPTIONS, jobId: jobId(job) });
         counts.added++;

@@ -104,4 +104,31 @@ describe('the BullMQ queue (a real Redis)', () => {
       await worker.close();
     }
   });
+
+  it('a split run whose shards are still running counts as queued when the sweep is submitted again', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const seen: string[] = [];
+    const handler: JobHandler = async (_root, job) => {
+      seen.push(jobId(job));
+      if (job.kind === 'shard') await gate;
+    };
+    const worker = startWorker(url, handler, { concurrency: 2 });
+    const queue = new SweepQueue(url);
+    try {
+      const jobs = [{ job: { kind: 'run', sweep: 'p', run: 'a', shards: 2 } as SweepJob, done: false }];
+      await queue.submit('/nowhere', jobs);
+      for (let t = 0; t < 300 && seen.filter((id) => id.includes('shard')).length < 2; t++) await new Promise((r) => setTimeout(r, 50));
+      expect(await queue.state(jobs[0]!.job)).toMatchObject({ state: 'completed' });
+      expect(await queue.submit('/nowhere', jobs)).toEqual({ added: 0, retried: 0, queued: 1, done: 0 });
+      open();
+      const finish: SweepJob = { kind: 'finish', sweep: 'p', run: 'a' };
+      for (let t = 0; t < 300 && (await queue.state(finish)).state !== 'completed'; t++) await new Promise((r) => setTimeout(r, 50));
+      expect(seen.filter((id) => id === 'p--a')).toHaveLength(1);
+      expect(seen.at(-1)).toBe('p--a--finish');
+    } finally {
+      await queue.close();
+      await worker.close();
+    }
+  });
 });

@@ -60,7 +60,7 @@ export const runJob: JobHandler = async (root, job, progress, signal) => {
       const text = chunk.toString();
       tail = (tail + text).slice(-2000);
       void appendFile(log, text);
-      for (const m of text.matchAll(/^stage ([\w:-]+)(?!: skipped)/gm)) progress({ stage: m[1]! });
+      for (const m of text.matchAll(/^stage ([\w-]+(?::[\w-]+)*)(: skipped)?/gm)) if (!m[2]) progress({ stage: m[1]! });
     });
     const stop = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', stop, { once: true });
