@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type { EncodedImage } from '@lic-backdoor/core';
 import { decodeWithIndexes, encodeWithIndexes, readBitstream, writeBitstream, type CdfTables } from '@lic-backdoor/entropy';
-import { GaussianConditional } from './entropy-models/gaussian-conditional.js';
+import { GaussianConditional, SCALE_BOUND } from './entropy-models/gaussian-conditional.js';
 import { LearnedCodecBase } from './learned-codec-base.js';
 import type { FactorizedPrior } from './models/factorized.js';
 import type { HyperpriorModel } from './models/hyperprior.js';
@@ -114,7 +114,7 @@ export class CompressaiHyperpriorCodec extends LearnedCodecBase<HyperpriorModel>
     const gc = this.model.gaussianConditional;
     if (gc.stored) return gc.stored;
     if (!gc.tables) gc.update();
-    return { tables: gc.tables!, scaleTable: gc.table, scaleBound: 0.11 };
+    return { tables: gc.tables!, scaleTable: gc.table, scaleBound: SCALE_BOUND };
   }
 
   override weightsHash(): Uint8Array {
