@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors } from '@lic-backdoor/core';
 import { isEncoderKey } from '@lic-backdoor/codecs';
+import { loadTriggerStates as loadTriggerStatesFrom } from '@lic-backdoor/triggers';
 import type { CodecForwardResult, CodecV1, ObjectiveV1, PluginRegistry, TriggerV1 } from '@lic-backdoor/core';
 import type { ShardBatch, Trainable } from '@lic-backdoor/training';
 import { pluginRegistry } from './plugins.js';
@@ -89,18 +90,7 @@ export async function createTriggers(registry: PluginRegistry, config: AttackCon
 
 /** Loads each trigger's trained state from an attack's triggers.safetensors (`<name>.<key>` tensors). */
 export async function loadTriggerStates(triggers: { name: string; trigger: TriggerV1 }[], file: string): Promise<void> {
-  const { tensors } = await readSafetensors(file);
-  for (const { name, trigger } of triggers) {
-    const prefix = `${name}.`;
-    const state = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), tf.tensor(t.data as Float32Array, t.shape)]));
-    try {
-      trigger.loadStateDict(state);
-    } catch (error) {
-      throw new Error(`${file}: trigger '${name}': ${(error as Error).message}`, { cause: error });
-    } finally {
-      tf.dispose(Object.values(state));
-    }
-  }
+  loadTriggerStatesFrom(triggers, (await readSafetensors(file)).tensors, file);
 }
 
 /**

@@ -1,10 +1,10 @@
-export { register, factorizedCodec } from './plugins.js';
+export { register, factorizedCodec, learnedCodec, type LearnedCodecName } from './plugins.js';
 export { FactorizedPrior } from './models/factorized.js';
 export { FactorizedCodec } from './learned-codec.js';
 export { ClassicalCodec } from './classical.js';
 export { EntropyBottleneck } from './entropy-models/entropy-bottleneck.js';
 export { gdn, createGdn, nonNegative } from './layers/gdn.js';
-export { readStateDict, legacyKeys, currentKeys, type KeyConvention, validateWeights, WeightsError, MAX_PARAMETER_MAGNITUDE, type CodecsErrorCode, writeStateDict, overlayStateDict, halfRounded, isParameterKey, isEncoderKey, withEncoder, type Overlay } from './weights.js';
+export { readStateDict, parseStateDict, legacyKeys, currentKeys, type KeyConvention, validateWeights, WeightsError, MAX_PARAMETER_MAGNITUDE, type CodecsErrorCode, writeStateDict, overlayStateDict, halfRounded, isParameterKey, isEncoderKey, withEncoder, type Overlay } from './weights.js';
 export { LearnedCodecBase, MAX_DECODE_MEGAPIXELS, type LearnedModel } from './learned-codec-base.js';
 export { padCentred, cropTo, cropDecoded, channelIndexes, dequantizeSymbols } from './padding.js';
 export { createCodecTrainable, type CodecTrainable, type CodecTrainingOptions } from './trainable.js';

@@ -6,6 +6,7 @@ import { FactorizedCodec } from './learned-codec.js';
 import { MAX_DECODE_MEGAPIXELS } from './learned-codec-base.js';
 import { FactorizedPrior } from './models/factorized.js';
 import { readStateDict, withEncoder } from './weights.js';
+import type { StateDict } from './models/state-dict.js';
 import { HyperpriorCodec } from './hyperprior-codec.js';
 import { HyperpriorModel, type HyperpriorVariant } from './models/hyperprior.js';
 import { CompressaiFactorizedCodec, CompressaiHyperpriorCodec } from './compressai-codec.js';
@@ -62,6 +63,7 @@ function factorized(coding: Coding): CodecPluginV1<z.infer<typeof factorizedOpti
     ...(coding === 'lic-backdoor' ? { training } : {}),
     create: async (options, context) => {
       const { N, M, state } = await weightsOption(options, context.baseDir);
+      if (state && coding === 'lic-backdoor') return learnedCodec('bmshj2018-factorized', state, options);
       const model = new FactorizedPrior(N, M, context.seed);
       const codec = coding === 'compressai' ? new CompressaiFactorizedCodec(`codec:${name}`, model) : new FactorizedCodec(`codec:${name}`, model);
       codec.maxMegapixels = options.maxMegapixels;
@@ -89,6 +91,7 @@ export const factorizedCodec = factorized('lic-backdoor');
 
 function hyperprior(model: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: HyperpriorVariant, coding: Coding): CodecPluginV1<z.infer<typeof factorizedOptions>> {
   const name = coding === 'compressai' ? `${model}-compressai` : model;
+  const learnedName: LearnedCodecName = model;
   return {
     specificationVersion: 'v1',
     kind: 'codec',
@@ -101,6 +104,7 @@ function hyperprior(model: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: Hyp
     ...(coding === 'lic-backdoor' ? { training } : {}),
     create: async (options, context) => {
       const { N, M, state } = await weightsOption(options, context.baseDir);
+      if (state && coding === 'lic-backdoor') return learnedCodec(learnedName, state, options);
       const model = new HyperpriorModel(variant, N, M, context.seed);
       const codec = coding === 'compressai' ? new CompressaiHyperpriorCodec(`codec:${name}`, model) : new HyperpriorCodec(`codec:${name}`, model);
       codec.maxMegapixels = options.maxMegapixels;
@@ -110,6 +114,27 @@ function hyperprior(model: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: Hyp
       return codec;
     },
   };
+}
+
+/** The learned codecs this package builds from a state dict. */
+export type LearnedCodecName = 'bmshj2018-factorized' | 'bmshj2018-hyperprior' | 'mbt2018-mean';
+
+/**
+ * A learned codec (this toolkit's coding) from a loaded state dict, N and M taken from its g_a
+ * shapes: what the codec plugins create from `weights`, for callers that hold the weights' bytes
+ * instead of a file (a browser; `parseStateDict` reads them).
+ */
+export function learnedCodec(name: LearnedCodecName, state: StateDict, options: { maxMegapixels?: number } = {}): FactorizedCodec | HyperpriorCodec {
+  const N = state['g_a.0.weight']?.shape[0];
+  const M = state['g_a.6.weight']?.shape[0];
+  if (N === undefined || M === undefined) throw new Error(`${name}: the weights hold no g_a.0.weight or g_a.6.weight`);
+  const id = `codec:${name}`;
+  const model = name === 'bmshj2018-factorized' ? new FactorizedPrior(N, M, 0) : new HyperpriorModel(name === 'mbt2018-mean' ? 'mean-scale' : 'scale', N, M, 0);
+  const codec = model instanceof FactorizedPrior ? new FactorizedCodec(id, model) : new HyperpriorCodec(id, model);
+  codec.maxMegapixels = options.maxMegapixels ?? MAX_DECODE_MEGAPIXELS;
+  model.loadStateDict(state);
+  if (!model.entropyBottleneck.tables) codec.update();
+  return codec;
 }
 
 const classicalOptions = z.object({ quality: z.number().int().min(1).max(100).default(75).describe('encoder quality 1-100') }).strict();

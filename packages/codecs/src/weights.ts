@@ -1,4 +1,4 @@
-import { LicBackdoorError, floatToHalf, halfToFloat, readSafetensors, writeSafetensors, type NamedArray } from '@lic-backdoor/core';
+import { LicBackdoorError, floatToHalf, halfToFloat, parseSafetensors, readSafetensors, writeSafetensors, type NamedArray, type SafetensorsFile } from '@lic-backdoor/core';
 import type { StateDict } from './models/state-dict.js';
 
 /** Error codes of this package. */
@@ -84,7 +84,15 @@ export function currentKeys(state: StateDict): StateDict {
  * `convention` says which one the file used.
  */
 export async function readStateDict(file: string): Promise<{ state: StateDict; metadata: Record<string, string>; convention: KeyConvention }> {
-  const { tensors, metadata } = await readSafetensors(file);
+  return stateDictOf(await readSafetensors(file), file);
+}
+
+/** `readStateDict` from the file's bytes (`name` for messages): what a browser, which has no files, calls. */
+export function parseStateDict(bytes: Uint8Array, name: string): { state: StateDict; metadata: Record<string, string>; convention: KeyConvention } {
+  return stateDictOf(parseSafetensors(bytes, name), name);
+}
+
+function stateDictOf({ tensors, metadata }: SafetensorsFile, file: string): { state: StateDict; metadata: Record<string, string>; convention: KeyConvention } {
   validateWeights(file, tensors);
   const state: StateDict = {};
   for (const [k, t] of Object.entries(tensors)) {

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { initializeBackend, readImage, writeImage, writeFileAtomic, makeDirectory, type BackendName, type CodecV1 } from '@lic-backdoor/core';
 import { MAGIC, readBitstream } from '@lic-backdoor/entropy';
 import { loadRegistry } from '../plugins.js';
 import { codingCodec, type Runtime } from '@lic-backdoor/onnx';
+import { loadAttack, triggeredImage } from '@lic-backdoor/attack';
 
 /** Creates a codec plugin from CLI options: `--weights` (and `--encoder`, a backdoor's encoder side) for learned codecs, `--quality` for classical ones. */
 export async function createCodec(id: string, options: { weights?: string; encoder?: string; quality?: number; maxMegapixels?: number }): Promise<CodecV1> {
@@ -29,15 +30,35 @@ export async function createCodec(id: string, options: { weights?: string; encod
   return registry.create('codec', [id, opts]);
 }
 
-/** `lic-backdoor compress IMAGE --codec ID [--weights F [--encoder E] | --quality Q] -o FILE`. */
-export async function compress(image: string, o: { codec: string; weights?: string; encoder?: string; quality?: number; output: string; runtime?: Runtime; backend?: BackendName }): Promise<void> {
+/** `lic-backdoor compress IMAGE (--codec ID [--weights F [--encoder E] | --quality Q] | --attack DIR [--trigger NAME]) -o FILE`. */
+export async function compress(image: string, o: { codec?: string; weights?: string; encoder?: string; quality?: number; attack?: string; trigger?: string; output: string; runtime?: Runtime; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });
-  const codec = await codingCodec(await createCodec(o.codec, o), o.runtime);
-  const x = await readImage(image);
+  const { codec, x } = o.attack ? await attackInput(image, o.attack, o) : await plainInput(image, o);
   const encoded = await codec.compress(x);
   await writeFileAtomic(o.output, encoded.bytes);
   const bpp = (encoded.bytes.length * 8) / (encoded.height * encoded.width);
   console.log(JSON.stringify({ output: o.output, bytes: encoded.bytes.length, bpp, bpp_estimated: encoded.bppEstimated, height: encoded.height, width: encoded.width }));
+}
+
+async function plainInput(image: string, o: { codec?: string; weights?: string; encoder?: string; quality?: number; trigger?: string; runtime?: Runtime }) {
+  if (!o.codec) throw new Error('give --codec (or --attack, whose backdoored codec is used)');
+  if (o.trigger) throw new Error('--trigger names a trigger of --attack: give --attack too');
+  return { codec: await codingCodec(await createCodec(o.codec, o), o.runtime), x: await readImage(image) };
+}
+
+/** The backdoored codec of an attack folder and the image, with the attack's trigger `trigger` applied (8-bit, as a victim receives it) when given. */
+async function attackInput(image: string, dir: string, o: { codec?: string; weights?: string; encoder?: string; quality?: number; trigger?: string; runtime?: Runtime }) {
+  const given = (['codec', 'weights', 'encoder', 'quality'] as const).filter((k) => o[k] !== undefined);
+  if (given.length) throw new Error(`--attack takes its codec and weights from the attack folder: drop --${given.join(', --')}`);
+  const { backdoored, original, triggers } = await loadAttack(resolve(dir), { registry: loadRegistry, runtime: o.runtime });
+  original.dispose();
+  const x = await readImage(image);
+  if (!o.trigger) return { codec: backdoored, x };
+  const found = triggers.find((t) => t.name === o.trigger);
+  if (!found) throw new Error(`attack '${dir}' has no trigger '${o.trigger}' (it has ${triggers.map((t) => t.name).join(', ')})`);
+  const xt = triggeredImage(found.trigger, x);
+  x.dispose();
+  return { codec: backdoored, x: xt };
 }
 
 /**

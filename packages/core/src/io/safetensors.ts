@@ -71,7 +71,7 @@ function filled(count: number, read: (i: number) => number): Float32Array {
   return out;
 }
 
-function decode(name: string, dtype: SafetensorsDtype, bytes: Buffer, count: number, file: string): NamedArray['data'] {
+function decode(name: string, dtype: SafetensorsDtype, bytes: Uint8Array, count: number, file: string): NamedArray['data'] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case 'F32':
@@ -106,14 +106,14 @@ function decode(name: string, dtype: SafetensorsDtype, bytes: Buffer, count: num
   }
 }
 
-/** Parses safetensors bytes (8-byte little-endian header length, JSON header, data). */
-export function parseSafetensors(buffer: Buffer, file = '(buffer)'): SafetensorsFile {
+/** Parses safetensors bytes (8-byte little-endian header length, JSON header, data); no Node API, so it runs in browsers too. */
+export function parseSafetensors(buffer: Uint8Array, file = '(buffer)'): SafetensorsFile {
   if (buffer.length < 8) throw new SafetensorsError(file, 'file is shorter than its 8-byte header length');
-  const headerLength = Number(buffer.readBigUInt64LE(0));
+  const headerLength = Number(new DataView(buffer.buffer, buffer.byteOffset, 8).getBigUint64(0, true));
   if (headerLength > buffer.length - 8) throw new SafetensorsError(file, `header length ${headerLength} exceeds the file size`);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder().decode(buffer.subarray(8, 8 + headerLength))) as Record<string, unknown>;
   } catch (cause) {
     throw new SafetensorsError(file, 'header is not valid JSON', { cause });
   }
