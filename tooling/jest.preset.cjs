@@ -23,6 +23,7 @@ module.exports = function jestPreset(packageDir, overrides = {}) {
       '^\\./worker-url\\.js$': path.join(root, 'packages/training/src/__fixtures__/worker-url.cjs'),
       '^@lic-backdoor/(spec|core|transforms|entropy|codecs|onnx|evaluators|triggers|objectives|training|attack|sweep)$':
         path.join(root, 'packages/$1/src/index.ts'),
+      '^@lic-backdoor/training/trainable$': path.join(root, 'packages/training/src/trainable.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
     testTimeout: 120000,

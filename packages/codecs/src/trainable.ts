@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CodecForwardResult } from '@lic-backdoor/core';
-import { perExampleUniform, type Trainable } from '@lic-backdoor/training';
+// the subpath: the codec classes need only the noise, not the training threads (the browser page bundles them)
+import { perExampleUniform, type Trainable } from '@lic-backdoor/training/trainable';
 import { FactorizedPrior } from './models/factorized.js';
 import { HyperpriorModel } from './models/hyperprior.js';
 import type { StateDict } from './models/state-dict.js';

@@ -4,7 +4,6 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { extract } from 'tar';
 import { LicBackdoorError, writeFileAtomic, makeDirectory } from '@lic-backdoor/core';
 import { MODEL_CATALOGUE, type ModelSource } from './catalogue.js';
 
@@ -80,6 +79,8 @@ async function extractModel(model: ModelSource, tarball: string, work: string): 
   const wanted = (path: string) =>
     model.file ? path === model.file : path === model.resources!.manifest || path.startsWith(`${model.resources!.chunkDir}/`);
   await makeDirectory(out);
+  // loaded here, not at the top: the browser page bundles this package's sessions, never its downloads
+  const { extract } = await import('tar');
   await extract({ file: tarball, cwd: out, filter: wanted });
   if (model.file) {
     return readFile(join(out, model.file)).catch((cause) => {
