@@ -201,6 +201,7 @@ program
   .argument('<file>', 'bitstream written by compress (or a plain .jpg/.webp)')
   .option('--weights <file>', 'decoder weights (.safetensors) of a learned codec')
   .requiredOption('-o, --output <image>', 'image to write (.png, .jpg, .webp)')
+  .option('--reference <image>', 'the original image: also print the PSNR and MS-SSIM of the decoded image against it (as eval defines them)')
   .option('--max-megapixels <n>', 'largest image a learned codec decodes (default 64): a stream claiming more is refused before any allocation', positiveNumber)
   .addOption(runtimeOption())
   .addOption(backendOption())

@@ -86,7 +86,16 @@ export async function loadCodec(entry: CodecEntry, base: string, progress: Progr
   let state = await stateDict(entry.weights, base, progress);
   if (encoder) state = withEncoder(state, await stateDict(encoder, base, progress), encoder);
   progress(`building ${entry.codec} graphs${encoder ? ' (backdoored encoder)' : ''}`);
-  return codingCodec(learnedCodec(entry.codec, state));
+  const codec = await codingCodec(learnedCodec(entry.codec, state));
+  // onnxruntime prepares each graph's kernels on its first run: once here, on a small grey image
+  progress(`warming up ${entry.codec}${encoder ? ' (backdoored encoder)' : ''}`);
+  const grey = tf.fill([1, 64, 64, 3], 0.5) as tf.Tensor4D;
+  try {
+    (await codec.decompress((await codec.compress(grey)).bytes)).dispose();
+  } finally {
+    grey.dispose();
+  }
+  return codec;
 }
 
 /** The backdoor's trained triggers by name. */

@@ -5,6 +5,8 @@ import { MAGIC, readBitstream } from '@lic-backdoor/entropy';
 import { loadRegistry } from '../plugins.js';
 import { codingCodec, type Runtime } from '@lic-backdoor/onnx';
 import { loadAttack, triggeredImage } from '@lic-backdoor/attack';
+import { msSsim, psnr } from '@lic-backdoor/evaluators';
+import type * as tf from '@tensorflow/tfjs-core';
 
 /** Creates a codec plugin from CLI options: `--weights` (and `--encoder`, a backdoor's encoder side) for learned codecs, `--quality` for classical ones. */
 export async function createCodec(id: string, options: { weights?: string; encoder?: string; quality?: number; maxMegapixels?: number }): Promise<CodecV1> {
@@ -65,7 +67,7 @@ async function attackInput(image: string, dir: string, o: { codec?: string; weig
  * `lic-backdoor decompress FILE [--weights F] -o IMAGE.png`: the decoder reads only the file (its
  * header names the codec) and the weights. A plain .jpg/.webp file decodes as a classical stream.
  */
-export async function decompress(file: string, o: { weights?: string; output: string; maxMegapixels?: number; runtime?: Runtime; backend?: BackendName }): Promise<void> {
+export async function decompress(file: string, o: { weights?: string; output: string; reference?: string; maxMegapixels?: number; runtime?: Runtime; backend?: BackendName }): Promise<void> {
   await initializeBackend({ prefer: o.backend });
   let bytes: Uint8Array;
   try {
@@ -79,7 +81,19 @@ export async function decompress(file: string, o: { weights?: string; output: st
   const image = await codec.decompress(bytes);
   await makeDirectory(dirname(o.output));
   await writeImage(o.output, image);
-  console.log(JSON.stringify({ output: o.output, codec: id, height: image.shape[1], width: image.shape[2] }));
+  const quality = o.reference ? await againstReference(image, o.reference) : {};
+  console.log(JSON.stringify({ output: o.output, codec: id, height: image.shape[1], width: image.shape[2], ...quality }));
+}
+
+/** PSNR and MS-SSIM of a decoded image against the original, as `eval` defines them (MS-SSIM null below 161 pixels a side). */
+async function againstReference(image: tf.Tensor4D, reference: string): Promise<{ psnr: number; ms_ssim: number | null }> {
+  const x = await readImage(reference);
+  try {
+    if (x.shape[1] !== image.shape[1] || x.shape[2] !== image.shape[2]) throw new Error(`--reference ${reference} is ${x.shape[2]} x ${x.shape[1]}, the decoded image ${image.shape[2]} x ${image.shape[1]}`);
+    return { psnr: psnr(x, image), ms_ssim: Math.min(x.shape[1], x.shape[2]) > 160 ? msSsim(x, image) : null };
+  } finally {
+    x.dispose();
+  }
 }
 
 function sniffClassical(bytes: Uint8Array): string {
