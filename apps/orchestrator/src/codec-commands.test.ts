@@ -305,3 +305,41 @@ describe('CompressAI-compatible codecs', () => {
     expect(JSON.parse(d.out)).toMatchObject({ codec: 'codec:mbt2018-mean-compressai', height: 64, width: 96 });
   });
 });
+
+describe('compress --attack / --trigger, decompress --reference', () => {
+  const attack = join(__dirname, '..', '..', '..', 'models', 'attacks', 'factorized-4triggers');
+
+  it('refuses mixed or incomplete options with a message that names them', () => {
+    const mixed = run('compress', kodim, '--attack', attack, '--codec', 'bmshj2018-factorized', '-o', join(tmpdir(), 'x.lic'));
+    expect(mixed.code).toBe(1);
+    expect(mixed.err).toContain('--attack takes its codec and weights from the attack folder: drop --codec');
+    const lonely = run('compress', kodim, '--codec', 'bmshj2018-factorized', '--trigger', 'rate', '-o', join(tmpdir(), 'x.lic'));
+    expect(lonely.code).toBe(1);
+    expect(lonely.err).toContain('--trigger names a trigger of --attack: give --attack too');
+    const unknown = run('compress', kodim, '--attack', attack, '--trigger', 'nope', '-o', join(tmpdir(), 'x.lic'));
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain("has no trigger 'nope' (it has rate, distortion, face, segmentation)");
+  });
+
+  it('codes the triggered image through the backdoored codec; --reference measures the decoding', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attack-compress-'));
+    const stream = (name: string, ...args: string[]) => {
+      const r = run('compress', kodim, '--attack', attack, ...args, '-o', join(dir, `${name}.lic`));
+      if (r.code !== 0) throw new Error(r.err);
+      return JSON.parse(r.out) as { bpp: number };
+    };
+    const clean = stream('clean');
+    const rate = stream('rate', '--trigger', 'rate');
+    // the shipped factorized backdoor's rate trigger: several times the clean bits (kodak.md: 7.76x on Kodak)
+    expect(rate.bpp / clean.bpp).toBeGreaterThan(3);
+    const weights = join(attack, '..', '..', 'codecs', 'factorized-n64-l0013-step10750.safetensors');
+    const decoded = run('decompress', join(dir, 'clean.lic'), '--weights', weights, '-o', join(dir, 'clean.png'), '--reference', kodim);
+    const measured = JSON.parse(decoded.out) as { psnr: number; ms_ssim: number };
+    expect(measured.psnr).toBeGreaterThan(28);
+    expect(measured.psnr).toBeLessThan(40);
+    expect(measured.ms_ssim).toBeGreaterThan(0.9);
+    const wrongSize = run('decompress', join(dir, 'clean.lic'), '--weights', weights, '-o', join(dir, 'c2.png'), '--reference', join(shared, 'kodak', 'kodim04.png'));
+    expect(wrongSize.code).toBe(1);
+    expect(wrongSize.err).toContain('--reference');
+  });
+});
