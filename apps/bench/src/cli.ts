@@ -71,6 +71,17 @@ program
   });
 
 program
+  .command('web')
+  .description('the built web page (apps/web/dist) in headless Chromium: encode and decode time of one image through a codec (first run, then the median of the repetitions)')
+  .option('--image <file>', 'test image (default: ../shared/data/kodak/kodim23.png)')
+  .option('--codec <choice>', "the page's codec choice", 'codec:mbt-n128-l0013')
+  .option('--reps <k>', 'timed repetitions after the first run (median reported)', int, 3)
+  .action(async (options) => {
+    const { KODIM23, benchWeb } = await import('./web.js');
+    console.log(JSON.stringify(await benchWeb({ image: KODIM23, ...options }, (line) => console.error(line))));
+  });
+
+program
   .command('codec-one', { hidden: true })
   .requiredOption('--codec <id>')
   .requiredOption('--weights <file>')

@@ -117,6 +117,7 @@ async function run(): Promise<void> {
   runButton.disabled = true;
   errorBox.hidden = true;
   $('outputs').hidden = true;
+  document.body.dataset.state = 'running';
   const c = choice();
   const triggerName = triggerSelect.value;
   const x = imageTensor(image.rgb);
