@@ -50,7 +50,7 @@ export async function benchWeb(o: WebBenchOptions, log: (line: string) => void) 
     await page.waitForSelector('body[data-state=ready]', { timeout: 60000 });
     const engine = await page.textContent('#engine');
     await page.setInputFiles('#file', o.image);
-    await page.waitForFunction(() => !(document.getElementById('run') as HTMLButtonElement).disabled);
+    await page.waitForFunction("!document.getElementById('run').disabled");
     await page.selectOption('#codec', o.codec);
     const runs: { encodeSeconds: number; decodeSeconds: number; wallSeconds: number }[] = [];
     for (let rep = 0; rep <= o.reps; rep++) {
