@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { tensorToRgb, type CodecV1, type RgbImage, type TriggerV1 } from '@lic-backdoor/core';
 import { codePath, dctEnergy, fetchBytes, imageTensor, initialize, loadCodec, loadTriggers, psnr, triggered, type BackdoorEntry, type CodecEntry, type CodedPath, type Manifest } from './engine.js';
 import { decodeImageFile, MAX_MEGAPIXELS } from './image.js';
+import { BACKBONE_FILES, faceSimilarity, loadBackbones, segmentationAgreement, SEGMENTATION_SIZE, type Backbones } from './tasks.js';
 
 const base = document.baseURI;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -29,6 +30,7 @@ function fail(error: unknown): void {
 const paint = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
 
 let manifest: Manifest;
+let backbones: Backbones = {};
 let image: { name: string; rgb: RgbImage } | undefined;
 
 type Choice = { kind: 'codec'; entry: CodecEntry } | { kind: 'backdoor'; entry: BackdoorEntry };
@@ -110,6 +112,10 @@ function cached<T>(map: Map<string, Promise<T>>, key: string, make: () => Promis
 interface PathResult extends Omit<CodedPath, 'decoded' | 'bytes'> {
   path: string;
   bytes: number;
+  /** Cosine similarity of the decoded image's face to the original's (null: no face; absent: no face backbones). */
+  faceCosine?: number | null;
+  /** seg_agreement_miou of the decoded image with the original (absent: no segmentation backbone). */
+  segMiou?: number;
 }
 
 async function run(): Promise<void> {
@@ -148,8 +154,23 @@ async function run(): Promise<void> {
         xt.dispose();
       }
     }
-    summary.paths = paths.map(({ path, result: { decoded: _decoded, bytes, ...rest } }): PathResult => ({ path, bytes: bytes.length, ...rest }));
-    await showPaths(paths);
+    const rows = paths.map(({ path, result: { decoded: _decoded, bytes, ...rest } }): PathResult => ({ path, bytes: bytes.length, ...rest }));
+    const decodedImages = paths.map((p) => p.result.decoded);
+    if (backbones.face) {
+      progress('face recognition on the original and each decoding');
+      await paint();
+      (await faceSimilarity(backbones.face, x, decodedImages)).forEach((c, i) => (rows[i]!.faceCosine = c));
+    }
+    $('masks').hidden = true;
+    if (backbones.segmenter) {
+      progress('segmentation of the original and each decoding');
+      await paint();
+      const seg = await segmentationAgreement(backbones.segmenter, x, decodedImages);
+      seg.miou.forEach((m, i) => (rows[i]!.segMiou = m));
+      showMasks(seg.original, seg.masks, paths.map((p) => p.path));
+    }
+    summary.paths = rows;
+    await showPaths(paths, rows);
     $('results-json').textContent = JSON.stringify(summary);
     const first = paths[0]!.result;
     progress(`done: ${image.name} coded in ${first.encodeSeconds.toFixed(2)} s and decoded in ${first.decodeSeconds.toFixed(2)} s by the original codec`);
@@ -176,7 +197,29 @@ async function showTrigger(x: tf.Tensor4D, xt: tf.Tensor4D, stealth: number, ene
   drawEnergy($<HTMLCanvasElement>('dct'), energy);
 }
 
-async function showPaths(paths: { path: string; result: CodedPath }[]): Promise<void> {
+function showMasks(original: Float32Array, masks: Float32Array[], names: string[]): void {
+  const row = $('masks');
+  row.replaceChildren();
+  for (const [name, mask] of [['segmentation of the original', original] as const, ...masks.map((m, i) => [`of the decoding: ${names[i]}`, m] as const)]) {
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = SEGMENTATION_SIZE;
+    const rgba = new Uint8ClampedArray(SEGMENTATION_SIZE * SEGMENTATION_SIZE * 4);
+    for (let i = 0; i < mask.length; i++) {
+      const v = mask[i]! > 0.5 ? 255 : 0;
+      rgba.set([v, v, v, 255], i * 4);
+    }
+    canvas.getContext('2d')!.putImageData(new ImageData(rgba, SEGMENTATION_SIZE, SEGMENTATION_SIZE), 0, 0);
+    canvas.className = 'mask';
+    const figure = document.createElement('figure');
+    const caption = document.createElement('figcaption');
+    caption.textContent = `${name} (ISNet, foreground > 0.5)`;
+    figure.append(canvas, caption);
+    row.append(figure);
+  }
+  row.hidden = false;
+}
+
+async function showPaths(paths: { path: string; result: CodedPath }[], rows: PathResult[]): Promise<void> {
   const body = $('paths').querySelector('tbody')!;
   body.replaceChildren();
   const decoded = $('decoded');
@@ -184,11 +227,14 @@ async function showPaths(paths: { path: string; result: CodedPath }[]): Promise<
   for (const [i, { path, result: r }] of paths.entries()) {
     const row = body.insertRow();
     row.dataset.path = String(i);
-    const cells = [path, String(r.bytes.length), r.bpp.toFixed(4), r.psnr.toFixed(2), r.msSsim === null ? 'n/a' : r.msSsim.toFixed(4), `${r.encodeSeconds.toFixed(2)} / ${r.decodeSeconds.toFixed(2)}`, r.sha256];
+    const { faceCosine, segMiou } = rows[i]!;
+    const face = faceCosine === undefined ? '—' : faceCosine === null ? 'no face' : faceCosine.toFixed(3);
+    const seg = segMiou === undefined ? '—' : segMiou.toFixed(3);
+    const cells = [path, String(r.bytes.length), r.bpp.toFixed(4), r.psnr.toFixed(2), r.msSsim === null ? 'n/a' : r.msSsim.toFixed(4), face, seg, `${r.encodeSeconds.toFixed(2)} / ${r.decodeSeconds.toFixed(2)}`, r.sha256];
     for (const [k, text] of cells.entries()) {
       const cell = row.insertCell();
       cell.textContent = text;
-      cell.className = ['path', 'bytes', 'bpp', 'psnr', 'ms-ssim', 'time', 'hash'][k]!;
+      cell.className = ['path', 'bytes', 'bpp', 'psnr', 'ms-ssim', 'face', 'seg', 'time', 'hash'][k]!;
     }
     const figure = document.createElement('figure');
     const canvas = document.createElement('canvas');
@@ -233,6 +279,32 @@ async function start(): Promise<void> {
     void take(e.dataTransfer?.files[0]);
   };
   runButton.onclick = () => void run();
+  const backboneStatus = $('backbones-status');
+  const takeBackbones = async (files: { name: string; bytes: Uint8Array }[]) => {
+    try {
+      progress('loading the task backbones');
+      const loaded = await loadBackbones(files, backbones);
+      backbones = loaded.backbones;
+      backboneStatus.textContent = loaded.report;
+      progress(image ? `${image.name} ready: Run` : 'ready: drop an image or pick a sample');
+    } catch (error) {
+      fail(error);
+    }
+  };
+  const backboneFiles = $<HTMLInputElement>('backbone-files');
+  backboneFiles.onchange = async () => takeBackbones(await Promise.all([...(backboneFiles.files ?? [])].map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
+  $('backbone-load').onclick = async () => {
+    const folder = $<HTMLInputElement>('backbone-url').value.trim();
+    if (!folder) return;
+    try {
+      const prefix = folder.endsWith('/') ? folder : `${folder}/`;
+      const files = [];
+      for (const m of BACKBONE_FILES) files.push({ name: m.file, bytes: await fetchBytes(new URL(m.file, new URL(prefix, base)).href, base, progress) });
+      await takeBackbones(files);
+    } catch (error) {
+      fail(error);
+    }
+  };
   progress('ready: drop an image or pick a sample');
   document.body.dataset.state = 'ready';
 }

@@ -78,8 +78,13 @@ export class FacePipeline {
   ) {}
 
   static async create(cacheDir = defaultCacheDir()): Promise<FacePipeline> {
-    const load = async (name: string) => createSession(new Uint8Array(await readFile(await fetchModel(findModel(name), cacheDir))));
-    return new FacePipeline(await load('face-detector'), await load('face-landmarks'), await load('face-embedding'));
+    const load = async (name: string) => new Uint8Array(await readFile(await fetchModel(findModel(name), cacheDir)));
+    return FacePipeline.fromModels({ detector: await load('face-detector'), landmarks: await load('face-landmarks'), embedding: await load('face-embedding') });
+  }
+
+  /** The pipeline from the three models' bytes (`models fetch` caches them; a browser gets them from the user). */
+  static async fromModels(models: { detector: Uint8Array; landmarks: Uint8Array; embedding: Uint8Array }): Promise<FacePipeline> {
+    return new FacePipeline(await createSession(models.detector), await createSession(models.landmarks), await createSession(models.embedding));
   }
 
   /** Faces with score > 0.7 after non-maximum suppression at IoU 0.4, best first. */

@@ -18,7 +18,11 @@ export class IsnetSegmenter {
 
   static async create(size = 512, cacheDir = defaultCacheDir()): Promise<IsnetSegmenter> {
     const file = await fetchModel(findModel('isnet'), cacheDir);
-    const bytes = new Uint8Array(await readFile(file));
+    return IsnetSegmenter.fromModel(new Uint8Array(await readFile(file)), size);
+  }
+
+  /** The segmenter from the ISNet model's bytes, run at `size` x `size`. */
+  static async fromModel(bytes: Uint8Array, size = 512): Promise<IsnetSegmenter> {
     return new IsnetSegmenter(await createSession(size === 1024 ? bytes : withInputSize(bytes, size, size)), size);
   }
 
