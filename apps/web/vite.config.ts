@@ -16,7 +16,8 @@ export default defineConfig({
       { find: /^onnxruntime-(node|web)$/, replacement: ortWeb },
       { find: 'node:crypto', replacement: shim('crypto') },
       { find: 'node:path', replacement: shim('path') },
-      { find: /^(node:(fs|fs\/promises|os|child_process|util|module)|sharp)$/, replacement: shim('node') },
+      // sharp decodes images for the CLI, tar unpacks downloaded backbones (onnx's fetchModel): the page does neither
+      { find: /^(node:(fs|fs\/promises|os|child_process|util|module)|sharp|tar)$/, replacement: shim('node') },
     ],
   },
   define: { 'process.env': '{}' },
