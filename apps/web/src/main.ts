@@ -23,6 +23,7 @@ function fail(error: unknown): void {
   errorBox.hidden = false;
   errorBox.textContent = (error as Error).message ?? String(error);
   progress('stopped');
+  document.body.dataset.state = 'error';
   runButton.disabled = !image;
 }
 
@@ -47,7 +48,7 @@ function fillTriggers(): void {
 }
 
 async function draw(canvas: HTMLCanvasElement, x: tf.Tensor4D | RgbImage): Promise<void> {
-  const rgb = 'data' in x && !(x instanceof tf.Tensor) ? x : await tensorToRgb(x);
+  const rgb = x instanceof tf.Tensor ? await tensorToRgb(x) : x;
   const rgba = new Uint8ClampedArray(rgb.width * rgb.height * 4);
   for (let i = 0, j = 0; i < rgb.data.length; i += 3, j += 4) {
     rgba[j] = rgb.data[i]!;
