@@ -36,9 +36,15 @@ export async function loadBackbones(files: { name: string; bytes: Uint8Array }[]
   const detector = found.get('face-detector');
   const landmarks = found.get('face-landmarks');
   const embedding = found.get('face-embedding');
-  if (detector && landmarks && embedding) backbones.face = await FacePipeline.fromModels({ detector, landmarks, embedding });
+  if (detector && landmarks && embedding) {
+    await current.face?.release();
+    backbones.face = await FacePipeline.fromModels({ detector, landmarks, embedding });
+  }
   const isnet = found.get('isnet');
-  if (isnet) backbones.segmenter = await IsnetSegmenter.fromModel(isnet, SEGMENTATION_SIZE);
+  if (isnet) {
+    await current.segmenter?.release();
+    backbones.segmenter = await IsnetSegmenter.fromModel(isnet, SEGMENTATION_SIZE);
+  }
   const missing = BACKBONE_FILES.filter((m) => !found.has(m.name) && !(m.name === 'isnet' ? backbones.segmenter : backbones.face)).map((m) => m.file);
   const parts = [`face recognition: ${backbones.face ? 'ready' : 'not loaded'}`, `segmentation: ${backbones.segmenter ? 'ready' : 'not loaded'}`];
   if (unknown.length) parts.push(`not a catalogued backbone (SHA-256 differs): ${unknown.join(', ')}`);
