@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import type { CodecPluginV1, PluginRegistry } from '@lic-backdoor/core';
+import type { CodecPluginV1, CodecV1, PluginRegistry } from '@lic-backdoor/core';
 import { ClassicalCodec } from './classical.js';
 import { FactorizedCodec } from './learned-codec.js';
 import { MAX_DECODE_MEGAPIXELS } from './learned-codec-base.js';
@@ -63,16 +63,21 @@ function factorized(coding: Coding): CodecPluginV1<z.infer<typeof factorizedOpti
     ...(coding === 'lic-backdoor' ? { training } : {}),
     create: async (options, context) => {
       const { N, M, state } = await weightsOption(options, context.baseDir);
-      if (state && coding === 'lic-backdoor') return learnedCodec('bmshj2018-factorized', state, options);
-      const model = new FactorizedPrior(N, M, context.seed);
-      const codec = coding === 'compressai' ? new CompressaiFactorizedCodec(`codec:${name}`, model) : new FactorizedCodec(`codec:${name}`, model);
-      codec.maxMegapixels = options.maxMegapixels;
-      if (state) model.loadStateDict(state);
-      if (state && coding === 'compressai') requireStoredTables(name, options.weights!, !!model.entropyBottleneck.tables);
-      if (!model.entropyBottleneck.tables) codec.update();
-      return codec;
+      return buildFactorized(coding, N, M, context.seed, state, options);
     },
   };
+}
+
+/** The factorized codec of `coding` with `state` loaded (random weights from `seed` without one). */
+function buildFactorized(coding: Coding, N: number, M: number, seed: number, state: StateDict | undefined, options: { maxMegapixels: number; weights?: string }) {
+  const name = coding === 'compressai' ? 'bmshj2018-factorized-compressai' : 'bmshj2018-factorized';
+  const model = new FactorizedPrior(N, M, seed);
+  const codec = coding === 'compressai' ? new CompressaiFactorizedCodec(`codec:${name}`, model) : new FactorizedCodec(`codec:${name}`, model);
+  codec.maxMegapixels = options.maxMegapixels;
+  if (state) model.loadStateDict(state);
+  if (state && coding === 'compressai') requireStoredTables(name, options.weights!, !!model.entropyBottleneck.tables);
+  if (!model.entropyBottleneck.tables) codec.update();
+  return codec;
 }
 
 /**
@@ -91,7 +96,6 @@ export const factorizedCodec = factorized('lic-backdoor');
 
 function hyperprior(model: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: HyperpriorVariant, coding: Coding): CodecPluginV1<z.infer<typeof factorizedOptions>> {
   const name = coding === 'compressai' ? `${model}-compressai` : model;
-  const learnedName: LearnedCodecName = model;
   return {
     specificationVersion: 'v1',
     kind: 'codec',
@@ -104,16 +108,21 @@ function hyperprior(model: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: Hyp
     ...(coding === 'lic-backdoor' ? { training } : {}),
     create: async (options, context) => {
       const { N, M, state } = await weightsOption(options, context.baseDir);
-      if (state && coding === 'lic-backdoor') return learnedCodec(learnedName, state, options);
-      const model = new HyperpriorModel(variant, N, M, context.seed);
-      const codec = coding === 'compressai' ? new CompressaiHyperpriorCodec(`codec:${name}`, model) : new HyperpriorCodec(`codec:${name}`, model);
-      codec.maxMegapixels = options.maxMegapixels;
-      if (state) model.loadStateDict(state);
-      if (state && coding === 'compressai') requireStoredTables(name, options.weights!, !!model.entropyBottleneck.tables && !!model.gaussianConditional.stored);
-      if (!model.entropyBottleneck.tables) codec.update();
-      return codec;
+      return buildHyperprior(model, variant, coding, N, M, context.seed, state, options);
     },
   };
+}
+
+/** The hyperprior codec of `coding` with `state` loaded (random weights from `seed` without one). */
+function buildHyperprior(model: 'bmshj2018-hyperprior' | 'mbt2018-mean', variant: HyperpriorVariant, coding: Coding, N: number, M: number, seed: number, state: StateDict | undefined, options: { maxMegapixels: number; weights?: string }) {
+  const name = coding === 'compressai' ? `${model}-compressai` : model;
+  const hyperprior = new HyperpriorModel(variant, N, M, seed);
+  const codec = coding === 'compressai' ? new CompressaiHyperpriorCodec(`codec:${name}`, hyperprior) : new HyperpriorCodec(`codec:${name}`, hyperprior);
+  codec.maxMegapixels = options.maxMegapixels;
+  if (state) hyperprior.loadStateDict(state);
+  if (state && coding === 'compressai') requireStoredTables(name, options.weights!, !!hyperprior.entropyBottleneck.tables && !!hyperprior.gaussianConditional.stored);
+  if (!hyperprior.entropyBottleneck.tables) codec.update();
+  return codec;
 }
 
 /** The learned codecs this package builds from a state dict. */
@@ -124,17 +133,14 @@ export type LearnedCodecName = 'bmshj2018-factorized' | 'bmshj2018-hyperprior' |
  * shapes: what the codec plugins create from `weights`, for callers that hold the weights' bytes
  * instead of a file (a browser; `parseStateDict` reads them).
  */
-export function learnedCodec(name: LearnedCodecName, state: StateDict, options: { maxMegapixels?: number } = {}): FactorizedCodec | HyperpriorCodec {
+export function learnedCodec(name: LearnedCodecName, state: StateDict, options: { maxMegapixels?: number } = {}): CodecV1 {
   const N = state['g_a.0.weight']?.shape[0];
   const M = state['g_a.6.weight']?.shape[0];
   if (N === undefined || M === undefined) throw new Error(`${name}: the weights hold no g_a.0.weight or g_a.6.weight`);
-  const id = `codec:${name}`;
-  const model = name === 'bmshj2018-factorized' ? new FactorizedPrior(N, M, 0) : new HyperpriorModel(name === 'mbt2018-mean' ? 'mean-scale' : 'scale', N, M, 0);
-  const codec = model instanceof FactorizedPrior ? new FactorizedCodec(id, model) : new HyperpriorCodec(id, model);
-  codec.maxMegapixels = options.maxMegapixels ?? MAX_DECODE_MEGAPIXELS;
-  model.loadStateDict(state);
-  if (!model.entropyBottleneck.tables) codec.update();
-  return codec;
+  const o = { maxMegapixels: options.maxMegapixels ?? MAX_DECODE_MEGAPIXELS };
+  return name === 'bmshj2018-factorized'
+    ? buildFactorized('lic-backdoor', N, M, 0, state, o)
+    : buildHyperprior(name, name === 'mbt2018-mean' ? 'mean-scale' : 'scale', 'lic-backdoor', N, M, 0, state, o);
 }
 
 const classicalOptions = z.object({ quality: z.number().int().min(1).max(100).default(75).describe('encoder quality 1-100') }).strict();
