@@ -50,7 +50,7 @@ for (const dir of readdirSync(attacks).sort()) {
   if (!existsSync(summaryFile)) continue;
   const { config } = JSON.parse(readFileSync(summaryFile, 'utf8'));
   const weights = resolve(attacks, dir, config.codec.weights);
-  const base = codecs.find((c) => join(out, c.weights) === join(out, relative(root, weights)));
+  const base = codecs.find((c) => c.weights === relative(root, weights));
   if (!base) throw new Error(`attack ${dir}: its codec weights ${relative(root, weights)} are not among the committed codecs`);
   backdoors.push({
     id: dir,

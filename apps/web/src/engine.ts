@@ -4,12 +4,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-web';
-import { PluginRegistry, initializeBackend, parseSafetensors, rgbToTensor, type CodecV1, type RgbImage, type TriggerV1 } from '@lic-backdoor/core';
+import { PluginRegistry, initializeBackend, parseSafetensors, type CodecV1, type TriggerV1 } from '@lic-backdoor/core';
 import { learnedCodec, parseStateDict, withEncoder, type LearnedCodecName, type StateDict } from '@lic-backdoor/codecs';
 import { codingCodec } from '@lic-backdoor/onnx';
 import { loadTriggerStates, register as registerTriggers } from '@lic-backdoor/triggers';
 import { blockDct, rgbToYcbcr } from '@lic-backdoor/transforms';
-import { msSsim, psnr, to8Bit } from '@lic-backdoor/evaluators';
+import { msSsim, psnr } from '@lic-backdoor/evaluators';
 
 /** One committed codec, as `scripts/assets.mjs` lists it in manifest.json (paths relative to the page). */
 export interface CodecEntry {
@@ -111,14 +111,6 @@ export async function loadTriggers(entry: BackdoorEntry, base: string, progress:
   return new Map(triggers.map((t) => [t.name, t.trigger]));
 }
 
-/** An 8-bit RGB image as the CLI reads it: [1, H, W, 3] in [0, 1]. */
-export const imageTensor = (image: RgbImage): tf.Tensor4D => rgbToTensor(image);
-
-/** The triggered image as a victim receives it (trigger applied, rounded to 8 bits), as the CLI's `triggeredImage`. */
-export function triggered(trigger: TriggerV1, x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.div(to8Bit(trigger.apply(x)), 255) as tf.Tensor4D);
-}
-
 /** What one path through a codec gives: the real stream and its decoding by the stock decoder. */
 export interface CodedPath {
   bytes: Uint8Array;
@@ -150,8 +142,6 @@ export async function codePath(encoder: CodecV1, decoder: CodecV1, input: tf.Ten
     decodeSeconds: (t2 - t1) / 1000,
   };
 }
-
-export { psnr };
 
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { tensorToRgb, type CodecV1, type RgbImage, type TriggerV1 } from '@lic-backdoor/core';
-import { codePath, dctEnergy, fetchBytes, imageTensor, initialize, loadCodec, loadTriggers, psnr, triggered, type BackdoorEntry, type CodecEntry, type CodedPath, type Manifest } from './engine.js';
+import { rgbToTensor, tensorToRgb, type CodecV1, type RgbImage, type TriggerV1 } from '@lic-backdoor/core';
+import { psnr, triggeredImage } from '@lic-backdoor/evaluators';
+import { codePath, dctEnergy, fetchBytes, initialize, loadCodec, loadTriggers, type BackdoorEntry, type CodecEntry, type CodedPath, type Manifest } from './engine.js';
 import { decodeImageFile, MAX_MEGAPIXELS } from './image.js';
 import { BACKBONE_FILES, faceSimilarity, loadBackbones, segmentationAgreement, SEGMENTATION_SIZE, type Backbones } from './tasks.js';
 
@@ -127,7 +128,7 @@ async function run(): Promise<void> {
   document.body.dataset.state = 'running';
   const c = choice();
   const triggerName = triggerSelect.value;
-  const x = imageTensor(image.rgb);
+  const x = rgbToTensor(image.rgb);
   const paths: { path: string; result: CodedPath }[] = [];
   const summary: Record<string, unknown> = { image: image.name, height: image.rgb.height, width: image.rgb.width, codec: c.entry.id, trigger: triggerName || null };
   try {
@@ -144,7 +145,7 @@ async function run(): Promise<void> {
         const triggers = await cached(triggerSets, c.entry.id, () => loadTriggers(c.entry as BackdoorEntry, base, progress));
         progress(`applying the ${triggerName} trigger`);
         await paint();
-        const xt = triggered(triggers.get(triggerName)!, x);
+        const xt = triggeredImage(triggers.get(triggerName)!, x);
         const stealth = psnr(x, xt);
         summary.stealthPsnr = stealth;
         summary.dctEnergy = dctEnergy(x, xt);

@@ -45,10 +45,11 @@ export async function loadBackbones(files: { name: string; bytes: Uint8Array }[]
     await current.segmenter?.release();
     backbones.segmenter = await IsnetSegmenter.fromModel(isnet, SEGMENTATION_SIZE);
   }
-  const missing = BACKBONE_FILES.filter((m) => !found.has(m.name) && !(m.name === 'isnet' ? backbones.segmenter : backbones.face)).map((m) => m.file);
+  // files still needed: those of a pipeline that is not loaded, not among these files
+  const missing = BACKBONE_FILES.filter((m) => !(m.name === 'isnet' ? backbones.segmenter : backbones.face) && !found.has(m.name)).map((m) => m.file);
   const parts = [`face recognition: ${backbones.face ? 'ready' : 'not loaded'}`, `segmentation: ${backbones.segmenter ? 'ready' : 'not loaded'}`];
   if (unknown.length) parts.push(`not a catalogued backbone (SHA-256 differs): ${unknown.join(', ')}`);
-  if (missing.length && (!backbones.face || !backbones.segmenter)) parts.push(`missing: ${missing.join(', ')}`);
+  if (missing.length) parts.push(`missing: ${missing.join(', ')}`);
   return { backbones, report: parts.join('; ') };
 }
 

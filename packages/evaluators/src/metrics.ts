@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Metric } from '@lic-backdoor/core';
+import type { Metric, TriggerV1 } from '@lic-backdoor/core';
 
 /** Definitions stored next to every value in results.json. */
 export const METRIC_DEFINITIONS = {
@@ -13,6 +13,11 @@ export const METRIC_DEFINITIONS = {
 /** 8-bit rounding as a tensor op, the same as image writing: floor(clamp(x, 0, 1) x 255 + 0.5). */
 export function to8Bit(x: tf.Tensor): tf.Tensor {
   return tf.floor(tf.add(tf.mul(tf.clipByValue(x, 0, 1), 255), 0.5));
+}
+
+/** The triggered image as a victim receives it: trigger applied, rounded to 8 bits, in [0, 1]. */
+export function triggeredImage(trigger: TriggerV1, x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => tf.div(to8Bit(trigger.apply(x)), 255) as tf.Tensor4D);
 }
 
 /** PSNR in dB between two [1, H, W, 3] images in [0, 1], both rounded to 8 bits. */

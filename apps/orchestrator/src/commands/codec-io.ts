@@ -4,7 +4,7 @@ import { initializeBackend, readImage, writeImage, writeFileAtomic, makeDirector
 import { MAGIC, readBitstream } from '@lic-backdoor/entropy';
 import { loadRegistry } from '../plugins.js';
 import { codingCodec, type Runtime } from '@lic-backdoor/onnx';
-import { loadAttack, triggeredImage } from '@lic-backdoor/attack';
+import { loadBackdoor, triggeredImage } from '@lic-backdoor/attack';
 import { msSsim, psnr } from '@lic-backdoor/evaluators';
 import type * as tf from '@tensorflow/tfjs-core';
 
@@ -52,8 +52,7 @@ async function plainInput(image: string, o: { codec?: string; weights?: string; 
 async function attackInput(image: string, dir: string, o: { codec?: string; weights?: string; encoder?: string; quality?: number; trigger?: string; runtime?: Runtime }) {
   const given = (['codec', 'weights', 'encoder', 'quality'] as const).filter((k) => o[k] !== undefined);
   if (given.length) throw new Error(`--attack takes its codec and weights from the attack folder: drop --${given.join(', --')}`);
-  const { backdoored, original, triggers } = await loadAttack(resolve(dir), { registry: loadRegistry, runtime: o.runtime });
-  original.dispose();
+  const { backdoored, triggers } = await loadBackdoor(resolve(dir), { registry: loadRegistry, runtime: o.runtime });
   const x = await readImage(image);
   if (!o.trigger) return { codec: backdoored, x };
   const found = triggers.find((t) => t.name === o.trigger);
