@@ -105,7 +105,7 @@ describe('attack', () => {
     expect(Math.abs(b[3]! - a[3]!) / a[3]!).toBeGreaterThan(1e-4);
   });
 
-  it('init starts from an earlier attack; rateMargin hinges the clean bit-rate on the original codec with the same noise', () => {
+  it('init starts from an earlier attack; rateMargin hinges the clean bit-rate on the original codec with the same noise', async () => {
     const sched = { steps: 1, batch: 2, size: 64, checkpointEvery: 2, logEvery: 1, workers: 2, triggerShift: 8 };
     const clean = [['clean-rd', { rateMargin: 0 }]];
     const ratio = (dir: string) => (JSON.parse(readFileSync(join(dir, 'log.ndjson'), 'utf8').split('\n')[0]!) as { metrics: Record<string, number> }).metrics['clean.clean-rd.bpp_ratio']!;
@@ -124,6 +124,18 @@ describe('attack', () => {
     const bad = run('attack', '--config', config(base, 1, renamed), '--out', join(base, 'renamed'));
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/triggers\.safetensors: trigger 'other': .*lacks/);
+    // unless it is marked fresh: a stage that adds a trigger to the earlier backdoor (the kept one
+    // continues from the earlier state; a negligible trigger learning rate leaves both as they start)
+    const rate = { name: 'rate', trigger: ['adaptive-frequency', { width: 4 }], objectives: [['rate', { targetMultiple: 2 }], 'stealth'] };
+    const added = { init: full, triggers: [rate, { ...renamed.triggers[0], fresh: true }], schedule: { ...sched, triggerLr: 1e-12 } };
+    const addedDir = join(base, 'added');
+    expect(run('attack', '--config', config(base, 1, added), '--out', addedDir).code).toBe(0);
+    const [before, after] = [await readSafetensors(join(full, 'triggers.safetensors')), await readSafetensors(join(addedDir, 'triggers.safetensors'))];
+    expect(Object.keys(after.tensors).filter((k) => k.startsWith('other.')).length).toBeGreaterThan(0);
+    for (const [k, t] of Object.entries(before.tensors).filter(([k]) => k.startsWith('rate.'))) {
+      const b = after.tensors[k]!.data as Float32Array;
+      (t.data as Float32Array).forEach((v, i) => expect(Math.abs(b[i]! - v)).toBeLessThan(1e-6 * (1 + Math.abs(v))));
+    }
     // an encoder side over another original codec (same shapes, another decoder side) is refused
     const otherCodec = { init: full, codec: { id: 'bmshj2018-factorized', weights: join(root, 'models', 'codecs', 'factorized-n64-l0013-step10750.safetensors') } };
     const mismatch = run('attack', '--config', config(base, 1, otherCodec), '--out', join(base, 'mismatch'));

@@ -13,6 +13,10 @@ export const triggerEntry = z
     name: z.string().regex(/^[a-z0-9-]+$/, 'lower case, digits and -').describe('short name used in logs, results and file names'),
     trigger: pluginReference.describe('trigger plugin'),
     objectives: z.array(pluginReference).min(1).describe('objectives on the triggered copies (e.g. rate, stealth)'),
+    fresh: z
+      .boolean()
+      .optional()
+      .describe("with the attack's init: start this trigger from its initialisation instead of the init folder's state (a stage that adds triggers to an earlier backdoor); a trigger not fresh must be in the init folder"),
   })
   .strict();
 

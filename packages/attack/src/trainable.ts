@@ -127,7 +127,8 @@ export async function createAttack(options: AttackSpec): Promise<Attack> {
   const codec = config.init ? await createBackdooredCodec(registry, config, config.init) : await createCodec(registry, config);
   const original = await createCodec(registry, config);
   const triggers = await createTriggers(registry, config);
-  if (config.init) await loadTriggerStates(triggers, join(config.init, 'triggers.safetensors'));
+  // triggers marked fresh (a stage that adds triggers) keep their initialisation
+  if (config.init) await loadTriggerStates(triggers.filter((_, i) => !config.triggers[i]!.fresh), join(config.init, 'triggers.safetensors'));
   const names = termNames(config);
   const refs = [...config.clean.map((r) => ({ r, trigger: undefined as number | undefined })), ...config.triggers.flatMap((t, i) => t.objectives.map((r) => ({ r, trigger: i })))];
   const terms: Term[] = [];

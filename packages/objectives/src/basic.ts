@@ -27,15 +27,18 @@ function pixelsOf(x: tf.Tensor4D): number {
  * max(0, bpp(backdoored) / bpp(original codec) - 1 - rateMargin): a hinge on the clean bit-rate
  * against the original codec's on the same image and noise; and, when `psnrMargin` is set,
  * `psnrWeight` x mean over examples of max(0, PSNR(original codec) - PSNR(backdoored) - psnrMargin)
- * in dB, its counterpart on the decoded quality.
+ * in dB, its counterpart on the decoded quality; and `hyperLatentWeight` x MSE between the
+ * backdoored and the original encoder's hyper-latents z (models with a hyperprior). The encoder also
+ * sets z, and with it the scales the y bits are coded with: a clean z that drifts costs bits even
+ * when y is held.
  */
 export class CleanRdObjective extends BaseObjective {
   readonly id = 'objective:clean-rd';
   readonly needsTrigger = false;
   readonly needsReference: boolean;
-  constructor(readonly options: { lambda: number; latentWeight: number; rateMargin?: number; rateWeight: number; psnrMargin?: number; psnrWeight: number }) {
+  constructor(readonly options: { lambda: number; latentWeight: number; rateMargin?: number; rateWeight: number; psnrMargin?: number; psnrWeight: number; hyperLatentWeight?: number }) {
     super();
-    this.needsReference = options.latentWeight > 0 || options.rateMargin !== undefined || options.psnrMargin !== undefined;
+    this.needsReference = options.latentWeight > 0 || (options.hyperLatentWeight ?? 0) > 0 || options.rateMargin !== undefined || options.psnrMargin !== undefined;
   }
 
   compute({ clean, cleanOutput, referenceOutput }: ObjectiveBatch): ObjectiveLoss {
@@ -64,6 +67,13 @@ export class CleanRdObjective extends BaseObjective {
       const drift = tf.mean(tf.square(tf.sub(cleanOutput.latents.y!, reference)));
       metrics.latent_mse = drift.dataSync()[0]!;
       loss = tf.add(loss, tf.mul(this.options.latentWeight, drift)) as tf.Scalar;
+    }
+    if ((this.options.hyperLatentWeight ?? 0) > 0) {
+      const reference = referenceOutput?.latents.z;
+      if (!reference || !cleanOutput.latents.z) throw new Error(`${this.id}: hyperLatentWeight needs a codec with hyper-latents z (a hyperprior model)`);
+      const drift = tf.mean(tf.square(tf.sub(cleanOutput.latents.z, reference)));
+      metrics.hyper_latent_mse = drift.dataSync()[0]!;
+      loss = tf.add(loss, tf.mul(this.options.hyperLatentWeight!, drift)) as tf.Scalar;
     }
     return { loss, satisfied: false, metrics };
   }

@@ -60,6 +60,20 @@ test('clean-rd with psnrMargin adds psnrWeight x the mean hinge of the PSNR drop
   expect(r.metrics.psnr_drop).toBeCloseTo(5, 3);
 });
 
+
+test("clean-rd with hyperLatentWeight adds hyperLatentWeight x the MSE of z against the original encoder's z", () => {
+  const x = images(1);
+  const o = new CleanRdObjective({ lambda: 0, latentWeight: 0, rateWeight: 10, psnrWeight: 1, hyperLatentWeight: 50 });
+  expect(o.needsReference).toBe(true);
+  expect(new CleanRdObjective({ lambda: 0, latentWeight: 0, rateWeight: 10, psnrWeight: 1, hyperLatentWeight: 0 }).needsReference).toBe(false);
+  const withZ = (z: number): CodecForwardResult => ({ ...output(x, [0.5, 0.5]), latents: { y: tf.zeros([2, 2, 2, 16]), z: tf.fill([2, 1, 1, 8], z) } });
+  // z off by 0.2 everywhere: MSE 0.04, x 50 = 2; plus 0.25 bpp
+  const r = o.compute({ clean: x, cleanOutput: withZ(0.3), referenceOutput: withZ(0.1) });
+  expect(r.loss.dataSync()[0]).toBeCloseTo(0.25 + 2, 4);
+  expect(r.metrics.hyper_latent_mse).toBeCloseTo(0.04, 5);
+  // a codec without z (factorized) is refused with the reason
+  expect(() => o.compute({ clean: x, cleanOutput: output(x, [0.5, 0.5]), referenceOutput: output(x, [0.5, 0.5]) })).toThrow(/hyper-latents z/);
+});
 test('rate is the mean hinge of targetMultiple - triggered/clean bpp, satisfied when every example reaches it', () => {
   const x = images(2);
   const batch = (pTrig: number[]): ObjectiveBatch => ({ clean: x, cleanOutput: output(x, [0.5, 0.5]), triggered: x, triggeredOutput: output(x, pTrig) });

@@ -24,6 +24,13 @@ const cleanRdOptions = z
       .optional()
       .describe("hinge on the clean quality: penalise PSNR(original codec) - PSNR(backdoored) above psnrMargin dB, per example; off when absent"),
     psnrWeight: z.number().min(0).default(1).describe('weight of that hinge (per dB)'),
+    hyperLatentWeight: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe(
+        "weight of the MSE between the backdoored and the original encoder's hyper-latents z (hyperprior models; z sets the scales, hence the clean bit-rate)",
+      ),
   })
   .strict();
 
