@@ -15,6 +15,7 @@ import { updateWeights } from './commands/update-weights.js';
 import { crossDecode } from './commands/cross-decode.js';
 import { attack } from './commands/attack.js';
 import { loadRegistry } from './plugins.js';
+import { cleanDriftCommand } from './commands/clean-drift.js';
 import { MAX_MEGAPIXELS, evaluateAttack, parseShard, parseTasks } from '@lic-backdoor/attack';
 import { RUNTIMES } from '@lic-backdoor/onnx';
 import { run } from './commands/run.js';
@@ -179,6 +180,16 @@ program
   .action(async (o) => {
     await evaluateAttack({ ...o, registry: loadRegistry });
   });
+
+program
+  .command('clean-drift')
+  .description("where a backdoored encoder's extra clean bits come from, per image: the drift of the latents y and (hyperprior models) of the hyper-latents z, and what each alone costs")
+  .requiredOption('--attack <dir>', 'output folder of `attack`')
+  .requiredOption('--data <dir>', 'folder of images (default: ../shared/data/kodak when it exists)', sharedData('kodak'))
+  .option('--limit <n>', 'only the first n images', integer)
+  .option('--out <file>', 'write the per-image figures and their definitions as JSON')
+  .addOption(backendOption())
+  .action(cleanDriftCommand);
 
 program
   .command('compress')

@@ -1,6 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initializeBackend, readImage } from '@lic-backdoor/core';
+import { initializeBackend, readImage, writeImage } from '@lic-backdoor/core';
 import { psnr } from '@lic-backdoor/evaluators';
 import { asLearned, decoderProof, loadAttack, triggeredImage } from '@lic-backdoor/attack';
 import { loadRegistry } from './plugins.js';
@@ -72,4 +75,38 @@ describe.each([
       expect(gain).toBeGreaterThanOrEqual(3);
     });
   }
+});
+
+describe('lic-backdoor clean-drift on the shipped backdoors', () => {
+  const cli = join(root, 'apps', 'orchestrator', 'dist', 'cli.js');
+  let dir: string;
+  beforeAll(async () => {
+    await initializeBackend({ prefer: 'wasm' });
+    dir = mkdtempSync(join(tmpdir(), 'clean-drift-'));
+    mkdirSync(join(dir, 'images'));
+    const full = await readImage(kodim);
+    await writeImage(join(dir, 'images', 'crop.png'), tf.slice(full, [0, 100, 300, 0], [1, 128, 192, 3]));
+    full.dispose();
+  });
+
+  it.each([
+    { folder: 'mbt-4triggers-ft6', hyperprior: true },
+    { folder: 'factorized-4triggers', hyperprior: false },
+  ])('$folder: per image, the drift of y and (hyperprior) of z and what each alone costs, with definitions', ({ folder, hyperprior }) => {
+    const out = join(dir, `${folder}.json`);
+    const r = spawnSync(process.execPath, [cli, 'clean-drift', '--attack', join(root, 'models', 'attacks', folder), '--data', join(dir, 'images'), '--out', out, '--backend', 'wasm'], { encoding: 'utf8', timeout: 300_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\| crop\.png \| \d\.\d{4} \| -?\d+\.\d% \|/);
+    expect(r.stdout).toMatch(/\| \*\*mean\*\* \|/);
+    const result = JSON.parse(readFileSync(out, 'utf8')) as { definitions: Record<string, string>; images: { image: string; bpp: number; backdoored: number; yOnly?: number; zOnly?: number; yDrift: number; zDrift?: number }[] };
+    expect(Object.keys(result.definitions).sort()).toEqual(['backdoored', 'bpp', 'yDrift', 'yOnly', 'zDrift', 'zOnly']);
+    const [d] = result.images;
+    expect(d!.image).toBe('crop.png');
+    expect(d!.bpp).toBeGreaterThan(0.05);
+    // a trained encoder side: its clean latents moved, a little
+    expect(d!.yDrift).toBeGreaterThan(1e-5);
+    expect(d!.yDrift).toBeLessThan(0.5);
+    expect(d!.zDrift !== undefined).toBe(hyperprior);
+    expect(d!.yOnly !== undefined && d!.zOnly !== undefined).toBe(hyperprior);
+  });
 });

@@ -9,12 +9,18 @@ import { createBackdooredCodec, createCodec, createTriggers, loadTriggerStates }
 // where a victim's image is measured (evaluators); exported here too, as before
 export { triggeredImage };
 
-/** The backdoored codec and trained triggers of an attack folder (without the original codec: `loadAttack`). */
-export async function loadBackdoor(dir: string, o: { registry: RegistryFactory; runtime?: Runtime }) {
+/** An attack folder's config (its paths resolved) and the plugin registry its plugins resolve in. */
+export async function readAttackFolder(dir: string, registryFactory: RegistryFactory) {
   const summary = JSON.parse(await readFile(join(dir, 'attack.json'), 'utf8')) as { config: AttackConfig; configFile?: string };
   // paths are relative to the attack folder (absolute in folders written before that)
   const config = resolvePaths(summary.config, dir);
-  const registry = await o.registry(summary.configFile ? dirname(resolve(dir, summary.configFile)) : dir);
+  const registry = await registryFactory(summary.configFile ? dirname(resolve(dir, summary.configFile)) : dir);
+  return { config, registry };
+}
+
+/** The backdoored codec and trained triggers of an attack folder (without the original codec: `loadAttack`). */
+export async function loadBackdoor(dir: string, o: { registry: RegistryFactory; runtime?: Runtime }) {
+  const { config, registry } = await readAttackFolder(dir, o.registry);
   // two codecs beside the task backbones in loadAttack's callers: no memory arena for the float graphs either
   const backdoored = await codingCodec(await createBackdooredCodec(registry, config, dir), o.runtime, { memoryArena: false });
   const triggers = await createTriggers(registry, config);
