@@ -42,10 +42,13 @@ export const attackSection = {
   triggers: z.array(triggerEntry).min(1),
   weighting: z
     .object({
-      mode: z.enum(['dynamic', 'fixed']).default('dynamic'),
+      mode: z.enum(['dynamic', 'fixed', 'constraints']).default('dynamic'),
       base: z.record(z.string(), z.number().min(0)).default({}).describe('base weight per term (<trigger>.<objective> or clean.<objective>)'),
       beta: z.number().min(0).max(0.9999).default(0.9),
       temperature: z.number().positive().default(0.5),
+      rate: z.number().positive().optional().describe("constraints mode: a trigger term's multiplier moves by rate x (relative violation - slack) per step (0.05)"),
+      slack: z.number().min(0).max(1).optional().describe("constraints mode: relative loss below which a trigger term counts as met and its multiplier shrinks (0.1)"),
+      maxMultiplier: z.number().min(1).optional().describe('constraints mode: multipliers stay within [1 / maxMultiplier, maxMultiplier] (10)'),
     })
     .strict()
     .default({ mode: 'dynamic', base: {}, beta: 0.9, temperature: 0.5 }),

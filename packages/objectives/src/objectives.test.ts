@@ -166,6 +166,33 @@ describe('loss weighting', () => {
     expect(copy.weights(['a', 'b'])).toEqual(weights);
   });
 
+  test('constraints: clean terms keep their base weight; a trigger term gains weight while unmet, loses it once met, within the bounds', () => {
+    const w = new LossWeighting({ mode: 'constraints', base: { 'clean.rd': 3, 'rate.rate': 2 }, beta: 0, temperature: 1, rate: 0.5, slack: 0.1, maxMultiplier: 2 });
+    expect(w.weights(['clean.rd', 'rate.rate', 'rate.stealth'])).toEqual({ 'clean.rd': 3, 'rate.rate': 2, 'rate.stealth': 1 });
+    // first step: each term's scale is its loss (r = 1): lambda = 1 + 0.5 x (1 - 0.1) = 1.45; a term at 0 has no scale yet
+    w.update({ 'clean.rd': 5, 'rate.rate': 4, 'rate.stealth': 0 });
+    let weights = w.weights(['clean.rd', 'rate.rate', 'rate.stealth']);
+    expect(weights['clean.rd']).toBe(3);
+    expect(weights['rate.rate']).toBeCloseTo(2 * 1.45, 10);
+    expect(weights['rate.stealth']).toBe(1);
+    // still at half its start: + 0.5 x 0.4 = 1.65; then capped at 2
+    w.update({ 'clean.rd': 50, 'rate.rate': 2, 'rate.stealth': 0 });
+    expect(w.weights(['rate.rate'])['rate.rate']).toBeCloseTo(2 * 1.65, 10);
+    w.update({ 'rate.rate': 4 });
+    w.update({ 'rate.rate': 4 });
+    expect(w.weights(['rate.rate'])['rate.rate']).toBe(2 * 2);
+    // met (loss 0): - 0.5 x 0.1 per step, down to 1 / maxMultiplier
+    w.update({ 'rate.rate': 0 });
+    expect(w.weights(['rate.rate'])['rate.rate']).toBeCloseTo(2 * 1.95, 10);
+    for (let i = 0; i < 100; i++) w.update({ 'rate.rate': 0 });
+    expect(w.weights(['rate.rate'])['rate.rate']).toBeCloseTo(2 * 0.5, 10);
+    // the clean term never changed, whatever its loss did
+    expect(w.weights(['clean.rd'])['clean.rd']).toBe(3);
+    const copy = new LossWeighting(w.options);
+    copy.setState(w.getState());
+    expect(copy.weights(['clean.rd', 'rate.rate'])).toEqual(w.weights(['clean.rd', 'rate.rate']));
+  });
+
   test('a term whose loss grows past its start gets the largest share', () => {
     const w = new LossWeighting({ mode: 'dynamic', base: {}, beta: 0, temperature: 0.5 });
     w.update({ clean: 3, attack: 2 });
