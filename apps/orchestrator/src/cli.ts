@@ -16,6 +16,7 @@ import { crossDecode } from './commands/cross-decode.js';
 import { attack } from './commands/attack.js';
 import { loadRegistry } from './plugins.js';
 import { cleanDriftCommand } from './commands/clean-drift.js';
+import { compareAttacks } from './commands/compare-attacks.js';
 import { MAX_MEGAPIXELS, evaluateAttack, parseShard, parseTasks } from '@lic-backdoor/attack';
 import { RUNTIMES } from '@lic-backdoor/onnx';
 import { run } from './commands/run.js';
@@ -180,6 +181,14 @@ program
   .action(async (o) => {
     await evaluateAttack({ ...o, registry: loadRegistry });
   });
+
+program
+  .command('compare-attacks')
+  .description('how fast attacks reach their targets, grouped by a config field: steps to each target (first met, held), to every target, mean and spread per group, loss curves')
+  .argument('<dirs...>', 'attack folders (written by `attack`, or a run\'s attack and variants/*/attack)')
+  .requiredOption('--out <dir>', 'where summary.md, results.json and curves.svg/png go')
+  .option('--by <path>', 'dot path into the attack config to group by', 'weighting.mode')
+  .action((dirs: string[], o: { out: string; by: string }) => compareAttacks(dirs, o));
 
 program
   .command('clean-drift')

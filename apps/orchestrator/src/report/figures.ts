@@ -45,6 +45,29 @@ export function lossCurveSpec(records: { step: number; terms: Record<string, num
   };
 }
 
+/** Loss curves of several attacks: a panel per term, a line per attack, a colour per group (log scale, floored at 1e-4). */
+export function curvesSpec(values: { group: string; attack: string; term: string; step: number; loss: number }[], title: string): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    data: { values: values.map((v) => ({ ...v, loss: Math.max(v.loss, 1e-4) })) },
+    facet: { field: 'term', type: 'nominal', title: null },
+    columns: 4,
+    spec: {
+      width: 200,
+      height: 140,
+      mark: { type: 'line', strokeWidth: 1.2, opacity: 0.8 },
+      encoding: {
+        x: { field: 'step', type: 'quantitative', title: 'step' },
+        y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'term loss' },
+        color: { field: 'group', type: 'nominal', title: null },
+        detail: { field: 'attack', type: 'nominal' },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+  } as TopLevelSpec;
+}
+
 /** Rate-distortion points and curves: bpp against PSNR, one colour per series. */
 export function rdSpec(points: { series: string; bpp: number; psnr: number }[]): TopLevelSpec {
   return {
