@@ -4,7 +4,7 @@ import type { CodecV1 } from '@lic-backdoor/core';
 
 /**
  * Where a backdoored encoder's clean bits go on one image. Rates are estimates from the rounded
- * latents' likelihoods (what the entropy coder approaches, within about 1% of the real streams),
+ * latents' likelihoods (what the entropy coder approaches: 0.2-0.4% below the real streams on kodim01/05/23),
  * in bits per pixel of the image, y and z together.
  */
 export interface CleanDrift {
