@@ -26,7 +26,14 @@ export async function cleanDriftCommand(o: { attack: string; data: string; limit
   try {
     for (const file of files) {
       const x = await readImage(file);
-      const d = { image: basename(file), ...cleanDrift(original, backdoored, x) };
+      let d: CleanDrift & { image: string };
+      try {
+        d = { image: basename(file), ...cleanDrift(original, backdoored, x) };
+      } catch (cause) {
+        // WebAssembly.RuntimeError: the tfjs wasm heap gave out on a large image
+        if (!(cause instanceof Error) || cause.name !== 'RuntimeError') throw cause;
+        throw new Error(`${file} (${x.shape[2]} x ${x.shape[1]}): the tfjs wasm heap gave out (${cause.message}); crop or downscale it`, { cause });
+      }
       x.dispose();
       images.push(d);
       rows.push(row(d.image, d));
