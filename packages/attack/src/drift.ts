@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FactorizedCodec, HyperpriorCodec, padCentred, type HyperpriorModel } from '@lic-backdoor/codecs';
+import { FactorizedCodec, HyperpriorCodec, padCentred } from '@lic-backdoor/codecs';
 import type { CodecV1 } from '@lic-backdoor/core';
+import { bitsPerPixelPerExample } from '@lic-backdoor/objectives';
 
 /**
  * Where a backdoored encoder's clean bits go on one image. Rates are estimates from the rounded
@@ -27,19 +28,9 @@ function relativeDrift(x: tf.Tensor, reference: tf.Tensor): number {
   return tf.tidy(() => tf.div(tf.mean(tf.square(tf.sub(x, reference))), tf.moments(reference).variance).dataSync()[0]!);
 }
 
-/** Bits of a nats-likelihood tensor, summed. */
-function bits(likelihoods: tf.Tensor): number {
-  return tf.tidy(() => tf.sum(tf.neg(tf.log(likelihoods))).dataSync()[0]! / Math.LN2);
-}
-
-/** Bits of y and z through `m`'s entropy models (rounding as in coding; y around the means). */
-function hyperpriorBits(m: HyperpriorModel, y: tf.Tensor4D, z: tf.Tensor4D): number {
-  return tf.tidy(() => {
-    const { yHat: zHat, likelihoods: zLikelihoods } = m.entropyBottleneck.forward(z);
-    const { scales, means } = m.hyperSynthesis(zHat);
-    const yHat = means ? tf.add(tf.round(tf.sub(y, means)), means) : tf.round(y);
-    return bits(m.gaussianConditional.likelihood(yHat, scales, means)) + bits(zLikelihoods);
-  });
+/** Bits per pixel of one image's likelihoods (y and, when present, z). */
+function bpp(likelihoods: Record<string, tf.Tensor>, pixels: number): number {
+  return tf.tidy(() => bitsPerPixelPerExample(likelihoods, pixels).dataSync()[0]!);
 }
 
 /**
@@ -56,11 +47,13 @@ export function cleanDrift(original: CodecV1, backdoored: CodecV1, image: tf.Ten
       return tf.tidy(() => {
         const [y, yB] = [o.analysis(padded), b.analysis(padded)];
         const [z, zB] = [o.hyperAnalysis(y), b.hyperAnalysis(yB)];
+        // every rate through the original's entropy models (the decoder side the victim runs)
+        const rate = (yy: tf.Tensor4D, zz: tf.Tensor4D) => bpp(o.entropyPass(yy, zz).likelihoods, pixels);
         return {
-          bpp: hyperpriorBits(o, y, z) / pixels,
-          backdoored: hyperpriorBits(o, yB, zB) / pixels,
-          yOnly: hyperpriorBits(o, yB, o.hyperAnalysis(yB)) / pixels,
-          zOnly: hyperpriorBits(o, y, zB) / pixels,
+          bpp: rate(y, z),
+          backdoored: rate(yB, zB),
+          yOnly: rate(yB, o.hyperAnalysis(yB)),
+          zOnly: rate(y, zB),
           yDrift: relativeDrift(yB, y),
           zDrift: relativeDrift(zB, z),
         };
@@ -70,7 +63,7 @@ export function cleanDrift(original: CodecV1, backdoored: CodecV1, image: tf.Ten
       const [o, b] = [original.model, backdoored.model];
       return tf.tidy(() => {
         const [y, yB] = [o.analysis(padded), b.analysis(padded)];
-        const rate = (latent: tf.Tensor4D) => bits(o.entropyBottleneck.forward(latent).likelihoods) / pixels;
+        const rate = (latent: tf.Tensor4D) => bpp({ y: o.entropyBottleneck.forward(latent).likelihoods }, pixels);
         return { bpp: rate(y), backdoored: rate(yB), yDrift: relativeDrift(yB, y) };
       });
     }

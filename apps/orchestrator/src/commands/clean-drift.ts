@@ -1,10 +1,10 @@
 import { basename, resolve } from 'node:path';
 import { cleanDrift, createBackdooredCodec, createCodec, readAttackFolder, type CleanDrift } from '@lic-backdoor/attack';
 import { initializeBackend, listImages, readImage, writeFileAtomic, type BackendName } from '@lic-backdoor/core';
+import { mean } from '@lic-backdoor/objectives';
 import { Progress } from '@lic-backdoor/training';
 import { loadRegistry } from '../plugins.js';
 
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const pct = (a: number, b: number) => `${((a / b - 1) * 100).toFixed(1)}%`;
 
 /**

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { makeDirectory, writeFileAtomic } from '@lic-backdoor/core';
+import { mean } from '@lic-backdoor/objectives';
+import { readLog, stepsToTarget, type LogRecord } from '../report/log.js';
 
 /** A trigger term holds its target from step s when its hinge is 0 at s and on at least HELD of the WINDOW steps from s. */
 const WINDOW = 10;
@@ -20,7 +22,7 @@ export interface AttackConvergence {
 }
 
 /** The first logged step at which `term` is 0 and stays 0 on at least HELD of the WINDOW steps from it; null if none. */
-export function heldFrom(records: { step: number; terms: Record<string, number> }[], term: string): number | null {
+export function heldFrom(records: LogRecord[], term: string): number | null {
   for (let i = 0; i + WINDOW <= records.length; i++) {
     if (records[i]!.terms[term] === 0 && records.slice(i, i + WINDOW).filter((r) => r.terms[term] === 0).length >= HELD) return records[i]!.step;
   }
@@ -32,7 +34,6 @@ function at(value: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), value);
 }
 
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const sd = (v: number[]) => (v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)) : 0);
 
 /** "mean ± sd (k of n)" of the attacks that reached it, or "never (0 of n)". */
@@ -56,17 +57,14 @@ export async function compareAttacks(dirs: string[], o: { out: string; by: strin
   for (const dir of dirs.map((d) => resolve(d))) {
     const summary = JSON.parse(await readFile(join(dir, 'attack.json'), 'utf8').catch(() => Promise.reject(new Error(`${dir} is not an attack folder (no attack.json)`)))) as { config: unknown };
     const group = String(at(summary.config, o.by) ?? '(unset)');
-    const records = (await readFile(join(dir, 'log.ndjson'), 'utf8'))
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as { step: number; terms: Record<string, number> });
+    const records = await readLog(join(dir, 'log.ndjson'));
     if (!records.length) throw new Error(`${dir}/log.ndjson holds no steps`);
     const terms = Object.keys(records[0]!.terms).filter((t) => !t.startsWith('clean.'));
-    const firstMet = Object.fromEntries(terms.map((t) => [t, records.find((r) => r.terms[t] === 0)?.step ?? null]));
-    const stepsToTarget = Object.fromEntries(terms.map((t) => [t, heldFrom(records, t)]));
-    const held = Object.values(stepsToTarget);
+    const firstMet = Object.fromEntries(Object.entries(stepsToTarget(records)).filter(([t]) => terms.includes(t)));
+    const heldAt = Object.fromEntries(terms.map((t) => [t, heldFrom(records, t)]));
+    const held = Object.values(heldAt);
     const name = `${basename(dir)} (${dir})`;
-    attacks.push({ attack: dir, group, steps: records.at(-1)!.step, firstMet, stepsToTarget, stepsToEveryTarget: held.some((s) => s === null) ? null : Math.max(...(held as number[])) });
+    attacks.push({ attack: dir, group, steps: records.at(-1)!.step, firstMet, stepsToTarget: heldAt, stepsToEveryTarget: held.some((s) => s === null) ? null : Math.max(...(held as number[])) });
     for (const t of terms) {
       for (let i = 0; i + WINDOW <= records.length; i += 1) {
         curves.push({ group, attack: name, term: t, step: records[i + WINDOW - 1]!.step, loss: mean(records.slice(i, i + WINDOW).map((r) => r.terms[t]!)) });

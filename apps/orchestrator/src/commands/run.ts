@@ -24,7 +24,8 @@ import {
 import { exists, runEnvironment } from '@lic-backdoor/training';
 import { loadRegistry, pluginModules } from '../plugins.js';
 import { codecTraining, trainCodec } from './train-codec.js';
-import { readLog, stepsToTarget, writeReport, type BackdoorResults, type VariantResults } from '../report/report.js';
+import { writeReport, type BackdoorResults, type VariantResults } from '../report/report.js';
+import { readLog, stepsToTarget } from '../report/log.js';
 
 const require = createRequire(import.meta.url);
 

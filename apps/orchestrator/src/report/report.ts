@@ -8,6 +8,7 @@ import { blockDct, rgbToYcbcr } from '@lic-backdoor/transforms';
 import { effectMatrixHtml, loadAttack, triggeredImage, type AttackResults } from '@lic-backdoor/attack';
 import { loadRegistry } from '../plugins.js';
 import { dctEnergySpec, lossCurveSpec, rdSpec, renderVegaLite, writeFigure } from './figures.js';
+import { readLog } from './log.js';
 
 /** One attack variant of a run (for the baselines and weighting tables). */
 export interface VariantResults {
@@ -40,20 +41,6 @@ function dctEnergy(x: tf.Tensor4D, xt: tf.Tensor4D, n: number): Float64Array {
   const out = Float64Array.from(energy.dataSync());
   energy.dispose();
   return out;
-}
-
-/** Steps at which each term's logged loss first reached 0. */
-export function stepsToTarget(records: { step: number; terms: Record<string, number> }[]): Record<string, number | null> {
-  const out: Record<string, number | null> = {};
-  for (const term of Object.keys(records[0]?.terms ?? {})) out[term] = records.find((r) => r.terms[term] === 0)?.step ?? null;
-  return out;
-}
-
-export async function readLog(file: string): Promise<{ step: number; terms: Record<string, number> }[]> {
-  return (await readFile(file, 'utf8'))
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as { step: number; terms: Record<string, number> });
 }
 
 /**

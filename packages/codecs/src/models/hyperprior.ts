@@ -94,17 +94,27 @@ export class HyperpriorModel {
     });
   }
 
+  /**
+   * The entropy models on given latents y and z (which need not be each other's: z sets the scales
+   * and means y is coded with): y_hat and the likelihoods of y and z, with noise in training,
+   * rounding otherwise (y around the means).
+   */
+  entropyPass(y: tf.Tensor4D, z: tf.Tensor4D, noise?: { y: tf.Tensor; z: tf.Tensor }): { yHat: tf.Tensor4D; likelihoods: { y: tf.Tensor; z: tf.Tensor } } {
+    return tf.tidy(() => {
+      const { yHat: zHat, likelihoods: zLik } = this.entropyBottleneck.forward(z, noise?.z);
+      const { scales, means } = this.hyperSynthesis(zHat);
+      const yHat = (noise ? tf.add(y, noise.y) : means ? tf.add(tf.round(tf.sub(y, means)), means) : tf.round(y)) as tf.Tensor4D;
+      return { yHat, likelihoods: { y: this.gaussianConditional.likelihood(yHat, scales, means), z: zLik } };
+    });
+  }
+
   /** Training pass (noise on y and z) or evaluation pass (rounding; y around the means). */
   forward(x: tf.Tensor4D, noise?: { y: tf.Tensor; z: tf.Tensor }): CodecForwardResult {
     return tf.tidy(() => {
       const y = this.analysis(x);
       const z = this.hyperAnalysis(y);
-      const { yHat: zHat, likelihoods: zLik } = this.entropyBottleneck.forward(z, noise?.z);
-      const { scales, means } = this.hyperSynthesis(zHat);
-      const yHat = noise ? tf.add(y, noise.y) : means ? tf.add(tf.round(tf.sub(y, means)), means) : tf.round(y);
-      const yLik = this.gaussianConditional.likelihood(yHat, scales, means);
-      const xHat = this.synthesis(yHat as tf.Tensor4D);
-      return { xHat, likelihoods: { y: yLik, z: zLik }, latents: { y, z } };
+      const { yHat, likelihoods } = this.entropyPass(y, z, noise);
+      return { xHat: this.synthesis(yHat), likelihoods, latents: { y, z } };
     });
   }
 
