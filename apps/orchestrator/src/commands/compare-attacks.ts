@@ -34,7 +34,12 @@ function at(value: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), value);
 }
 
-const sd = (v: number[]) => (v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)) : 0);
+/** Sample standard deviation (n - 1). */
+function sd(v: number[]): number {
+  if (v.length < 2) return 0;
+  const m = mean(v);
+  return Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1));
+}
 
 /** "mean ± sd (k of n)" of the attacks that reached it, or "never (0 of n)". */
 function cell(values: (number | null)[]): string {
