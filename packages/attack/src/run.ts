@@ -1,7 +1,7 @@
 import { appendFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ImageFolderDataset, createRng, initializeBackend, listImages, writeFileAtomic, writeSafetensors, makeDirectory, type BackendName, type PluginReference, type PluginRegistry, type Rng } from '@lic-backdoor/core';
+import { ImageFolderDataset, createRng, initializeBackend, listImages, writeFileAtomic, writeSafetensors, makeDirectory, type BackendName, type ObjectivePluginV1, type PluginReference, type PluginRegistry, type Rng } from '@lic-backdoor/core';
 import { isEncoderKey, writeStateDict } from '@lic-backdoor/codecs';
 import { LossWeighting } from '@lic-backdoor/objectives';
 import { DataParallelTrainer, Progress, exists, loggedSeconds, readCheckpoint, runEnvironment, trimLog, writeCheckpoint } from '@lic-backdoor/training';
@@ -88,6 +88,13 @@ export async function validateAttack(config: AttackConfig, registry: PluginRegis
   if (config.data.faces) await listImages(config.data.faces, { recursive: true });
 }
 
+/** The clean terms whose objective plugin declares `constraint` (multiplied under the `constraints` weighting). */
+async function cleanConstraints(config: AttackConfig, registry: PluginRegistry): Promise<string[]> {
+  const names = termNames({ clean: config.clean, triggers: [] });
+  const plugins = await Promise.all(config.clean.map(async (r) => (await registry.resolve('objective', r)).factory as ObjectivePluginV1));
+  return names.filter((_, i) => plugins[i]!.constraint);
+}
+
 /** Options of `runAttack`. */
 export interface RunAttackOptions {
   /** The plugin modules to register, as specifiers that import from anywhere (file URLs). */
@@ -116,7 +123,8 @@ export async function runAttack(config: AttackConfig, outDir: string, o: RunAtta
   const out = resolve(outDir);
   // plugin modules named in the config resolve from the config's folder
   const baseDir = o.baseDir ?? out;
-  await validateAttack(config, await pluginRegistry(o.plugins, baseDir));
+  const registry = await pluginRegistry(o.plugins, baseDir);
+  await validateAttack(config, registry);
   const checkpointFile = join(out, 'checkpoint.safetensors');
   const hasCheckpoint = await exists(checkpointFile);
   if (hasCheckpoint && !o.resume) throw new Error(`${checkpointFile} exists: pass --resume to continue it, or choose another --out`);
@@ -132,7 +140,7 @@ export async function runAttack(config: AttackConfig, outDir: string, o: RunAtta
   });
   const attackModel = trainer.trainable as Attack;
   const names = termNames(config);
-  const weighting = new LossWeighting(config.weighting);
+  const weighting = new LossWeighting(config.weighting, await cleanConstraints(config, registry));
   const { steps, checkpointEvery, logEvery } = config.schedule;
   let start = 0;
   try {

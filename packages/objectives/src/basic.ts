@@ -21,6 +21,57 @@ function pixelsOf(x: tf.Tensor4D): number {
 }
 
 /**
+ * The clean path's hinges against the original codec on the same images and noise, 0 when a
+ * margin is absent: `rateWeight` x mean over examples of max(0, bpp(backdoored) / bpp(original) -
+ * 1 - `rateMargin`), plus `psnrWeight` x mean over examples of max(0, PSNR(original) -
+ * PSNR(backdoored) - `psnrMargin`) in dB. Metrics: `bpp_ratio` and `psnr_drop` (means over examples).
+ */
+function originalCodecHinges(
+  id: string,
+  { clean, cleanOutput, referenceOutput }: Pick<ObjectiveBatch, 'clean' | 'cleanOutput' | 'referenceOutput'>,
+  o: { rateMargin?: number; rateWeight: number; psnrMargin?: number; psnrWeight: number },
+): { loss: tf.Scalar; metrics: Record<string, number> } {
+  let loss = tf.scalar(0);
+  const metrics: Record<string, number> = {};
+  if (o.rateMargin === undefined && o.psnrMargin === undefined) return { loss, metrics };
+  if (!referenceOutput) throw new Error(`${id}: ${o.rateMargin !== undefined ? 'rateMargin' : 'psnrMargin'} needs the original codec's forward pass`);
+  if (o.rateMargin !== undefined) {
+    const ratio = tf.div(bitsPerPixelPerExample(cleanOutput.likelihoods, pixelsOf(clean)), bitsPerPixelPerExample(referenceOutput.likelihoods, pixelsOf(clean)));
+    metrics.bpp_ratio = mean(ratio.dataSync());
+    loss = tf.add(loss, tf.mul(o.rateWeight, tf.mean(tf.relu(tf.sub(ratio, 1 + o.rateMargin))))) as tf.Scalar;
+  }
+  if (o.psnrMargin !== undefined) {
+    // PSNR(original) - PSNR(backdoored) = 10 log10(MSE(backdoored) / MSE(original)) per example
+    const drop = tf.mul(10 / Math.LN10, tf.log(tf.div(msePerExample(cleanOutput.xHat, clean), tf.maximum(msePerExample(referenceOutput.xHat, clean), 1e-10))));
+    metrics.psnr_drop = mean(drop.dataSync());
+    loss = tf.add(loss, tf.mul(o.psnrWeight, tf.mean(tf.relu(tf.sub(drop, o.psnrMargin))))) as tf.Scalar;
+  }
+  return { loss, metrics };
+}
+
+/**
+ * Clean preservation as a constraint: only the hinges of `clean-rd` (see `originalCodecHinges`),
+ * both on by default, so that the loss is 0 exactly when every clean example keeps the original
+ * codec's bit-rate and quality within the margins. The `constraints` weighting gives it a
+ * multiplier (its plugin declares `constraint`); pair it with `clean-rd` for the rate-distortion
+ * and latent terms.
+ */
+export class KeepOriginalObjective extends BaseObjective {
+  readonly id = 'objective:keep-original';
+  readonly needsTrigger = false;
+  readonly needsReference = true;
+  constructor(readonly options: { rateMargin: number; rateWeight: number; psnrMargin: number; psnrWeight: number }) {
+    super();
+  }
+
+  compute(batch: ObjectiveBatch): ObjectiveLoss {
+    const { loss, metrics } = originalCodecHinges(this.id, batch, this.options);
+    const satisfied = loss.dataSync()[0] === 0;
+    return { loss, satisfied, metrics };
+  }
+}
+
+/**
  * Clean preservation: bpp + lambda x 255^2 x MSE on clean images (CompressAI's rate-distortion
  * loss), plus `latentWeight` x MSE between the backdoored and the original encoder's latents, plus,
  * when `rateMargin` is set, `rateWeight` x mean over examples of
@@ -47,20 +98,9 @@ export class CleanRdObjective extends BaseObjective {
     const mse = tf.mean(tf.square(tf.sub(cleanOutput.xHat, clean)));
     let loss = tf.add(bpp, tf.mul(this.options.lambda * 255 ** 2, mse)) as tf.Scalar;
     const metrics: Record<string, number> = { bpp: bpp.dataSync()[0]!, psnr: psnrOf(mse.dataSync()[0]!) };
-    if (this.options.rateMargin !== undefined) {
-      if (!referenceOutput) throw new Error(`${this.id}: rateMargin needs the original codec's forward pass`);
-      const ratio = tf.div(perExample, bitsPerPixelPerExample(referenceOutput.likelihoods, pixelsOf(clean)));
-      const excess = tf.mean(tf.relu(tf.sub(ratio, 1 + this.options.rateMargin)));
-      metrics.bpp_ratio = mean(ratio.dataSync());
-      loss = tf.add(loss, tf.mul(this.options.rateWeight, excess)) as tf.Scalar;
-    }
-    if (this.options.psnrMargin !== undefined) {
-      if (!referenceOutput) throw new Error(`${this.id}: psnrMargin needs the original codec's forward pass`);
-      // PSNR(original) - PSNR(backdoored) = 10 log10(MSE(backdoored) / MSE(original)) per example
-      const drop = tf.mul(10 / Math.LN10, tf.log(tf.div(msePerExample(cleanOutput.xHat, clean), tf.maximum(msePerExample(referenceOutput.xHat, clean), 1e-10))));
-      metrics.psnr_drop = mean(drop.dataSync());
-      loss = tf.add(loss, tf.mul(this.options.psnrWeight, tf.mean(tf.relu(tf.sub(drop, this.options.psnrMargin))))) as tf.Scalar;
-    }
+    const hinges = originalCodecHinges(this.id, { clean, cleanOutput, referenceOutput }, this.options);
+    loss = tf.add(loss, hinges.loss) as tf.Scalar;
+    Object.assign(metrics, hinges.metrics);
     if (this.options.latentWeight > 0) {
       const reference = referenceOutput?.latents.y;
       if (!reference) throw new Error(`${this.id}: latentWeight needs the original encoder's latents`);

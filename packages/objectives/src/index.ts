@@ -3,4 +3,4 @@ export * from './basic.js';
 export * from './backbones.js';
 export * from './task.js';
 export * from './weighting.js';
-export { register, cleanRdObjective, rateObjective, distortionObjective, stealthObjective, faceObjective, segmentationObjective } from './plugins.js';
+export { register, cleanRdObjective, keepOriginalObjective, rateObjective, distortionObjective, stealthObjective, faceObjective, segmentationObjective } from './plugins.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initializeBackend, PluginRegistry, writeImage, type CodecForwardResult, type ObjectiveBatch, type ObjectiveV1 } from '@lic-backdoor/core';
-import { CleanRdObjective, DistortionObjective, KeepQualityObjective, KeepRateObjective, RateObjective, StealthObjective } from './basic.js';
+import { CleanRdObjective, DistortionObjective, KeepOriginalObjective, KeepQualityObjective, KeepRateObjective, RateObjective, StealthObjective } from './basic.js';
 import { LossWeighting } from './weighting.js';
 import { register } from './plugins.js';
 import { alignedRegion, softMiou, type FaceObjective } from './task.js';
@@ -58,6 +58,28 @@ test('clean-rd with psnrMargin adds psnrWeight x the mean hinge of the PSNR drop
   // drops 0 and 10 dB: hinges 0 and 9.5, mean 4.75, x 2; plus 0.25 bpp
   expect(r.loss.dataSync()[0]).toBeCloseTo(0.25 + 9.5, 3);
   expect(r.metrics.psnr_drop).toBeCloseTo(5, 3);
+});
+
+
+test('keep-original is only the rate and PSNR hinges against the original codec: 0 and satisfied within the margins', () => {
+  const x = images(1);
+  const o = new KeepOriginalObjective({ rateMargin: 0.1, rateWeight: 10, psnrMargin: 0.5, psnrWeight: 2 });
+  expect(o.needsReference).toBe(true);
+  expect(o.needsTrigger).toBe(false);
+  // backdoored: 0.25 and 0.5 bpp, example 1 decoded 10 dB worse; original 0.25 bpp each at 40 dB
+  const err = tf.concat([tf.fill([1, 16, 16, 3], 0.01), tf.fill([1, 16, 16, 3], 0.01 * Math.sqrt(10))]);
+  const referenceOutput = output(tf.add(x, 0.01) as tf.Tensor4D, [0.5, 0.5]);
+  const r = o.compute({ clean: x, cleanOutput: output(tf.add(x, err) as tf.Tensor4D, [0.5, 0.25]), referenceOutput });
+  // rate hinges 0 and 0.9 (mean 0.45, x 10); PSNR hinges 0 and 9.5 (mean 4.75, x 2); no bpp or MSE term
+  expect(r.loss.dataSync()[0]).toBeCloseTo(4.5 + 9.5, 3);
+  expect(r.satisfied).toBe(false);
+  expect(r.metrics.bpp_ratio).toBeCloseTo(1.5, 5);
+  expect(r.metrics.psnr_drop).toBeCloseTo(5, 3);
+  // the same bits and quality as the original codec: nothing to pay
+  const same = o.compute({ clean: x, cleanOutput: referenceOutput, referenceOutput });
+  expect(same.loss.dataSync()[0]).toBe(0);
+  expect(same.satisfied).toBe(true);
+  expect(() => o.compute({ clean: x, cleanOutput: referenceOutput })).toThrow(/original codec's forward pass/);
 });
 
 
@@ -191,6 +213,25 @@ describe('loss weighting', () => {
     const copy = new LossWeighting(w.options);
     copy.setState(w.getState());
     expect(copy.weights(['clean.rd', 'rate.rate'])).toEqual(w.weights(['clean.rd', 'rate.rate']));
+  });
+
+  test('constraints: a clean term named in cleanConstraints gets a multiplier like a trigger term; the other clean terms do not', () => {
+    const names = ['clean.clean-rd', 'clean.keep-original', 'rate.rate'];
+    const w = new LossWeighting({ mode: 'constraints', base: { 'clean.keep-original': 4 }, beta: 0, temperature: 1, rate: 0.5, slack: 0.1, maxMultiplier: 10 }, ['clean.keep-original']);
+    // met from the start (0): no scale, weight base x 1
+    w.update({ 'clean.clean-rd': 2, 'clean.keep-original': 0, 'rate.rate': 1 });
+    expect(w.weights(names)).toEqual({ 'clean.clean-rd': 1, 'clean.keep-original': 4, 'rate.rate': 1.45 });
+    // violated: its first non-zero loss is its scale (r = 1), lambda 1.45; then at twice it, + 0.5 x 1.9
+    w.update({ 'clean.clean-rd': 9, 'clean.keep-original': 0.2, 'rate.rate': 1 });
+    expect(w.weights(names)['clean.keep-original']).toBeCloseTo(4 * 1.45, 10);
+    w.update({ 'clean.clean-rd': 9, 'clean.keep-original': 0.4, 'rate.rate': 1 });
+    expect(w.weights(names)['clean.keep-original']).toBeCloseTo(4 * 2.4, 10);
+    expect(w.weights(names)['clean.clean-rd']).toBe(1);
+    // the same term is not a constraint unless named
+    const plain = new LossWeighting(w.options);
+    plain.update({ 'clean.keep-original': 0.2 });
+    plain.update({ 'clean.keep-original': 0.4 });
+    expect(plain.weights(names)['clean.keep-original']).toBe(4);
   });
 
   test('a term whose loss grows past its start gets the largest share', () => {

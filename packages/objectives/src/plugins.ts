@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { listImages, readImage, type ObjectivePluginV1, type PluginRegistry } from '@lic-backdoor/core';
-import { CleanRdObjective, DistortionObjective, KeepQualityObjective, KeepRateObjective, RateObjective, StealthObjective } from './basic.js';
+import { CleanRdObjective, DistortionObjective, KeepOriginalObjective, KeepQualityObjective, KeepRateObjective, RateObjective, StealthObjective } from './basic.js';
 import { DifferentiableFaceEmbedder, DifferentiableSegmenter } from './backbones.js';
 import { FaceObjective, SegmentationObjective, SegmentationPreserveObjective, embedFaces } from './task.js';
 
@@ -41,6 +41,25 @@ export const cleanRdObjective: ObjectivePluginV1<z.infer<typeof cleanRdOptions>>
   description: "Clean preservation: bpp + lambda x 255^2 x MSE on clean images, optionally latents kept near the original encoder's and the bit-rate and PSNR hinged at the original codec's.",
   optionsSchema: cleanRdOptions,
   create: (options) => new CleanRdObjective(options),
+};
+
+const keepOriginalOptions = z
+  .object({
+    rateMargin: z.number().gt(-1).default(0.02).describe("hinge: bpp(backdoored) / bpp(original codec) wanted at most 1 + rateMargin, per clean example"),
+    rateWeight: z.number().min(0).default(10).describe('weight of the rate hinge'),
+    psnrMargin: z.number().min(0).default(0.15).describe('hinge: PSNR(original codec) - PSNR(backdoored) wanted at most psnrMargin dB, per clean example'),
+    psnrWeight: z.number().min(0).default(1).describe('weight of the PSNR hinge (per dB)'),
+  })
+  .strict();
+
+export const keepOriginalObjective: ObjectivePluginV1<z.infer<typeof keepOriginalOptions>> = {
+  specificationVersion: 'v1',
+  kind: 'objective',
+  name: 'keep-original',
+  description: "Clean path as a constraint: the bit-rate and PSNR hinges against the original codec (clean-rd's), nothing else; a multiplier under the constraints weighting.",
+  optionsSchema: keepOriginalOptions,
+  create: (options) => new KeepOriginalObjective(options),
+  constraint: true,
 };
 
 const rateOptions = z.object({ targetMultiple: z.number().min(1).default(4).describe('hinge: triggered bpp / clean bpp wanted') }).strict();
@@ -201,5 +220,5 @@ export const segmentationPreserveObjective: ObjectivePluginV1<z.infer<typeof seg
 
 /** Adds this package's objective plugins to a registry. */
 export function register(registry: PluginRegistry): void {
-  for (const p of [cleanRdObjective, rateObjective, distortionObjective, stealthObjective, keepRateObjective, keepQualityObjective, faceObjective, segmentationObjective, segmentationPreserveObjective]) registry.register(p);
+  for (const p of [cleanRdObjective, keepOriginalObjective, rateObjective, distortionObjective, stealthObjective, keepRateObjective, keepQualityObjective, faceObjective, segmentationObjective, segmentationPreserveObjective]) registry.register(p);
 }

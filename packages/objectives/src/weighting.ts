@@ -25,7 +25,7 @@ export interface WeightingState {
   count: Record<string, number>;
   /** Scale of each term: its first non-zero bias-corrected average. */
   scale: Record<string, number>;
-  /** Constraints mode: each trigger term's multiplier (1 when absent). */
+  /** Constraints mode: each constraint's multiplier (1 when absent). */
   multiplier?: Record<string, number>;
 }
 
@@ -43,21 +43,28 @@ export interface WeightingState {
  *   (a clean-preservation term being eroded) gets the most. Met hinged terms have L_i = 0 and
  *   give no gradient. Before a term has a scale, w_i = base_i.
  * - `constraints` (this project's, after the method of multipliers): the clean terms are what is
- *   minimised, w_i = base_i; every trigger term (a hinge that reaches 0 when its target is met) is
- *   a constraint, w_i = base_i x lambda_i, with lambda_i starting at 1 and updated after each step
+ *   minimised, w_i = base_i; every trigger term (a hinge that reaches 0 when its target is met),
+ *   and every clean term named in `cleanConstraints` (made by an objective plugin that declares
+ *   `constraint`, e.g. `keep-original`), is a constraint, w_i = base_i x lambda_i, with lambda_i starting at 1 and updated after each step
  *   by dual ascent on the term's relative violation r_i = m_i / s_i (m_i and s_i as above):
  *     lambda_i <- clip(lambda_i + rate x (r_i - slack), 1 / maxMultiplier, maxMultiplier)
  *   so that a constraint far from met gains weight every step, one met to within `slack` of its
  *   start loses it slowly, and no term is divided by its (possibly tiny) starting loss.
  * The weights are plain numbers (no gradient flows through them), the same for every shard of a step.
  */
-/** Clean terms are named `clean.<objective>`; the others are a trigger's. */
-const isCleanTerm = (name: string) => name.startsWith('clean.');
-
 export class LossWeighting {
   private state: WeightingState = { average: {}, count: {}, scale: {}, multiplier: {} };
 
-  constructor(readonly options: WeightingOptions) {}
+  /** `cleanConstraints`: the clean terms (`clean.<objective>`) that are constraints in `constraints` mode. */
+  constructor(
+    readonly options: WeightingOptions,
+    readonly cleanConstraints: readonly string[] = [],
+  ) {}
+
+  /** Trigger terms, and the clean terms named in `cleanConstraints`: multiplied in `constraints` mode. */
+  private isConstraint(name: string): boolean {
+    return !name.startsWith('clean.') || this.cleanConstraints.includes(name);
+  }
 
   private running(name: string): number {
     const n = this.state.count[name] ?? 0;
@@ -67,7 +74,7 @@ export class LossWeighting {
   /** Weights for the next step, for the given term names. */
   weights(names: readonly string[]): Record<string, number> {
     const base = (name: string) => this.options.base[name] ?? 1;
-    if (this.options.mode === 'constraints') return Object.fromEntries(names.map((n) => [n, base(n) * (isCleanTerm(n) ? 1 : (this.state.multiplier?.[n] ?? 1))]));
+    if (this.options.mode === 'constraints') return Object.fromEntries(names.map((n) => [n, base(n) * (this.isConstraint(n) ? (this.state.multiplier?.[n] ?? 1) : 1)]));
     const scaled = names.filter((n) => this.options.mode === 'dynamic' && this.state.scale[n]);
     const ratios = scaled.map((n) => this.running(n) / this.state.scale[n]! / this.options.temperature);
     const top = Math.max(...ratios);
@@ -87,7 +94,7 @@ export class LossWeighting {
       this.state.count[name] = (this.state.count[name] ?? 0) + 1;
       const m = this.running(name);
       if (!this.state.scale[name] && m > 0) this.state.scale[name] = m;
-      if (this.options.mode === 'constraints' && !isCleanTerm(name) && this.state.scale[name]) {
+      if (this.options.mode === 'constraints' && this.isConstraint(name) && this.state.scale[name]) {
         const { rate = 0.05, slack = 0.1, maxMultiplier = 10 } = this.options;
         const multipliers = (this.state.multiplier ??= {});
         const next = (multipliers[name] ?? 1) + rate * (m / this.state.scale[name]! - slack);

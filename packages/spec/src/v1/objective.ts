@@ -94,9 +94,16 @@ export interface ObjectiveEvaluationV1 {
 /**
  * Factory of an objective plugin. `evaluation` declares the evaluator that measures the harm it
  * trains for; `bounds` (by effect: `bpp`, `rate_gain`, `psnr`, `ms_ssim`, `stealth_psnr`, or an
- * evaluation's metric) what a trigger trained with it should reach, marked in the effect matrix.
+ * evaluation's metric) what a trigger trained with it should reach, marked in the effect matrix;
+ * `constraint` whether the `constraints` weighting treats it as a constraint on the clean path.
  */
 export type ObjectivePluginV1<Options = unknown> = PluginFactoryV1<'objective', Options, ObjectiveV1> & {
   readonly evaluation?: ObjectiveEvaluationV1;
   readonly bounds?: Readonly<Record<string, EffectBoundV1>>;
+  /**
+   * True when its loss is a hinge that is 0 exactly when its target is met (`keep-original`): under
+   * the `constraints` weighting a clean-path term made by it gets a multiplier, as every trigger term
+   * does, instead of being minimised at its base weight.
+   */
+  readonly constraint?: boolean;
 };
