@@ -105,6 +105,22 @@ describe('attack', () => {
     expect(Math.abs(b[3]! - a[3]!) / a[3]!).toBeGreaterThan(1e-4);
   });
 
+  it('under the constraints weighting keep-original gets a multiplier while violated; clean-rd keeps its base weight', () => {
+    // a margin of -50%: the original codec's own rate (ratio 1) violates it from the first step
+    const clean = [['clean-rd', {}], ['keep-original', { rateMargin: -0.5 }]];
+    const weighting = { mode: 'constraints', base: { 'clean.keep-original': 2 } };
+    const dir = join(base, 'keep-original');
+    expect(run('attack', '--config', config(base, 2, { clean, weighting }), '--out', dir).code).toBe(0);
+    const records = readFileSync(join(dir, 'log.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { weights: Record<string, number>; terms: Record<string, number>; metrics: Record<string, number> });
+    expect(records[0]!.metrics['clean.keep-original.bpp_ratio']).toBeCloseTo(1, 5);
+    // rateWeight 10 x (1 - 0.5), nothing from the PSNR hinge (the original's own decoding)
+    expect(records[0]!.terms['clean.keep-original']).toBeCloseTo(5, 4);
+    expect(records[0]!.weights).toMatchObject({ 'clean.clean-rd': 1, 'clean.keep-original': 2 });
+    // after one step: lambda = 1 + 0.05 x (1 - 0.1); clean-rd is minimised, not constrained
+    expect(records[1]!.weights['clean.keep-original']).toBeCloseTo(2 * 1.045, 6);
+    expect(records[1]!.weights['clean.clean-rd']).toBe(1);
+  });
+
   it('init starts from an earlier attack; rateMargin hinges the clean bit-rate on the original codec with the same noise', async () => {
     const sched = { steps: 1, batch: 2, size: 64, checkpointEvery: 2, logEvery: 1, workers: 2, triggerShift: 8 };
     const clean = [['clean-rd', { rateMargin: 0 }]];
