@@ -45,8 +45,9 @@ export interface WeightingState {
  * - `constraints` (this project's, after the method of multipliers): the clean terms are what is
  *   minimised, w_i = base_i; every trigger term (a hinge that reaches 0 when its target is met),
  *   and every clean term named in `cleanConstraints` (made by an objective plugin that declares
- *   `constraint`, e.g. `keep-original`), is a constraint, w_i = base_i x lambda_i, with lambda_i starting at 1 and updated after each step
- *   by dual ascent on the term's relative violation r_i = m_i / s_i (m_i and s_i as above):
+ *   `constraint`, e.g. `keep-original`), is a constraint, w_i = base_i x lambda_i, with lambda_i
+ *   starting at 1 and updated after each step by dual ascent on the term's relative violation
+ *   r_i = m_i / s_i (m_i and s_i as above; a term met at the start takes its first violation as s_i):
  *     lambda_i <- clip(lambda_i + rate x (r_i - slack), 1 / maxMultiplier, maxMultiplier)
  *   so that a constraint far from met gains weight every step, one met to within `slack` of its
  *   start loses it slowly, and no term is divided by its (possibly tiny) starting loss.
