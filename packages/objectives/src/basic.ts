@@ -25,18 +25,21 @@ function pixelsOf(x: tf.Tensor4D): number {
  * margin is absent: `rateWeight` x mean over examples of max(0, bpp(backdoored) / bpp(original) -
  * 1 - `rateMargin`), plus `psnrWeight` x mean over examples of max(0, PSNR(original) -
  * PSNR(backdoored) - `psnrMargin`) in dB. Metrics: `bpp_ratio` and `psnr_drop` (means over examples).
+ * `cleanBpp`: the backdoored clean bpp per example, when the caller has it already.
  */
 function originalCodecHinges(
   id: string,
   { clean, cleanOutput, referenceOutput }: Pick<ObjectiveBatch, 'clean' | 'cleanOutput' | 'referenceOutput'>,
   o: { rateMargin?: number; rateWeight: number; psnrMargin?: number; psnrWeight: number },
+  cleanBpp?: tf.Tensor1D,
 ): { loss: tf.Scalar; metrics: Record<string, number> } {
   let loss = tf.scalar(0);
   const metrics: Record<string, number> = {};
   if (o.rateMargin === undefined && o.psnrMargin === undefined) return { loss, metrics };
   if (!referenceOutput) throw new Error(`${id}: ${o.rateMargin !== undefined ? 'rateMargin' : 'psnrMargin'} needs the original codec's forward pass`);
   if (o.rateMargin !== undefined) {
-    const ratio = tf.div(bitsPerPixelPerExample(cleanOutput.likelihoods, pixelsOf(clean)), bitsPerPixelPerExample(referenceOutput.likelihoods, pixelsOf(clean)));
+    const bpp = cleanBpp ?? bitsPerPixelPerExample(cleanOutput.likelihoods, pixelsOf(clean));
+    const ratio = tf.div(bpp, bitsPerPixelPerExample(referenceOutput.likelihoods, pixelsOf(clean)));
     metrics.bpp_ratio = mean(ratio.dataSync());
     loss = tf.add(loss, tf.mul(o.rateWeight, tf.mean(tf.relu(tf.sub(ratio, 1 + o.rateMargin))))) as tf.Scalar;
   }
@@ -98,7 +101,7 @@ export class CleanRdObjective extends BaseObjective {
     const mse = tf.mean(tf.square(tf.sub(cleanOutput.xHat, clean)));
     let loss = tf.add(bpp, tf.mul(this.options.lambda * 255 ** 2, mse)) as tf.Scalar;
     const metrics: Record<string, number> = { bpp: bpp.dataSync()[0]!, psnr: psnrOf(mse.dataSync()[0]!) };
-    const hinges = originalCodecHinges(this.id, { clean, cleanOutput, referenceOutput }, this.options);
+    const hinges = originalCodecHinges(this.id, { clean, cleanOutput, referenceOutput }, this.options, perExample);
     loss = tf.add(loss, hinges.loss) as tf.Scalar;
     Object.assign(metrics, hinges.metrics);
     if (this.options.latentWeight > 0) {
