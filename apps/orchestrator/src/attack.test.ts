@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import sharp from 'sharp';
 import { readSafetensors, resultsFile } from '@lic-backdoor/core';
 
 const cli = join(__dirname, '..', 'dist', 'cli.js');
@@ -209,6 +210,29 @@ describe('attack', () => {
     const other = run('evaluate-attack', '--attack', full, '--data', join(shared, 'photos'), '--out', crashed, '--limit', '2', '--resume');
     expect(other.code).toBe(1);
     expect(other.err).toMatch(/images of another attack or data folder/);
+  });
+
+  it('evaluate-attack plants triggers on the codec frame by default, from the corner with --trigger-origin image', async () => {
+    // 200 x 168 is padded to 256 x 192 (28 columns left, 12 rows above): the two origins put the blocks 4 pixels apart
+    const data = join(base, 'odd-size');
+    mkdirSync(data);
+    await sharp(join(shared, 'kodak', 'kodim01.png')).extract({ left: 100, top: 100, width: 200, height: 168 }).toFile(join(data, 'crop.png'));
+    const measure = (origin: string) => {
+      const out = join(base, `eval-origin-${origin}`);
+      const r = run('evaluate-attack', '--attack', full, '--data', data, '--out', out, '--tasks', 'none', '--trigger-origin', origin);
+      expect(r.code).toBe(0);
+      return JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { config: { triggerOrigin: string }; per_image: { clean: unknown; triggers: Record<string, { bpp: number; stealth_psnr: number }> }[] };
+    };
+    const [framed, cornered] = [measure('codec'), measure('image')];
+    expect(framed.config.triggerOrigin).toBe('codec');
+    expect(cornered.config.triggerOrigin).toBe('image');
+    expect(framed.per_image[0]!.clean).toEqual(cornered.per_image[0]!.clean);
+    // the fixed-frequency trigger is the same pattern 4 pixels over: another triggered image, other bits
+    expect(framed.per_image[0]!.triggers.blur!.bpp).not.toBe(cornered.per_image[0]!.triggers.blur!.bpp);
+    const mixed = run('evaluate-attack', '--attack', full, '--data', data, '--out', join(base, 'eval-origin-image'), '--tasks', 'none', '--resume');
+    expect(mixed.code).toBe(1);
+    expect(mixed.err).toMatch(/"origin":"image"/);
+    expect(run('evaluate-attack', '--attack', full, '--data', data, '--out', join(base, 'x'), '--trigger-origin', 'grid').err).toMatch(/Allowed choices are codec, image/);
   });
 
   it('evaluate-attack --shard 1/2 and 2/2, then --resume, gives the results of one run', () => {

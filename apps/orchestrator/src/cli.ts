@@ -176,6 +176,7 @@ program
   .option('--resume', 'skip the images already measured in --out (its images.ndjson and shard files)')
   .option('--shard <K/N>', 'measure only every N-th image from the K-th (one process per core), into <out>/images.K-of-N.ndjson; then --resume without --shard combines', parseShard)
   .option('--max-megapixels <n>', `largest image taken, in megapixels (default ${MAX_MEGAPIXELS}: triggers and metrics run in tfjs, whose wasm heap gives out near 3)`, positiveNumber)
+  .addOption(new Option('--trigger-origin <where>', "where each trigger's block grid starts: codec (the corner of the frame the codec pads the image to, centred to a multiple of 64, so the blocks sit on the encoder's grid) or image (the image's top-left corner); the same for sides that are multiples of 64").choices(['codec', 'image']).default('codec'))
   .addOption(runtimeOption())
   .addOption(backendOption())
   .action(async (o) => {

@@ -64,11 +64,11 @@ describe.each([
   });
 
   if (shifted) {
-    // trained with triggerShift 16: a 200 x 200 crop is padded to 256 with 28 pixels each side, so the trigger's blocks sit 12 pixels off the codec's grid
+    // trained with triggerShift 16: a 200 x 200 crop is padded to 256 with 28 pixels each side, so a trigger planted from the image's corner has its blocks 12 pixels off the codec's grid
     it('the rate trigger also fires when padding shifts its block grid against the codec', async () => {
       const trigger = attack.triggers.find((t) => t.name === 'rate')!.trigger;
       const small = tf.slice(x, [0, 20, 30, 0], [1, 200, 200, 3]);
-      const xt = triggeredImage(trigger, small);
+      const xt = triggeredImage(trigger, small, 'image');
       const gain = (await bpp(attack.backdoored, xt)) / (await bpp(attack.backdoored, small));
       console.log(`${folder} rate trigger on a 200x200 crop (grid offset 12 px): rate gain ${gain.toFixed(2)}x`);
       expect(psnr(small, xt)).toBeGreaterThanOrEqual(35);

@@ -4,7 +4,7 @@ import { appendFile, readFile, readdir } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend, listImages, readImage, writeFileAtomic, makeDirectory, type BackendName, type CodecV1, type EvaluatorV1, type Metric, type ObjectiveEvaluationV1, type ObjectivePluginV1, type PluginRegistry } from '@lic-backdoor/core';
-import { METRIC_DEFINITIONS, msSsimAgainst, psnr } from '@lic-backdoor/evaluators';
+import { METRIC_DEFINITIONS, msSsimAgainst, psnr, type TriggerOrigin } from '@lic-backdoor/evaluators';
 import { Progress, readNdjson, runEnvironment } from '@lic-backdoor/training';
 import type { AttackConfig } from './config.js';
 import type { AttackResults } from './results.js';
@@ -15,6 +15,7 @@ import type { RegistryFactory } from './plugins.js';
 import type { Runtime } from '@lic-backdoor/onnx';
 
 export const ATTACK_DEFINITIONS = {
+  trigger_origin: "where each trigger's block grid starts (config.triggerOrigin): codec, at the corner of the frame the codecs pad the image to (zeros, centred, to a multiple of 64), so that its blocks sit on the encoder's grid; image, at the image's top-left corner (the same for sides that are multiples of 64)",
   stealth_psnr: 'PSNR(triggered input rounded to 8 bits, original input), dB, as psnr',
   rate_gain: 'bpp_actual(triggered) / bpp_actual(clean), both through the backdoored codec, per image then averaged',
   decoded_psnr: 'PSNR(decoded triggered image, triggered input), dB',
@@ -66,11 +67,11 @@ interface ImageRecord {
 /** Bumped when the records change shape: a resumed run never mixes records of two shapes. */
 const RECORDS_VERSION = 3;
 
-/** The header line of `images.ndjson`: a resumed run must evaluate the same attack (folder and the bytes of its codec and triggers) on the same folder, with the same tasks. */
-async function recordsHeader(attack: string, data: string, tasks: Task[]): Promise<string> {
+/** The header line of `images.ndjson`: a resumed run must evaluate the same attack (folder and the bytes of its codec and triggers) on the same folder, with the same tasks and trigger origin. */
+async function recordsHeader(attack: string, data: string, tasks: Task[], origin: TriggerOrigin): Promise<string> {
   const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
   const measured = tasks.filter((t) => t.evaluation.on === 'images').map((t) => t.objective);
-  return JSON.stringify({ attack, codec: await sha256(backdoorFile(attack)), triggers: await sha256(join(attack, 'triggers.safetensors')), data, records: RECORDS_VERSION, tasks: measured });
+  return JSON.stringify({ attack, codec: await sha256(backdoorFile(attack)), triggers: await sha256(join(attack, 'triggers.safetensors')), data, records: RECORDS_VERSION, tasks: measured, origin });
 }
 
 /** The records of an earlier run into `file` by image (a torn last line, from a crash, is dropped); none if there is none. */
@@ -180,6 +181,7 @@ async function faceSetEffects(
   files: string[],
   tasks: Task[],
   wants: (trigger: string, objective: string) => boolean,
+  origin: TriggerOrigin,
 ): Promise<{ metrics: Record<string, Metric>; paths: Record<string, Record<string, number>> }> {
   const { config, registry, original, backdoored, triggers } = loaded;
   // the face-recognition threshold is calibrated on the attack's faces folder (identities as subfolders), else on the default set beside the working directory
@@ -194,7 +196,7 @@ async function faceSetEffects(
     paths.original!.push(await decode(original, x));
     paths.backdoored!.push(await decode(backdoored, x));
     for (const { name, trigger } of triggers) {
-      const xt = triggeredImage(trigger, x);
+      const xt = triggeredImage(trigger, x, origin);
       (paths[`trigger:${name}`] ??= []).push(await decode(backdoored, xt));
       if (tasks.some((t) => wants(name, t.objective))) (paths[`control:${name}`] ??= []).push(await decode(original, xt));
       xt.dispose();
@@ -231,9 +233,11 @@ async function faceSetEffects(
  * are appended to `images.ndjson` in `out` when done; `resume` skips the images found there and in
  * the shard files. With `shard` (K of N), it measures only the images whose index in the folder is
  * K - 1 modulo N, into `images.K-of-N.ndjson`, and stops there (returns undefined): shards run
- * side by side, and a later `resume` run without `shard` combines them.
+ * side by side, and a later `resume` run without `shard` combines them. Triggers are planted with
+ * their block grid on the codecs' padded frame (`triggerOrigin` `codec`, the default) or from the
+ * image's corner (`image`).
  */
-export async function evaluateAttack(o: { registry: RegistryFactory; attack: string; data: string; out: string; limit?: number; faces?: string; tasks?: string[]; resume?: boolean; shard?: Shard; runtime?: Runtime; maxMegapixels?: number; backend?: BackendName; quiet?: boolean }): Promise<AttackResults | undefined> {
+export async function evaluateAttack(o: { registry: RegistryFactory; attack: string; data: string; out: string; limit?: number; faces?: string; tasks?: string[]; resume?: boolean; shard?: Shard; runtime?: Runtime; maxMegapixels?: number; backend?: BackendName; quiet?: boolean; triggerOrigin?: TriggerOrigin }): Promise<AttackResults | undefined> {
   const backend = await initializeBackend({ prefer: o.backend });
   const dir = resolve(o.attack);
   const loaded = await loadAttack(dir, { registry: o.registry, runtime: o.runtime });
@@ -260,7 +264,8 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
   const out = resolve(o.out);
   await makeDirectory(out);
   const recordsFile = join(out, shard ? `images.${shard.index}-of-${shard.count}.ndjson` : 'images.ndjson');
-  const header = await recordsHeader(dir, resolve(o.data), tasks);
+  const origin = o.triggerOrigin ?? 'codec';
+  const header = await recordsHeader(dir, resolve(o.data), tasks, origin);
   const earlier = new Map<string, ImageRecord>();
   if (o.resume) for (const f of [recordsFile, ...(shard ? [] : await shardFiles(out))]) for (const [k, r] of await readRecords(f, header)) earlier.set(k, r);
   const records = files.map((f) => earlier.get(basename(f))).filter((r): r is ImageRecord => r !== undefined);
@@ -299,7 +304,7 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
       const record: ImageRecord = { image: basename(file), clean: { original: { bpp: a.bpp, ...(await measure(a.decoded)) }, backdoored: { bpp: b.bpp, ...(await measure(b.decoded)) } }, triggers: {} };
       tf.dispose([a.decoded, b.decoded]);
       for (const { name, trigger } of triggers) {
-        const xt = triggeredImage(trigger, x);
+        const xt = triggeredImage(trigger, x, origin);
         const control = original.compress(xt);
         const t = await code(backdoored, xt);
         const { psnr: decodedPsnr, msssim, ...taskValues } = await measure(t.decoded);
@@ -343,7 +348,7 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
   records.sort((p, q) => order.get(p.image)! - order.get(q.image)!);
   const clean = records.map((r) => ({ image: r.image, ...r.clean }));
   const perTrigger = Object.fromEntries(triggers.map(({ name }) => [name, records.map((r) => ({ image: r.image, ...r.triggers[name]! }))]));
-  const face = faceTasks.length ? await faceSetEffects(loaded, faces!, faceTasks, wants) : undefined;
+  const face = faceTasks.length ? await faceSetEffects(loaded, faces!, faceTasks, wants, origin) : undefined;
   const control = (name: string) => Object.fromEntries(Object.entries(face?.paths[`control:${name}`] ?? {}).map(([k, v]) => [`control_${k}`, v]));
 
   const ratios = clean.map((c) => c.backdoored.bpp / c.original.bpp);
@@ -413,7 +418,7 @@ export async function evaluateAttack(o: { registry: RegistryFactory; attack: str
     ),
     per_image: records.map((r) => ({ image: r.image, clean: r.clean, triggers: r.triggers })),
     wall_time_s: Math.round((performance.now() - started) / 100) / 10,
-    config: { attack: dir, data: resolve(o.data), limit: o.limit, faces: o.faces, tasks: tasks.map((t) => t.objective), runtime: o.runtime ?? 'onnx', maxMegapixels: o.maxMegapixels ?? MAX_MEGAPIXELS },
+    config: { attack: dir, data: resolve(o.data), limit: o.limit, faces: o.faces, tasks: tasks.map((t) => t.objective), runtime: o.runtime ?? 'onnx', maxMegapixels: o.maxMegapixels ?? MAX_MEGAPIXELS, triggerOrigin: origin },
     environment: { ...runEnvironment(backend), codingRuntime: o.runtime ?? 'onnx', tasks: tasks.map((t) => t.objective) },
   };
   await writeFileAtomic(join(out, 'results.json'), JSON.stringify(results, null, 2));

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initializeBackend } from '@lic-backdoor/core';
-import { msSsim, msSsimAgainst, psnr } from './metrics.js';
+import type { TriggerV1 } from '@lic-backdoor/core';
+import { msSsim, msSsimAgainst, psnr, triggeredImage } from './metrics.js';
 
 beforeAll(() => initializeBackend({ prefer: 'wasm' }));
 
@@ -93,5 +94,47 @@ describe('metrics', () => {
     expect(psnr(x, y)).toBeCloseTo(10 * Math.log10((255 * 255) / 4), 6); // 127.5 -> 128, 129.5 -> 130
     expect(psnr(x, x)).toBe(Infinity);
     expect(() => msSsim(x, y)).toThrow(/larger than 160/);
+  });
+});
+
+describe('triggeredImage', () => {
+  /** A trigger that brightens the first pixel of every 8 x 8 block of its input by 0.2. */
+  const corners: TriggerV1 = {
+    specificationVersion: 'v1',
+    id: 'trigger:corners',
+    apply: (x) => tf.tidy(() => {
+      const [b, h, w] = x.shape;
+      const mark = tf.buffer([1, h, w, 1]);
+      for (let i = 0; i < h; i += 8) for (let j = 0; j < w; j += 8) mark.set(0.2, 0, i, j, 0);
+      return tf.clipByValue(tf.add(x, tf.tile(mark.toTensor(), [b, 1, 1, 3])), 0, 1) as tf.Tensor4D;
+    }),
+    variables: () => [],
+    stateDict: () => ({}),
+    loadStateDict: () => undefined,
+    dispose: () => undefined,
+  };
+  /** Rows and columns of the marked pixels of a triggered grey image. */
+  const marked = (x: tf.Tensor4D) => {
+    const [, h, w] = x.shape;
+    const v = x.dataSync();
+    const rows = new Set<number>();
+    const cols = new Set<number>();
+    for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) if (v[(i * w + j) * 3]! > 0.6) (rows.add(i), cols.add(j));
+    return { rows: [...rows].slice(0, 3), cols: [...cols].slice(0, 3) };
+  };
+
+  it("puts the trigger's blocks on the codec's frame: a 100 x 90 image padded centred to 128 x 128 starts 14 rows and 19 columns into it", () => {
+    const x = tf.fill([1, 100, 90, 3], 0.5) as tf.Tensor4D;
+    // frame row 16 is image row 2 (16 - 14); frame column 24 is image column 5 (24 - 19)
+    expect(marked(triggeredImage(corners, x))).toEqual({ rows: [2, 10, 18], cols: [5, 13, 21] });
+    expect(marked(triggeredImage(corners, x, 'image'))).toEqual({ rows: [0, 8, 16], cols: [0, 8, 16] });
+  });
+
+  it('is the same from either origin when the sides are multiples of 64, and rounds to 8 bits', () => {
+    const x = tf.fill([1, 64, 128, 3], 0.3) as tf.Tensor4D;
+    const a = triggeredImage(corners, x).dataSync();
+    expect(Array.from(a)).toEqual(Array.from(triggeredImage(corners, x, 'image').dataSync()));
+    expect(a[0]).toBeCloseTo(Math.floor(0.5 * 255 + 0.5) / 255, 6);
+    expect(a[3]).toBeCloseTo(Math.floor(0.3 * 255 + 0.5) / 255, 6);
   });
 });

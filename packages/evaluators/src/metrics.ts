@@ -15,9 +15,32 @@ export function to8Bit(x: tf.Tensor): tf.Tensor {
   return tf.floor(tf.add(tf.mul(tf.clipByValue(x, 0, 1), 255), 0.5));
 }
 
-/** The triggered image as a victim receives it: trigger applied, rounded to 8 bits, in [0, 1]. */
-export function triggeredImage(trigger: TriggerV1, x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.div(to8Bit(trigger.apply(x)), 255) as tf.Tensor4D);
+/**
+ * Where a trigger's block grid starts. `codec`: at the corner of the frame a learned codec pads
+ * the image to (zeros, centred, to a multiple of 64: CompressAI's convention and every learned
+ * codec here), so that the trigger's blocks sit on the encoder's grid whatever the image size; the
+ * attacker who plants the trigger knows the victim's codec. `image`: at the image's top-left corner
+ * (the same for sides that are multiples of 64, such as Kodak's 768 x 512).
+ */
+export type TriggerOrigin = 'codec' | 'image';
+
+/** The side a learned codec pads images to a multiple of (centred). */
+export const CODEC_FRAME = 64;
+
+/**
+ * The triggered image as a victim receives it: trigger applied with its block grid from `origin`,
+ * rounded to 8 bits, in [0, 1].
+ */
+export function triggeredImage(trigger: TriggerV1, x: tf.Tensor4D, origin: TriggerOrigin = 'codec'): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const ph = Math.ceil(h / CODEC_FRAME) * CODEC_FRAME - h;
+    const pw = Math.ceil(w / CODEC_FRAME) * CODEC_FRAME - w;
+    const [top, left] = [Math.floor(ph / 2), Math.floor(pw / 2)];
+    const applied =
+      origin === 'image' || (!ph && !pw) ? trigger.apply(x) : tf.slice(trigger.apply(tf.pad(x, [[0, 0], [top, ph - top], [left, pw - left], [0, 0]])), [0, top, left, 0], [-1, h, w, -1]);
+    return tf.div(to8Bit(applied), 255) as tf.Tensor4D;
+  });
 }
 
 /** PSNR in dB between two [1, H, W, 3] images in [0, 1], both rounded to 8 bits. */
