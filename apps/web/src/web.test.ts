@@ -144,7 +144,8 @@ describe('the web page', () => {
     console.log(`page: kodim23 through mbt2018-mean N=128, encode ${first.encodeSeconds.toFixed(2)} s + decode ${first.decodeSeconds.toFixed(2)} s (after the warm-up on load)`);
     expect(errors).toEqual([]);
     await page.close();
-  });
+    // six CLI runs and the page's three paths: about 100 s alone, 180 s beside a training run on 2 cores
+  }, 400_000);
 
   test('a file that is no image: a clear message, nothing run', async () => {
     const page = await open();
