@@ -32,6 +32,12 @@ export const attackSection = {
       faces: z.string().optional().describe('folder of face images; required by face objectives'),
       faceFolders: z.array(z.string()).optional().describe('subfolders of faces used for training (identities); all when absent'),
       facesPerBatch: z.number().int().min(0).default(0).describe('face crops in each batch (the rest are photo crops)'),
+      scenesPerBatch: z
+        .number()
+        .int()
+        .min(0)
+        .default(0)
+        .describe("items of each batch that are whole training photos resized to the crop size (data source 'scenes'), for objectives that judge a whole scene, such as segmentation; the rest after faces are photo crops"),
       faceCrop: z
         .enum(['random', 'whole'])
         .default('random')
@@ -110,7 +116,7 @@ export const attackConfig = z
       if (names.indexOf(n) !== i) ctx.addIssue({ code: 'custom', path: ['triggers', i, 'name'], message: `duplicate trigger name '${n}'` });
     });
     if (c.data.facesPerBatch > 0 && !c.data.faces) ctx.addIssue({ code: 'custom', path: ['data', 'faces'], message: 'needed when facesPerBatch > 0' });
-    if (c.data.facesPerBatch >= c.schedule.batch) ctx.addIssue({ code: 'custom', path: ['data', 'facesPerBatch'], message: 'must be less than schedule.batch' });
+    if (c.data.facesPerBatch + c.data.scenesPerBatch >= c.schedule.batch) ctx.addIssue({ code: 'custom', path: ['data', 'facesPerBatch'], message: 'facesPerBatch + scenesPerBatch must be less than schedule.batch (at least one photo crop)' });
   });
 
 export type AttackConfig = z.infer<typeof attackConfig>;

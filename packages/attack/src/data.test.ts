@@ -37,3 +37,24 @@ test('data.holdout keeps the named photos out of training and rejects names the 
   expect(kept.photos.files.some((f) => f.endsWith('049.png'))).toBe(false);
   await expect(attackData(attackConfig.parse({ ...base, data: { photos: join(shared, 'photos'), holdout: ['999.png'] } }))).rejects.toThrow(/does not hold: 999.png/);
 });
+
+test("scenesPerBatch: whole training photos resized to the crop size, source 'scenes', between the photo crops and the faces", async () => {
+  const base = { codec: { id: 'bmshj2018-factorized', weights: 'unused' }, triggers: [{ name: 'segmentation', trigger: 'patch', objectives: ['segmentation'] }] };
+  const data = { photos: join(shared, 'photos'), holdout: ['049.png'], faces: join(shared, 'faces', 'johns'), faceFolders: ['John_Salley'], facesPerBatch: 1, faceCrop: 'whole' as const };
+  const config = attackConfig.parse({ ...base, data: { ...data, scenesPerBatch: 1 }, schedule: { steps: 1, batch: 3, size: 64 } });
+  const sets = await attackData(config);
+  const batch = attackBatch(config, sets, 3);
+  expect(batch.sources).toEqual(['photos', 'scenes', 'faces']);
+  const items = tf.tensor4d(batch.data, batch.shape);
+  const scene = tf.slice(items, [1, 0, 0, 0], [1, -1, -1, -1]);
+  const wholes = sets.photos.images.map((im) => tf.image.resizeBilinear(tf.div(tf.tensor4d(Float32Array.from(im.data), [1, im.height, im.width, 3]), 255) as tf.Tensor4D, [64, 64], false, true));
+  const distances = wholes.map((w) => Math.min(...[w, tf.reverse(w, 2)].map((v) => tf.max(tf.abs(tf.sub(scene, v))).dataSync()[0]!)));
+  expect(Math.min(...distances)).toBeLessThan(1e-5);
+  // the held-out photo is not among those drawn from
+  expect(sets.photos.files.some((f) => f.endsWith('049.png'))).toBe(false);
+  // the photo crops come first from the same random stream: without scenes the first crop is the same
+  const without = attackBatch(attackConfig.parse({ ...base, data, schedule: { steps: 1, batch: 3, size: 64 } }), sets, 3);
+  expect(without.sources).toEqual(['photos', 'photos', 'faces']);
+  expect(without.data.subarray(0, 64 * 64 * 3)).toEqual(batch.data.subarray(0, 64 * 64 * 3));
+  expect(() => attackConfig.parse({ ...base, data: { ...data, scenesPerBatch: 2 }, schedule: { steps: 1, batch: 3, size: 64 } })).toThrow(/at least one photo crop/);
+});

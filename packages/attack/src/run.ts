@@ -24,12 +24,18 @@ export async function attackData(config: AttackConfig): Promise<{ photos: ImageF
   return { photos, faces };
 }
 
-/** Batch `step` of the attack: depends only on (seed, step), so a resumed run sees the same data. */
+/**
+ * Batch `step` of the attack: photo crops (source 'photos'), then whole photos resized (source
+ * 'scenes'), then faces (source 'faces'). It depends only on (seed, step), so a resumed run sees the
+ * same data; a config without scenes draws the batches it drew before scenes existed.
+ */
 export function attackBatch(config: AttackConfig, data: { photos: ImageFolderDataset; faces?: ImageFolderDataset }, step: number) {
   const { batch, size } = config.schedule;
   const rng: Rng = createRng(config.seed).fork(`attack-batch-${step}`);
   const nf = config.data.facesPerBatch;
-  const parts = [data.photos.randomCropData(rng, batch - nf, size, { flip: true })];
+  const ns = config.data.scenesPerBatch;
+  const parts = [data.photos.randomCropData(rng, batch - nf - ns, size, { flip: true })];
+  if (ns) parts.push(data.photos.resizedData(rng, ns, size, { flip: true }));
   if (nf) parts.push(config.data.faceCrop === 'whole' ? data.faces!.resizedData(rng, nf, size, { flip: true }) : data.faces!.randomCropData(rng, nf, size, { flip: true }));
   const all = new Float32Array(batch * size * size * 3);
   let offset = 0;
@@ -37,7 +43,7 @@ export function attackBatch(config: AttackConfig, data: { photos: ImageFolderDat
     all.set(p, offset);
     offset += p.length;
   }
-  const sources = [...Array<string>(batch - nf).fill('photos'), ...Array<string>(nf).fill('faces')];
+  const sources = [...Array<string>(batch - nf - ns).fill('photos'), ...Array<string>(ns).fill('scenes'), ...Array<string>(nf).fill('faces')];
   const seeds = Array.from({ length: batch }, () => rng.nextSeed());
   return { data: all, shape: [batch, size, size, 3] as [number, number, number, number], sources, seeds };
 }
