@@ -91,6 +91,8 @@ describe('DataParallelTrainer', () => {
       // shard 0 holds three faces of 2, shard 1 one of 2: the weighted mean is 3/4 only if each saw its own
       expect(r.metrics['main.faceShare']).toBeCloseTo(0.75, 6);
       expect(r.metrics['main.context']).toBeCloseTo(7, 6);
+      // a metric only the photo-holding shard reports is that shard's value, not diluted by the faces-only shard
+      expect(r.metrics['main.photoMetric']).toBeCloseTo(2, 6);
       await expect(t.step(batch, seeds, 1, { sources: ['faces'] })).rejects.toThrow(/1 sources/);
     } finally {
       await t.close();

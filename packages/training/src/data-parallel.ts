@@ -297,11 +297,17 @@ export class DataParallelTrainer {
   }
 }
 
-function combine(results: ShardResult[]): ShardResult {
-  const out: ShardResult = { losses: {}, metrics: {} };
+/** Losses summed over the shards (each already weighted); each metric averaged over the shards that report it. */
+export function combine(results: readonly ShardResult[]): Pick<ShardResult, 'losses' | 'metrics'> {
+  const out: Pick<ShardResult, 'losses' | 'metrics'> = { losses: {}, metrics: {} };
+  const weights: Record<string, number> = {};
   for (const r of results) {
     for (const [k, v] of Object.entries(r.losses)) out.losses[k] = (out.losses[k] ?? 0) + v;
-    for (const [k, v] of Object.entries(r.metrics)) out.metrics[k] = (out.metrics[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(r.metrics)) {
+      out.metrics[k] = (out.metrics[k] ?? 0) + v;
+      weights[k] = (weights[k] ?? 0) + (r.metricWeights?.[k] ?? 0);
+    }
   }
+  for (const k of Object.keys(out.metrics)) if (weights[k]! > 0) out.metrics[k]! /= weights[k]!;
   return out;
 }

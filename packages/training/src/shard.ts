@@ -50,6 +50,11 @@ export function storeParameters(trainable: Trainable, entries: readonly SlotLayo
 export interface ShardResult {
   losses: Record<string, number>;
   metrics: Record<string, number>;
+  /**
+   * The shard's weight for each metric it reports: a metric only some shards report (an objective
+   * scoring one data source, e.g. faces) is then averaged over those shards, not diluted by the others.
+   */
+  metricWeights?: Record<string, number>;
   /** Milliseconds the shard took (parameter load, forward, backward, gradient copy). */
   computeMs?: number;
 }
@@ -68,7 +73,7 @@ export function computeShard(trainable: Trainable, entries: readonly SlotLayout[
 }
 
 function computePasses(trainable: Trainable, entries: readonly SlotLayout[], batch: ShardBatch, weight: number, grads: Float32Array): ShardResult {
-  const result: ShardResult = { losses: {}, metrics: {} };
+  const result: ShardResult = { losses: {}, metrics: {}, metricWeights: {} };
   const groups = Object.keys(trainable.groups).sort();
   const passes: { name: string; members: string[]; loss: (b: ShardBatch) => LossOutput }[] = [];
   for (const group of groups) {
@@ -90,7 +95,10 @@ function computePasses(trainable: Trainable, entries: readonly SlotLayout[], bat
       return out.loss;
     }, variables);
     result.losses[name] = value.dataSync()[0]! * weight;
-    for (const [k, m] of Object.entries(metrics)) result.metrics[`${name}.${k}`] = m.dataSync()[0]! * weight;
+    for (const [k, m] of Object.entries(metrics)) {
+      result.metrics[`${name}.${k}`] = m.dataSync()[0]! * weight;
+      result.metricWeights![`${name}.${k}`] = weight;
+    }
     for (const e of entries) {
       if (!members.includes(e.group)) continue;
       const v = trainable.groups[e.group]!.variables[e.index]!;

@@ -34,6 +34,8 @@ exports.createTrainable = function createTrainable(options) {
           const mse = tf.mean(tf.square(tf.sub(z, x)));
           const faces = sources ? sources.filter((s) => s === 'faces').length / sources.length : 0;
           const echo = { faceShare: tf.scalar(faces), context: tf.scalar(context ? context.k : 0), constantMean: constants ? constants.mean : tf.scalar(-1) };
+          // reported only by shards that hold a photo (as an objective scoring one data source)
+          if (sources && sources.includes('photos')) echo.photoMetric = tf.scalar(2);
           return { loss: mse, metrics: { mse, latentAbs: tf.mean(tf.abs(y)), ...echo } };
         },
       },
