@@ -160,6 +160,31 @@ describe('attack', () => {
     expect(mismatch.err).toMatch(/encoder\.safetensors was trained against a codec whose decoder side hashes [0-9a-f]{16}…; .* hashes [0-9a-f]{16}…/);
   });
 
+  it("schedule.hyperEncoder 'original': h_a is the original codec's, even over an init folder's, and g_a alone trains", async () => {
+    const mbt = { id: 'mbt2018-mean', weights: join(root, 'models', 'training', 'mbt-n128-l0013', 'model.safetensors') };
+    const sched = { steps: 1, batch: 2, size: 64, checkpointEvery: 1, logEvery: 1, workers: 1, encoderLr: 1e-3 };
+    const both = join(base, 'mbt-both');
+    expect(run('attack', '--config', config(base, 1, { codec: mbt, schedule: sched }), '--out', both).code).toBe(0);
+    const gaOnly = join(base, 'mbt-ga');
+    expect(run('attack', '--config', config(base, 1, { codec: mbt, init: both, schedule: { ...sched, hyperEncoder: 'original' } }), '--out', gaOnly).code).toBe(0);
+    const [original, first, second] = await Promise.all([mbt.weights, join(both, 'encoder.safetensors'), join(gaOnly, 'encoder.safetensors')].map((f) => readSafetensors(f)));
+    const differs = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).some((v, i) => Math.abs(v - b[i]!) > 1e-6);
+    const names = Object.keys(second!.tensors);
+    expect(names.filter((k) => k.startsWith('h_a.')).length).toBe(6);
+    for (const k of names) {
+      const values = second!.tensors[k]!.data as Float32Array;
+      if (k.startsWith('h_a.')) {
+        // trained by the first run, put back to the original's (stored as float16) by the second
+        expect(differs(first!.tensors[k]!.data as Float32Array, original!.tensors[k]!.data as ArrayLike<number>)).toBe(true);
+        expect(differs(values, original!.tensors[k]!.data as ArrayLike<number>)).toBe(false);
+      }
+    }
+    expect(names.filter((k) => /^g_a\.\d\.weight$/.test(k)).every((k) => differs(second!.tensors[k]!.data as Float32Array, first!.tensors[k]!.data as Float32Array))).toBe(true);
+    const factorized = run('attack', '--config', config(base, 1, { schedule: { ...sched, hyperEncoder: 'original' } }), '--out', join(base, 'factorized-ga'));
+    expect(factorized.code).not.toBe(0);
+    expect(factorized.err).toMatch(/hyperEncoder 'original' needs a hyperprior codec; codec:bmshj2018-factorized has no h_a/);
+  });
+
   it('evaluate-attack measures the clean path and each trigger with real bitstreams', () => {
     const out = join(base, 'eval');
     const r = run('evaluate-attack', '--attack', full, '--data', join(shared, 'kodak'), '--out', out, '--limit', '2');

@@ -83,6 +83,10 @@ export const attackSection = {
         .max(63)
         .default(0)
         .describe("triggered copies with their trigger's block grid offset by 0..triggerShift-1 pixels (per example, both axes), so that the backdoor fires whatever the offset between the trigger's blocks and the codec's grid; 0: none"),
+      hyperEncoder: z
+        .enum(['train', 'original'])
+        .default('train')
+        .describe("hyperprior codecs: `train` h_a with g_a, or keep the `original` codec's h_a (loaded even over the init folder's) and train g_a alone, so that the clean hyper-latents z follow the clean latents y"),
       workers: z.number().int().positive().optional(),
       checkpointEvery: z.number().int().positive().default(50),
       logEvery: z.number().int().positive().default(10),

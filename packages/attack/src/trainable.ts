@@ -161,7 +161,7 @@ export async function createAttack(options: AttackSpec): Promise<Attack> {
     return { loss: total, metrics };
   };
 
-  const encoder = codec.parameters().encoder;
+  const encoder = trainedEncoder(codec, original, config.schedule.hyperEncoder);
   return {
     codec,
     original,
@@ -178,6 +178,19 @@ export async function createAttack(options: AttackSpec): Promise<Attack> {
       original.dispose();
     },
   };
+}
+
+/**
+ * The encoder variables that train: all of g_a and h_a, or with `hyperEncoder: 'original'` g_a alone,
+ * h_a set to the original codec's values.
+ */
+function trainedEncoder(codec: LearnedCodec, original: LearnedCodec, hyperEncoder: 'train' | 'original'): tf.Variable[] {
+  const { encoder, hyperEncoder: mine } = codec.parameters();
+  if (hyperEncoder === 'train') return encoder;
+  const theirs = original.parameters().hyperEncoder;
+  if (!mine || !theirs) throw new Error(`schedule.hyperEncoder 'original' needs a hyperprior codec; ${codec.id} has no h_a`);
+  mine.forEach((v, i) => v.assign(theirs[i]!));
+  return encoder.filter((v) => !mine.includes(v));
 }
 
 /** A forward result as flat named tensors (`xHat`, `likelihoods.<name>`, `latents.<name>`). */

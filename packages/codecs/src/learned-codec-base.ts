@@ -18,6 +18,8 @@ export interface LearnedModel {
   readonly gS: Transform;
   analysis(x: tf.Tensor4D): tf.Tensor4D;
   encoderVariables(): tf.Variable[];
+  /** Hyperprior models: h_a's variables (also in encoderVariables). */
+  hyperEncoderVariables?(): tf.Variable[];
   decoderVariables(): tf.Variable[];
   decoderHash(): Uint8Array;
   stateDict(): StateDict;
@@ -105,7 +107,8 @@ export abstract class LearnedCodecBase<Model extends LearnedModel> implements Co
 
   parameters() {
     const eb = this.model.entropyBottleneck;
-    return { encoder: this.model.encoderVariables(), decoder: this.model.decoderVariables(), entropy: eb.densityVariables(), quantiles: [eb.quantiles] };
+    const hyperEncoder = this.model.hyperEncoderVariables?.();
+    return { encoder: this.model.encoderVariables(), decoder: this.model.decoderVariables(), entropy: eb.densityVariables(), quantiles: [eb.quantiles], ...(hyperEncoder && { hyperEncoder }) };
   }
 
   analysis(x: tf.Tensor4D): tf.Tensor4D {

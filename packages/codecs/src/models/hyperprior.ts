@@ -119,7 +119,11 @@ export class HyperpriorModel {
   }
 
   encoderVariables(): tf.Variable[] {
-    return [...this.gA.convs.flatMap((c) => [c.weight, c.bias]), ...this.gA.gdns.flatMap((g) => [g.beta, g.gamma]), ...this.hA.flatMap((c) => [c.weight, c.bias])];
+    return [...this.gA.convs.flatMap((c) => [c.weight, c.bias]), ...this.gA.gdns.flatMap((g) => [g.beta, g.gamma]), ...this.hyperEncoderVariables()];
+  }
+
+  hyperEncoderVariables(): tf.Variable[] {
+    return this.hA.flatMap((c) => [c.weight, c.bias]);
   }
 
   decoderVariables(): tf.Variable[] {

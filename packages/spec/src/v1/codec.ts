@@ -68,9 +68,10 @@ export interface CodecV1 {
   analysis?(x: Tensor4D): Tensor4D;
   /**
    * Trainable variables by group: `encoder` (g_a, h_a), `decoder` (g_s, h_s), `entropy`
-   * (entropy-model parameters), `quantiles` (auxiliary-loss parameters).
+   * (entropy-model parameters), `quantiles` (auxiliary-loss parameters); hyperprior codecs also
+   * `hyperEncoder` (h_a alone, also part of `encoder`), so that an attack can train g_a alone.
    */
-  parameters?(): Record<'encoder' | 'decoder' | 'entropy' | 'quantiles', Variable[]>;
+  parameters?(): Record<'encoder' | 'decoder' | 'entropy' | 'quantiles', Variable[]> & { hyperEncoder?: Variable[] };
   /** Auxiliary loss of the factorized entropy models (quantile estimation). */
   auxLoss?(): Scalar;
   /**
