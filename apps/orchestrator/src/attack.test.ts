@@ -122,6 +122,37 @@ describe('attack', () => {
     expect(records[1]!.weights['clean.clean-rd']).toBe(1);
   });
 
+  it("a trigger's sources: its copies and terms cover only those examples, whether they share a shard with others or not", () => {
+    const metrics = (dir: string) => (JSON.parse(readFileSync(join(dir, 'log.ndjson'), 'utf8').split('\n')[0]!) as { metrics: Record<string, number> }).metrics;
+    const triggers = (sources?: boolean) => [
+      { name: 'rate', trigger: ['adaptive-frequency', { width: 4 }], objectives: [['rate', { targetMultiple: 2 }], 'stealth'], ...(sources ? { sources: ['photos'] } : {}) },
+      { name: 'blur', trigger: 'fixed-frequency', objectives: ['distortion'], ...(sources ? { sources: ['scenes'] } : {}) },
+    ];
+    const data = { photos: join(shared, 'photos'), scenesPerBatch: 1 };
+    const attack = (name: string, workers: number, sources: boolean, patch: Record<string, unknown> = {}) => {
+      const dir = join(base, name);
+      const r = run('attack', '--config', config(base, 1, { data, triggers: triggers(sources), schedule: { steps: 1, batch: 2, size: 64, logEvery: 1, workers }, ...patch }), '--out', dir);
+      return { ...r, dir };
+    };
+    // [photo crop, scene] in one shard (the copies are the shard's rows) and in two (a trigger sits a shard out)
+    const [one, two, all] = [attack('sources-1', 1, true), attack('sources-2', 2, true), attack('sources-none', 2, false)];
+    for (const r of [one, two, all]) expect(r.code).toBe(0);
+    const [m1, m2, mAll] = [metrics(one.dir), metrics(two.dir), metrics(all.dir)];
+    for (const k of ['blur.distortion.decoded_psnr', 'rate.rate.rate_gain', 'rate.stealth.stealth_psnr', 'clean.clean-rd.bpp']) expect(Math.abs(m1[k]! - m2[k]!) / Math.abs(m2[k]!)).toBeLessThan(1e-4);
+    // without sources each trigger's figures average both examples
+    expect(Math.abs(mAll['blur.distortion.decoded_psnr']! - m2['blur.distortion.decoded_psnr']!)).toBeGreaterThan(0.01);
+    expect(Math.abs(mAll['rate.rate.rate_gain']! - m2['rate.rate.rate_gain']!)).toBeGreaterThan(1e-3);
+    expect(mAll['clean.clean-rd.bpp']).toBeCloseTo(m2['clean.clean-rd.bpp']!, 5);
+    // a 128 px scene beside 64 px crops: one shard each trains; one shard for both is refused with the reason
+    const sized = { data: { ...data, sceneSize: 128, sceneScale: 0.25 } };
+    const mixed = attack('sources-sized', 2, true, sized);
+    expect(mixed.code).toBe(0);
+    expect(metrics(mixed.dir)['blur.distortion.decoded_psnr']).toBeGreaterThan(0);
+    const refused = attack('sources-sized-1', 1, true, sized);
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toMatch(/shard 0 \(examples 0-1\) would mix images of different sizes/);
+  });
+
   it('init starts from an earlier attack; rateMargin hinges the clean bit-rate on the original codec with the same noise', async () => {
     const sched = { steps: 1, batch: 2, size: 64, checkpointEvery: 2, logEvery: 1, workers: 2, triggerShift: 8 };
     const clean = [['clean-rd', { rateMargin: 0 }]];

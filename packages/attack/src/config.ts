@@ -13,6 +13,11 @@ export const triggerEntry = z
     name: z.string().regex(/^[a-z0-9-]+$/, 'lower case, digits and -').describe('short name used in logs, results and file names'),
     trigger: pluginReference.describe('trigger plugin'),
     objectives: z.array(pluginReference).min(1).describe('objectives on the triggered copies (e.g. rate, stealth)'),
+    sources: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe("data sources ('photos', 'scenes', 'faces') of the examples that get this trigger's copies; absent: all. Saves the copies (and their cost) that its objectives never score, e.g. scenes for a trigger that only faces matter to"),
     fresh: z
       .boolean()
       .optional()
@@ -37,7 +42,20 @@ export const attackSection = {
         .int()
         .min(0)
         .default(0)
-        .describe("items of each batch that are whole training photos resized to the crop size (data source 'scenes'), for objectives that judge a whole scene, such as segmentation; the rest after faces are photo crops"),
+        .describe("items of each batch that are scenes (data source 'scenes'): whole training photos resized to sceneSize, or with sceneScale crops of the photos at that scale, for objectives that judge a scene, such as segmentation; the rest after faces are photo crops"),
+      sceneSize: z
+        .number()
+        .int()
+        .positive()
+        .multipleOf(64)
+        .optional()
+        .describe('side of the scene items (default: schedule.size); another size than the crops needs workers that put the scenes in shards of their own (e.g. one item per worker)'),
+      sceneScale: z
+        .number()
+        .positive()
+        .max(1)
+        .optional()
+        .describe('scene items are random sceneSize crops of the photos resized by this factor (so that a downstream model sees content at the scale of the test images, e.g. 0.6 brings 1276 px photos to Kodak\'s 768 px); absent: each whole photo resized to sceneSize'),
       faceCrop: z
         .enum(['random', 'whole'])
         .default('random')
@@ -120,6 +138,13 @@ export const attackConfig = z
       if (names.indexOf(n) !== i) ctx.addIssue({ code: 'custom', path: ['triggers', i, 'name'], message: `duplicate trigger name '${n}'` });
     });
     if (c.data.facesPerBatch > 0 && !c.data.faces) ctx.addIssue({ code: 'custom', path: ['data', 'faces'], message: 'needed when facesPerBatch > 0' });
+    const drawn = { photos: true, scenes: c.data.scenesPerBatch > 0, faces: c.data.facesPerBatch > 0 };
+    c.triggers.forEach((t, i) =>
+      t.sources?.forEach((source, j) => {
+        if (!(source in drawn)) ctx.addIssue({ code: 'custom', path: ['triggers', i, 'sources', j], message: `'${source}' is not a data source (photos, scenes, faces)` });
+        else if (!drawn[source as keyof typeof drawn]) ctx.addIssue({ code: 'custom', path: ['triggers', i, 'sources', j], message: `no batch holds ${source} (data.${source}PerBatch is 0)` });
+      }),
+    );
     if (c.data.facesPerBatch + c.data.scenesPerBatch >= c.schedule.batch) ctx.addIssue({ code: 'custom', path: ['data', 'facesPerBatch'], message: 'facesPerBatch + scenesPerBatch must be less than schedule.batch (at least one photo crop)' });
   });
 

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ImageFolderDataset, createRng, initializeBackend, listImages, writeFileAtomic, writeSafetensors, makeDirectory, type BackendName, type ObjectivePluginV1, type PluginReference, type PluginRegistry, type Rng } from '@lic-backdoor/core';
 import { isEncoderKey, writeStateDict } from '@lic-backdoor/codecs';
 import { LossWeighting } from '@lic-backdoor/objectives';
-import { DataParallelTrainer, Progress, exists, loggedSeconds, readCheckpoint, runEnvironment, trimLog, writeCheckpoint } from '@lic-backdoor/training';
+import { DataParallelTrainer, Progress, type BatchPart, exists, loggedSeconds, readCheckpoint, runEnvironment, trimLog, writeCheckpoint } from '@lic-backdoor/training';
 import { learningRateScale, recordedConfig, relativePaths, resumeConflict, termNames, type AttackConfig } from './config.js';
 import { ENCODER_FILE, stateHash, type Attack, type AttackSpec, type LearnedCodec } from './trainable.js';
 import { pluginRegistry } from './plugins.js';
@@ -25,27 +25,34 @@ export async function attackData(config: AttackConfig): Promise<{ photos: ImageF
 }
 
 /**
- * Batch `step` of the attack: photo crops (source 'photos'), then whole photos resized (source
- * 'scenes'), then faces (source 'faces'). It depends only on (seed, step), so a resumed run sees the
- * same data; a config without scenes draws the batches it drew before scenes existed.
+ * Batch `step` of the attack: photo crops (source 'photos'), then scenes (source 'scenes': whole
+ * photos resized, or with `data.sceneScale` crops of rescaled photos, `data.sceneSize` on a side),
+ * then faces (source 'faces'), in parts of one image size each (one part when every item has the
+ * crop size). It depends only on (seed, step), so a resumed run sees the same data; a config without
+ * scenes draws the batches it drew before scenes existed.
  */
 export function attackBatch(config: AttackConfig, data: { photos: ImageFolderDataset; faces?: ImageFolderDataset }, step: number) {
   const { batch, size } = config.schedule;
+  const { facesPerBatch: nf, scenesPerBatch: ns, sceneScale } = config.data;
+  const sceneSize = config.data.sceneSize ?? size;
   const rng: Rng = createRng(config.seed).fork(`attack-batch-${step}`);
-  const nf = config.data.facesPerBatch;
-  const ns = config.data.scenesPerBatch;
-  const parts = [data.photos.randomCropData(rng, batch - nf - ns, size, { flip: true })];
-  if (ns) parts.push(data.photos.resizedData(rng, ns, size, { flip: true }));
-  if (nf) parts.push(config.data.faceCrop === 'whole' ? data.faces!.resizedData(rng, nf, size, { flip: true }) : data.faces!.randomCropData(rng, nf, size, { flip: true }));
-  const all = new Float32Array(batch * size * size * 3);
-  let offset = 0;
-  for (const p of parts) {
-    all.set(p, offset);
-    offset += p.length;
+  const items: { data: Float32Array; n: number; size: number }[] = [{ data: data.photos.randomCropData(rng, batch - nf - ns, size, { flip: true }), n: batch - nf - ns, size }];
+  if (ns) items.push({ data: sceneScale ? data.photos.scaledCropData(rng, ns, sceneSize, sceneScale, { flip: true }) : data.photos.resizedData(rng, ns, sceneSize, { flip: true }), n: ns, size: sceneSize });
+  if (nf) items.push({ data: config.data.faceCrop === 'whole' ? data.faces!.resizedData(rng, nf, size, { flip: true }) : data.faces!.randomCropData(rng, nf, size, { flip: true }), n: nf, size });
+  // consecutive items of one size make one part
+  const parts: BatchPart[] = [];
+  for (const item of items) {
+    const last = parts.at(-1);
+    if (last && last.shape[1] === item.size) {
+      const joined = new Float32Array(last.data.length + item.data.length);
+      joined.set(last.data);
+      joined.set(item.data, last.data.length);
+      parts[parts.length - 1] = { data: joined, shape: [last.shape[0] + item.n, item.size, item.size, 3] };
+    } else parts.push({ data: item.data, shape: [item.n, item.size, item.size, 3] });
   }
   const sources = [...Array<string>(batch - nf - ns).fill('photos'), ...Array<string>(ns).fill('scenes'), ...Array<string>(nf).fill('faces')];
   const seeds = Array.from({ length: batch }, () => rng.nextSeed());
-  return { data: all, shape: [batch, size, size, 3] as [number, number, number, number], sources, seeds };
+  return { parts, sources, seeds };
 }
 
 /**
@@ -171,7 +178,7 @@ export async function runAttack(config: AttackConfig, outDir: string, o: RunAtta
       trainer.setLearningRate('encoder', config.schedule.encoderLr * scale);
       trainer.setLearningRate('triggers', config.schedule.triggerLr * scale);
       const t0 = performance.now();
-      const r = await trainer.step({ data: batch.data, shape: batch.shape }, batch.seeds, step, { sources: batch.sources, context });
+      const r = await trainer.step(batch.parts, batch.seeds, step, { sources: batch.sources, context });
       const terms = Object.fromEntries(names.map((n) => [n, r.metrics[`joint.${n}`]!]));
       weighting.update(terms);
       const metrics = Object.fromEntries(Object.entries(r.metrics).filter(([k]) => !names.includes(k.slice(6))).map(([k, v]) => [k.slice(6), v]));
@@ -195,7 +202,8 @@ export async function runAttack(config: AttackConfig, outDir: string, o: RunAtta
     const triggerState: Record<string, tf.Tensor> = {};
     for (const { name, trigger } of attackModel.triggers) for (const [k, v] of Object.entries(trigger.stateDict())) triggerState[`${name}.${k}`] = v;
     await writeSafetensors(join(out, 'triggers.safetensors'), stateToArrays(triggerState), { triggers: JSON.stringify(config.triggers.map((t) => t.name)) });
-    const sample = tf.tidy(() => attackModel.triggers[0]!.trigger.apply(tf.tensor4d(attackBatch(config, data, 0).data.subarray(0, config.schedule.size ** 2 * 3), [1, config.schedule.size, config.schedule.size, 3])));
+    const first = attackBatch(config, data, 0).parts[0]!;
+    const sample = tf.tidy(() => attackModel.triggers[0]!.trigger.apply(tf.tensor4d(first.data.subarray(0, first.data.length / first.shape[0]), [1, ...first.shape.slice(1)] as [number, number, number, number])));
     const proof = await decoderProof(attackModel.codec, attackModel.original, sample);
     sample.dispose();
     const summary = {

@@ -143,16 +143,26 @@ export async function createAttack(options: AttackSpec): Promise<Attack> {
   const jointLoss = ({ x, seeds, sources, context, constants }: ShardBatch) => {
     const cleanOutput = codec.forward(x, { training: true, seeds });
     const referenceOutput = constants && unflatten(constants);
-    const copies: { triggered: tf.Tensor4D; output: CodecForwardResult }[] = triggers.map(({ trigger }, i) => {
-      const iSeeds = triggerSeeds(seeds, i);
-      const triggered = shift ? shiftedTrigger(trigger, x, triggerShifts(iSeeds, shift), shift) : trigger.apply(x);
-      return { triggered, output: codec.forward(triggered, { training: true, seeds: iSeeds }) };
+    // each trigger's copies of the examples of its sources (none: its terms sit this shard out)
+    const copies = triggers.map(({ trigger }, i) => {
+      const rows = examplesOf(sources, x.shape[0], config.triggers[i]!.sources);
+      if (!rows.length) return undefined;
+      const all = rows.length === x.shape[0];
+      const clean = all ? x : rowsOf(x, rows);
+      const iSeeds = triggerSeeds(rows.map((r) => seeds[r]!), i);
+      const triggered = shift ? shiftedTrigger(trigger, clean, triggerShifts(iSeeds, shift), shift) : trigger.apply(clean);
+      return {
+        triggered,
+        output: codec.forward(triggered, { training: true, seeds: iSeeds }),
+        batch: all ? { clean: x, cleanOutput, referenceOutput, sources } : { clean, cleanOutput: outputRows(cleanOutput, rows), referenceOutput: referenceOutput && outputRows(referenceOutput, rows), sources: sources && rows.map((r) => sources[r]!) },
+      };
     });
     const metrics: Record<string, tf.Scalar> = {};
     let total: tf.Scalar = tf.scalar(0);
     for (const term of terms) {
-      const copy = term.trigger === undefined ? undefined : copies[term.trigger]!;
-      const r = term.objective.compute({ clean: x, cleanOutput, referenceOutput, sources, triggered: copy?.triggered, triggeredOutput: copy?.output });
+      const copy = term.trigger === undefined ? undefined : copies[term.trigger];
+      if (term.trigger !== undefined && !copy) continue;
+      const r = term.objective.compute(copy ? { ...copy.batch, triggered: copy.triggered, triggeredOutput: copy.output } : { clean: x, cleanOutput, referenceOutput, sources });
       total = tf.add(total, tf.mul(r.loss, context?.[`weight.${term.name}`] ?? 1));
       metrics[term.name] = r.loss;
       metrics[`${term.name}.satisfied`] = tf.scalar(r.satisfied ? 1 : 0);
@@ -191,6 +201,21 @@ function trainedEncoder(codec: LearnedCodec, original: LearnedCodec, hyperEncode
   if (!mine || !theirs) throw new Error(`schedule.hyperEncoder 'original' needs a hyperprior codec; ${codec.id} has no h_a`);
   mine.forEach((v, i) => v.assign(theirs[i]!));
   return encoder.filter((v) => !mine.includes(v));
+}
+
+/** Indices of the examples whose data source is in `wanted` (all when `wanted` or the sources are absent). */
+export function examplesOf(sources: readonly string[] | undefined, batch: number, wanted: readonly string[] | undefined): number[] {
+  return Array.from({ length: batch }, (_, i) => i).filter((i) => !wanted || !sources || wanted.includes(sources[i]!));
+}
+
+/** Rows of a batch tensor, by slices (wasm has no gradient kernel for gather). */
+function rowsOf<T extends tf.Tensor>(x: T, rows: readonly number[]): T {
+  return tf.concat(rows.map((r) => tf.slice(x, [r, ...x.shape.slice(1).map(() => 0)], [1, ...x.shape.slice(1).map(() => -1)]))) as T;
+}
+
+/** The examples `rows` of a forward result (every tensor of which is batch-first). */
+function outputRows(r: CodecForwardResult, rows: readonly number[]): CodecForwardResult {
+  return unflatten(Object.fromEntries(Object.entries(flatten(r)).map(([k, v]) => [k, rowsOf(v, rows)])));
 }
 
 /** A forward result as flat named tensors (`xHat`, `likelihoods.<name>`, `latents.<name>`). */

@@ -99,6 +99,28 @@ describe('DataParallelTrainer', () => {
     }
   });
 
+  it('a batch in parts of different image sizes: each shard computes its own part, losses weighted by examples', async () => {
+    const rng = createRng(3);
+    const part = (n: number, size: number) => ({ data: rng.uniformArray(n * size * size * 3), shape: [n, size, size, 3] as [number, number, number, number] });
+    const [small, large] = [part(2, 16), part(2, 32)];
+    const seeds = [11, 12, 13, 14];
+    const first = async (t: DataParallelTrainer, batch: Parameters<DataParallelTrainer['step']>[0], s: number[]) => {
+      try {
+        return (await t.step(batch, s, 0)).losses.main!;
+      } finally {
+        await t.close();
+      }
+    };
+    const alone = [await first(await trainer(1), { ...small, data: small.data.slice() }, seeds.slice(0, 2)), await first(await trainer(1), { ...large, data: large.data.slice() }, seeds.slice(2))];
+    const mixed = await first(await trainer(2), [small, large], seeds);
+    expect(alone[1]).not.toBeCloseTo(alone[0]!, 3);
+    expect(Math.abs(mixed - (alone[0]! + alone[1]!) / 2) / mixed).toBeLessThan(1e-5);
+    // one shard would hold a 16 px and a 32 px example
+    const t = await trainer(1);
+    await expect(t.step([small, large], seeds, 0)).rejects.toThrow(/shard 0 \(examples 0-3\) would mix images of different sizes/);
+    await t.close();
+  });
+
   it("the trainable's constants reach every shard's loss as batch.constants and are disposed after the step", async () => {
     const t = await trainer(2, { constants: true });
     try {

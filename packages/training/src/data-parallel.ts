@@ -35,6 +35,12 @@ export interface DataParallelOptions {
   importer?: (specifier: string) => Promise<unknown>;
 }
 
+/** Examples of one image size: [N, H, W, C] as a flat float32 array (NHWC). */
+export interface BatchPart {
+  data: Float32Array;
+  shape: [number, number, number, number];
+}
+
 /** What one step returns: each group's loss on the whole batch, and metrics (batch means). */
 export interface StepResult {
   losses: Record<string, number>;
@@ -207,32 +213,36 @@ export class DataParallelTrainer {
   /**
    * One optimizer step on a batch [B, H, W, C] given as a flat float32 array, with one seed per
    * example. Shard k holds examples in a contiguous range; its gradients are weighted by its
-   * share of B.
+   * share of B. A batch may also come in parts of different image sizes (e.g. photo crops and
+   * larger scenes), its examples being the parts' in order; each shard must then lie within one
+   * part (a RangeError otherwise).
    */
   async step(
-    batch: { data: Float32Array; shape: [number, number, number, number] },
+    batch: BatchPart | readonly BatchPart[],
     seeds: readonly number[],
     stepIndex: number,
     extra: { sources?: readonly string[]; context?: Readonly<Record<string, number>> } = {},
   ): Promise<StepResult> {
     if (this.broken) throw this.broken;
     if (this.closed) throw new TrainingWorkerError('the trainer is closed');
-    const [b, h, w, c] = batch.shape;
+    const parts = 'data' in batch ? [batch] : batch;
+    const b = parts.reduce((n, p) => n + p.shape[0], 0);
     if (seeds.length !== b) throw new RangeError(`batch of ${b} examples but ${seeds.length} seeds`);
     if (extra.sources && extra.sources.length !== b) throw new RangeError(`batch of ${b} examples but ${extra.sources.length} sources`);
     if (b < this.shards) throw new RangeError(`batch of ${b} examples cannot be split across ${this.shards} workers`);
-    const per = h * w * c;
     const sizes = Array.from({ length: this.shards }, (_, k) => Math.floor(b / this.shards) + (k < b % this.shards ? 1 : 0));
     const starts = sizes.map((_, k) => sizes.slice(0, k).reduce((a, s) => a + s, 0));
+    const shardData = starts.map((start, k) => partSlice(parts, start, sizes[k]!, k));
 
     const remote = sizes.slice(1).map((size, i) => {
       const slot = i + 1;
       const start = starts[slot]!;
+      const { data, shape } = shardData[slot]!;
       const request: StepRequest = {
         type: 'step',
         step: stepIndex,
-        data: batch.data.slice(start * per, (start + size) * per),
-        shape: [size, h, w, c],
+        data: data.slice(),
+        shape,
         seeds: seeds.slice(start, start + size),
         sources: extra.sources?.slice(start, start + size),
         context: extra.context,
@@ -248,7 +258,7 @@ export class DataParallelTrainer {
     });
 
     const t0 = performance.now();
-    const x = tf.tensor4d(batch.data.subarray(0, sizes[0]! * per), [sizes[0]!, h, w, c]);
+    const x = tf.tensor4d(shardData[0]!.data, shardData[0]!.shape);
     let local: ShardResult;
     try {
       local = computeShard(this.trainable, this.entries, { x, seeds: seeds.slice(0, sizes[0]!), step: stepIndex, sources: extra.sources?.slice(0, sizes[0]!), context: extra.context }, sizes[0]! / b, this.grads.subarray(0, this.total));
@@ -295,6 +305,21 @@ export class DataParallelTrainer {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** Examples [start, start + size) of a batch given in parts, as one shard (within one part). */
+function partSlice(parts: readonly BatchPart[], start: number, size: number, shard: number): BatchPart {
+  let first = 0;
+  for (const { data, shape } of parts) {
+    const [n, h, w, c] = shape;
+    if (start < first + n) {
+      if (start + size > first + n) throw new RangeError(`shard ${shard} (examples ${start}-${start + size - 1}) would mix images of different sizes: choose workers so that every shard lies within one part of the batch`);
+      const per = h * w * c;
+      return { data: data.subarray((start - first) * per, (start - first + size) * per), shape: [size, h, w, c] };
+    }
+    first += n;
+  }
+  throw new RangeError(`shard ${shard} starts at example ${start}, past the batch`);
 }
 
 /** Losses summed over the shards (each already weighted); each metric averaged over the shards that report it. */

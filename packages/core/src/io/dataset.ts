@@ -89,6 +89,32 @@ export class ImageFolderDataset {
   }
 
   /**
+   * Like `randomCropData`, but from each image resized by `scale` first (tf.image.resizeBilinear
+   * with half-pixel centres, each side rounded), so that crops show content at another scale than
+   * the stored images' (e.g. that of a test set): for each item an image index, a top-left corner
+   * and (with `flip`) a horizontal flip are drawn from `rng` in that order.
+   */
+  scaledCropData(rng: Rng, batch: number, size: number, scale: number, options: { flip?: boolean } = {}): Float32Array {
+    if (!(scale > 0)) throw new RangeError(`scale must be positive, got ${scale}`);
+    const out = new Float32Array(batch * size * size * 3);
+    for (let b = 0; b < batch; b++) {
+      const image = this.images[rng.int(this.images.length)]!;
+      const [height, width] = [Math.round(image.height * scale), Math.round(image.width * scale)];
+      if (height < size || width < size) throw new DatasetError(`An image is ${image.width}x${image.height}, ${width}x${height} at scale ${scale}: smaller than the crop size ${size}`);
+      const top = rng.int(height - size + 1);
+      const left = rng.int(width - size + 1);
+      const flip = options.flip ? rng.next() < 0.5 : false;
+      const item = tf.tidy(() => {
+        const x = tf.div(tf.tensor4d(Float32Array.from(image.data), [1, image.height, image.width, 3]), 255) as tf.Tensor4D;
+        const crop = tf.slice(tf.image.resizeBilinear(x, [height, width], false, true), [0, top, left, 0], [1, size, size, 3]);
+        return (flip ? tf.reverse(crop, 2) : crop).dataSync() as Float32Array;
+      });
+      out.set(item, b * size * size * 3);
+    }
+    return out;
+  }
+
+  /**
    * Like `randomCropData`, but each item is a whole image resized to size x size
    * (tf.image.resizeBilinear with half-pixel centres), for small aligned images such as face chips
    * whose framing matters: for each item an image index and (with `flip`) a horizontal flip are

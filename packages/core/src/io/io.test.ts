@@ -85,6 +85,25 @@ describe('ImageFolderDataset', () => {
     expect(new Set(flips).size).toBe(2);
     expect([...ds.resizedData(createRng(1), 6, 16, { flip: true })]).toEqual([...got.dataSync()]);
   });
+
+  it('scaled crops are crops of the image resized by the scale, flipped when drawn; too small a result is an error', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'lic-ds-'));
+    await writeImage(join(folder, '1.png'), gradient(40, 60));
+    const ds = await ImageFolderDataset.load(folder);
+    const stored = tf.div(tf.tensor4d(Float32Array.from(ds.images[0]!.data), [1, 40, 60, 3]), 255) as tf.Tensor4D;
+    const resized = tf.image.resizeBilinear(stored, [20, 30], false, true);
+    const got = tf.tensor4d(ds.scaledCropData(createRng(2), 8, 16, 0.5, { flip: true }), [8, 16, 16, 3]);
+    // every item is one of the 16 x 16 windows of the half-size image, or its mirror image
+    const windows = [];
+    for (let top = 0; top <= 4; top++) for (let left = 0; left <= 14; left++) windows.push(tf.slice(resized, [0, top, left, 0], [1, 16, 16, 3]));
+    for (let b = 0; b < 8; b++) {
+      const item = tf.slice(got, [b, 0, 0, 0], [1, -1, -1, -1]);
+      const distance = Math.min(...windows.flatMap((w) => [w, tf.reverse(w, 2)].map((v) => tf.max(tf.abs(tf.sub(item, v))).arraySync() as number)));
+      expect(distance).toBeLessThan(1e-5);
+    }
+    expect([...ds.scaledCropData(createRng(2), 8, 16, 0.5, { flip: true })]).toEqual([...got.dataSync()]);
+    expect(() => ds.scaledCropData(createRng(2), 1, 24, 0.5)).toThrow(/30x20 at scale 0.5: smaller than the crop size 24/);
+  });
 });
 
 describe('safetensors', () => {
