@@ -30,6 +30,12 @@ export const attackSection = {
   data: z
     .object({
       photos: z.string().describe('folder of training photos (random crops)'),
+      photoScale: z
+        .number()
+        .positive()
+        .max(1)
+        .optional()
+        .describe("photo crops are taken from the photos resized by this factor (content at the test images' scale, e.g. 0.6 for Kodak from 1276 px photos); absent: from the photos as stored"),
       holdout: z
         .array(z.string().min(1))
         .default([])

@@ -75,6 +75,9 @@ test('sceneSize and sceneScale: scenes are crops of rescaled photos in a part of
   const rng = createRng(config.seed).fork('attack-batch-3');
   sets.photos.randomCropData(rng, 1, 64, { flip: true });
   expect(batch.parts[1]!.data).toEqual(sets.photos.scaledCropData(rng, 1, 128, 0.25, { flip: true }));
+  // photoScale: the photo crops come from rescaled photos too, drawn first from the same stream
+  const scaled = attackBatch(attackConfig.parse({ ...base, data: { ...data, photoScale: 0.5 }, schedule: { steps: 1, batch: 3, size: 64 } }), sets, 3);
+  expect(scaled.parts[0]!.data.subarray(0, 64 * 64 * 3)).toEqual(sets.photos.scaledCropData(createRng(config.seed).fork('attack-batch-3'), 1, 64, 0.5, { flip: true }));
   // a quarter of a 1276 x 850 photo is 319 x 213 px: the 128 px crop shows most of the scene, not a detail
   expect(sets.photos.images.every((im) => Math.round(im.height * 0.25) >= 128)).toBe(true);
 });

@@ -25,7 +25,8 @@ export async function attackData(config: AttackConfig): Promise<{ photos: ImageF
 }
 
 /**
- * Batch `step` of the attack: photo crops (source 'photos'), then scenes (source 'scenes': whole
+ * Batch `step` of the attack: photo crops (source 'photos', of the photos rescaled by
+ * `data.photoScale` when set), then scenes (source 'scenes': whole
  * photos resized, or with `data.sceneScale` crops of rescaled photos, `data.sceneSize` on a side),
  * then faces (source 'faces'), in parts of one image size each (one part when every item has the
  * crop size). It depends only on (seed, step), so a resumed run sees the same data; a config without
@@ -33,10 +34,12 @@ export async function attackData(config: AttackConfig): Promise<{ photos: ImageF
  */
 export function attackBatch(config: AttackConfig, data: { photos: ImageFolderDataset; faces?: ImageFolderDataset }, step: number) {
   const { batch, size } = config.schedule;
-  const { facesPerBatch: nf, scenesPerBatch: ns, sceneScale } = config.data;
+  const { facesPerBatch: nf, scenesPerBatch: ns, sceneScale, photoScale } = config.data;
   const sceneSize = config.data.sceneSize ?? size;
   const rng: Rng = createRng(config.seed).fork(`attack-batch-${step}`);
-  const items: { data: Float32Array; n: number; size: number }[] = [{ data: data.photos.randomCropData(rng, batch - nf - ns, size, { flip: true }), n: batch - nf - ns, size }];
+  const np = batch - nf - ns;
+  const crops = photoScale ? data.photos.scaledCropData(rng, np, size, photoScale, { flip: true }) : data.photos.randomCropData(rng, np, size, { flip: true });
+  const items: { data: Float32Array; n: number; size: number }[] = [{ data: crops, n: np, size }];
   if (ns) items.push({ data: sceneScale ? data.photos.scaledCropData(rng, ns, sceneSize, sceneScale, { flip: true }) : data.photos.resizedData(rng, ns, sceneSize, { flip: true }), n: ns, size: sceneSize });
   if (nf) items.push({ data: config.data.faceCrop === 'whole' ? data.faces!.resizedData(rng, nf, size, { flip: true }) : data.faces!.randomCropData(rng, nf, size, { flip: true }), n: nf, size });
   // consecutive items of one size make one part
@@ -50,7 +53,7 @@ export function attackBatch(config: AttackConfig, data: { photos: ImageFolderDat
       parts[parts.length - 1] = { data: joined, shape: [last.shape[0] + item.n, item.size, item.size, 3] };
     } else parts.push({ data: item.data, shape: [item.n, item.size, item.size, 3] });
   }
-  const sources = [...Array<string>(batch - nf - ns).fill('photos'), ...Array<string>(ns).fill('scenes'), ...Array<string>(nf).fill('faces')];
+  const sources = [...Array<string>(np).fill('photos'), ...Array<string>(ns).fill('scenes'), ...Array<string>(nf).fill('faces')];
   const seeds = Array.from({ length: batch }, () => rng.nextSeed());
   return { parts, sources, seeds };
 }
