@@ -104,12 +104,7 @@ export class ImageFolderDataset {
       const top = rng.int(height - size + 1);
       const left = rng.int(width - size + 1);
       const flip = options.flip ? rng.next() < 0.5 : false;
-      const item = tf.tidy(() => {
-        const x = tf.div(tf.tensor4d(Float32Array.from(image.data), [1, image.height, image.width, 3]), 255) as tf.Tensor4D;
-        const crop = tf.slice(tf.image.resizeBilinear(x, [height, width], false, true), [0, top, left, 0], [1, size, size, 3]);
-        return (flip ? tf.reverse(crop, 2) : crop).dataSync() as Float32Array;
-      });
-      out.set(item, b * size * size * 3);
+      out.set(resizedWindow(image, [height, width], [top, left, size], flip), b * size * size * 3);
     }
     return out;
   }
@@ -125,13 +120,21 @@ export class ImageFolderDataset {
     for (let b = 0; b < batch; b++) {
       const image = this.images[rng.int(this.images.length)]!;
       const flip = options.flip ? rng.next() < 0.5 : false;
-      const item = tf.tidy(() => {
-        const x = tf.div(tf.tensor4d(Float32Array.from(image.data), [1, image.height, image.width, 3]), 255) as tf.Tensor4D;
-        const resized = tf.image.resizeBilinear(x, [size, size], false, true);
-        return (flip ? tf.reverse(resized, 2) : resized).dataSync() as Float32Array;
-      });
-      out.set(item, b * size * size * 3);
+      out.set(resizedWindow(image, [size, size], [0, 0, size], flip), b * size * size * 3);
     }
     return out;
   }
+}
+
+/**
+ * The size x size window at (top, left) of `image` resized to [height, width] (values in [0, 1],
+ * tf.image.resizeBilinear with half-pixel centres), mirrored left-right when `flip`.
+ */
+function resizedWindow(image: RgbImage, [height, width]: [number, number], [top, left, size]: [number, number, number], flip: boolean): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.div(tf.tensor4d(Float32Array.from(image.data), [1, image.height, image.width, 3]), 255) as tf.Tensor4D;
+    const resized = tf.image.resizeBilinear(x, [height, width], false, true);
+    const window = tf.slice(resized, [0, top, left, 0], [1, size, size, 3]);
+    return (flip ? tf.reverse(window, 2) : window).dataSync() as Float32Array;
+  });
 }
